@@ -1,0 +1,5 @@
+import sys
+
+from vtdemo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,13 @@
+"""The public Python API (re-exported from ``vtdemo``)."""
+from __future__ import annotations
+
+from vtdemo.zoo.cards import ModelCard, Task, cards
+from vtdemo.zoo.loading import load_model
+
+
+def list_models(task: Task | None = None) -> list[ModelCard]:
+    """Every model card, or those of one task ("sr" or "classify")."""
+    return cards(task)
+
+
+__all__ = ["list_models", "load_model"]

@@ -1,0 +1,224 @@
+"""Decode anything a person might upload into 8-bit RGB (+ the alpha channel kept aside), with limits checked before
+any pixel is decoded; tensor <-> PIL helpers; BT.601 luma.
+
+Every failure is an ``ImageError`` whose message says what is wrong with the file, fit to show to a user.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from vtdemo import limits
+
+if TYPE_CHECKING:
+    import torch
+
+ImageSource = Union[str, os.PathLike, bytes, io.IOBase, Image.Image, np.ndarray]
+
+# Pillow refuses images over 2 x MAX_IMAGE_PIXELS itself; we check our own (lower) limit from the header first and
+# turn Pillow's bomb warning into an error so nothing is decoded past it.
+Image.MAX_IMAGE_PIXELS = None
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageError(ValueError):
+    """The upload is not an image we can use; the message says why."""
+
+
+@dataclass
+class DecodedImage:
+    rgb: Image.Image  # mode "RGB", 8 bits per channel, EXIF orientation applied
+    alpha: Image.Image | None  # mode "L" when the source had transparency
+    grayscale: bool  # the source had no colour (L, LA, I;16, F, ...): show results in gray too
+    source_mode: str
+    source_format: str | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.size
+
+
+def _sniff_non_image(head: bytes) -> str | None:
+    """A human name for common non-image payloads that people upload by mistake."""
+    text = head.lstrip()[:256].lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "an SVG (vector) drawing; export it as PNG first"
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP archive (or a PyTorch checkpoint)"
+    try:
+        head.decode("utf-8")
+        return "a text file"
+    except UnicodeDecodeError:
+        return None
+
+
+def _read_bytes(source) -> tuple[bytes, str]:
+    max_bytes = limits.max_upload_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        data, name = bytes(source), "image"
+    elif isinstance(source, io.IOBase):
+        data, name = source.read(max_bytes + 1), getattr(source, "name", "image")
+    else:
+        path = Path(source)
+        name = path.name
+        if not path.is_file():
+            raise ImageError(f"{name}: no such file.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageError(f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB "
+                             "(VTDEMO_MAX_UPLOAD_BYTES).")
+        data = path.read_bytes()
+    if len(data) > max_bytes:
+        raise ImageError(f"{name} is over the {max_bytes / 1e6:.1f} MB limit (VTDEMO_MAX_UPLOAD_BYTES).")
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes).")
+    return data, name
+
+
+def check_pixels(width: int, height: int, name: str = "The image") -> None:
+    max_pixels = limits.max_input_pixels()
+    if width * height > max_pixels:
+        raise ImageError(f"{name} is {width}×{height} = {width * height / 1e6:.1f} megapixels; the limit is "
+                         f"{max_pixels / 1e6:.1f} MP (VTDEMO_MAX_INPUT_PIXELS). Downscale it first.")
+    if width < 1 or height < 1:
+        raise ImageError(f"{name} has no pixels ({width}×{height}).")
+
+
+def _to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
+    """Map integer or float samples to 0..255."""
+    if arr.dtype == np.uint8:
+        return arr
+    is_float = np.issubdtype(arr.dtype, np.floating)
+    arr = arr.astype(np.float64)
+    if is_float and not sixteen_bit:
+        finite = arr[np.isfinite(arr)]
+        top = float(finite.max()) if finite.size else 1.0
+        if top <= 1.0:  # float images are conventionally in [0, 1]
+            arr = arr * 255.0
+        elif top > 255.0:  # HDR-ish data: stretch to the full range
+            low = float(finite.min())
+            arr = (arr - low) * (255.0 / max(top - low, 1e-12))
+    else:
+        arr = arr / 257.0  # 16-bit: 65535 -> 255
+    return np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
+
+
+def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
+    """I;16*, I (16/32-bit integer) and F (float) gray images to 8-bit L."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        return Image.fromarray(_to_uint8(arr.astype(np.float64), sixteen_bit=False), "L")
+    if img.mode.startswith("I;16") or arr.max(initial=0) > 255 or img.format == "PNG":
+        return Image.fromarray(_to_uint8(arr, sixteen_bit=True), "L")
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+
+
+def _normalise(img: Image.Image) -> DecodedImage:
+    fmt, mode = img.format, img.mode
+    img = ImageOps.exif_transpose(img) or img  # rotation from EXIF Orientation, then the tag is dropped
+    alpha = None
+    grayscale = mode in {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
+    if mode == "P":
+        if "transparency" in img.info or img.palette.mode == "RGBA":
+            img = img.convert("RGBA")
+        else:
+            img = img.convert("RGB")
+        colours = np.asarray(img)[..., :3]
+        grayscale = bool(np.all(colours[..., 0] == colours[..., 1]) and np.all(colours[..., 1] == colours[..., 2]))
+    if img.mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
+        img = _high_bit_depth_to_l(img)
+    if img.mode in {"RGBA", "LA", "La", "RGBa", "PA"}:
+        rgba = img.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        if alpha.getextrema() == (255, 255):
+            alpha = None  # fully opaque: no need to carry it
+        img = rgba.convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # L, 1, CMYK (Pillow honours Adobe's inverted CMYK), YCbCr, LAB, HSV
+    return DecodedImage(rgb=img, alpha=alpha, grayscale=grayscale, source_mode=mode, source_format=fmt)
+
+
+def decode_image(source: ImageSource) -> DecodedImage:
+    """Decode an upload (path, bytes, file object, PIL image or uint8 array) into RGB + optional alpha.
+
+    Limits (VTDEMO_MAX_UPLOAD_BYTES, VTDEMO_MAX_INPUT_PIXELS) are checked before decoding; animations give their
+    first frame; 16-bit and float data are scaled to 8 bits.
+    """
+    if isinstance(source, np.ndarray):
+        if source.ndim not in (2, 3):
+            raise ImageError(f"Expected an H×W or H×W×C array, got shape {source.shape}.")
+        check_pixels(source.shape[1], source.shape[0])
+        arr = source if source.dtype == np.uint8 else _to_uint8(source, sixteen_bit=source.dtype == np.uint16)
+        return _normalise(Image.fromarray(arr))
+    if isinstance(source, Image.Image):
+        check_pixels(*source.size)
+        return _normalise(source)
+    data, name = _read_bytes(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))  # reads the header only
+            check_pixels(*img.size, name=name)
+            img.seek(0)  # first frame of GIF / WebP / APNG / multi-page TIFF
+            img.load()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        kind = _sniff_non_image(data[:512])
+        what = f"it looks like {kind}" if kind else "Pillow does not recognise its format"
+        raise ImageError(f"{name} is not an image we can read: {what}.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name} declares too many pixels (decompression bomb?): {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"{name} is truncated or corrupt ({exc}).") from None
+    return _normalise(img)
+
+
+def reattach_alpha(rgb: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """Put an alpha channel back on an (upscaled) RGB image, resizing the alpha with bicubic when sizes differ."""
+    if alpha is None:
+        return rgb
+    if alpha.size != rgb.size:
+        alpha = alpha.resize(rgb.size, Image.Resampling.BICUBIC)
+    out = rgb.copy()
+    out.putalpha(alpha)
+    return out
+
+
+# --- tensors and colour -----------------------------------------------------------------------------------------
+
+def pil_to_tensor(img: Image.Image) -> "torch.Tensor":
+    """RGB PIL image -> (1, 3, H, W) float32 tensor in [0, 1]."""
+    import torch
+
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
+
+
+def tensor_to_pil(tensor: "torch.Tensor") -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (clamped, rounded)."""
+    import torch
+
+    t = tensor.detach().float().cpu()
+    if t.ndim == 4:
+        t = t[0]
+    arr = (t.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr, "RGB")
+
+
+def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma as the SR literature computes it: uint8 RGB (or floats in 0..255) -> Y in [16, 235],
+    float64: Y = 16 + (65.481 R + 128.553 G + 24.966 B) with R, G, B in [0, 1]."""
+    x = np.asarray(rgb, dtype=np.float64) / 255.0
+    return 16.0 + x[..., 0] * 65.481 + x[..., 1] * 128.553 + x[..., 2] * 24.966

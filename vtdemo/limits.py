@@ -1,0 +1,40 @@
+"""Server-side limits, each configurable by an environment variable (read at call time, so tests and operators can
+change them without a restart). Documented in the README's "Limits and safety" section."""
+from __future__ import annotations
+
+import os
+
+MB = 1_000_000
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip().replace("_", "")
+    if not raw:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ValueError(f"{name}={os.environ[name]!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def max_upload_bytes() -> int:
+    """Largest image file accepted (also Gradio's max_file_size)."""
+    return _int_env("VTDEMO_MAX_UPLOAD_BYTES", 20 * MB)
+
+
+def max_input_pixels() -> int:
+    """Largest decoded image (width x height), checked from the header before any pixel is decoded."""
+    return _int_env("VTDEMO_MAX_INPUT_PIXELS", 16_777_216)  # 4096 x 4096
+
+
+def max_checkpoint_bytes() -> int:
+    """Largest checkpoint file loaded (uploads, weights/, CLI)."""
+    return _int_env("VTDEMO_MAX_CHECKPOINT_BYTES", 1_000 * MB)
+
+
+def max_checkpoint_upload_bytes() -> int:
+    """Largest checkpoint accepted as an upload in the app."""
+    return _int_env("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", 300 * MB)

@@ -1,0 +1,36 @@
+"""Device choice and the optional Hugging Face ZeroGPU decorator."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+try:  # on a ZeroGPU Space, GPU work must run inside functions decorated with spaces.GPU
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:  # anywhere else it is a no-op, usable as @gpu and @gpu(duration=...)
+    def gpu(fn=None, **_kwargs):
+        return fn if fn is not None else (lambda f: f)
+
+
+def default_device() -> "torch.device":
+    """VTDEMO_DEVICE if set, else CUDA when available, else CPU."""
+    import torch
+
+    wanted = os.environ.get("VTDEMO_DEVICE", "").strip()
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def describe_device() -> str:
+    """A short human description, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
+    import torch
+
+    device = default_device()
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    return f"CPU ({torch.get_num_threads()} threads)"

@@ -1,0 +1,39 @@
+"""The Blocks app: one tab per module, launched on 127.0.0.1 with upload limits and a bounded queue."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from vtdemo import limits
+from vtdemo.ui import models_tab
+
+INTRO = """\
+# vtdemo — a lab for vision transformers
+Upscale images with **HAT** and its baselines, compare models, and look inside **ViT, DeiT, Swin, PVT** and
+**PerViT**. Everything runs locally; models load on first use.
+"""
+
+CSS = """
+.vt-status { font-size: 0.9em; opacity: 0.85; }
+"""
+
+
+def build_app() -> gr.Blocks:
+    """The whole app. Cheap: no model and no torch import happens here."""
+    with gr.Blocks(title="vtdemo — vision transformer lab") as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            models_tab.build(demo)
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **kwargs):
+    """Serve ``demo``: 127.0.0.1:7860 unless told otherwise (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected),
+    no share link, uploads capped at the larger of the image and checkpoint limits."""
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    max_upload = max(limits.max_upload_bytes(), limits.max_checkpoint_upload_bytes())
+    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("VTDEMO_QUEUE_SIZE", "32")))
+    return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_upload,
+                       theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=True, **kwargs)

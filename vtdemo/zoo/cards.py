@@ -1,0 +1,289 @@
+"""Every model vtdemo knows, as one table of frozen cards.
+
+Adding a model is adding one entry to ``CARDS``: the Models tab, ``python -m vtdemo models`` and every
+dropdown are generated from it. Cards are plain data: no torch, no network, cheap to import.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+Task = Literal["sr", "classify"]
+SourceKind = Literal["embedded", "hub", "url", "local"]
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where the bytes of a checkpoint come from.
+
+    kind:
+      - ``embedded``: committed in the repo's ``weights/`` folder;
+      - ``hub``: a file of a Hugging Face Hub repo (``repo_id`` + ``filename``), cached by huggingface_hub;
+      - ``url``: a plain HTTPS file, downloaded into ``weights/cache/``;
+      - ``local``: no automatic download exists; the user places ``filename`` in ``weights/`` (``page`` says where
+        to get it).
+    ``sha256`` is the full hex digest, or a published prefix of it (at least 8 hex digits) when only that is known.
+    """
+
+    kind: SourceKind
+    filename: str
+    repo_id: str | None = None
+    revision: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    page: str | None = None
+
+    @property
+    def basename(self) -> str:
+        """The file's name on disk (hub filenames may contain folders)."""
+        return self.filename.rsplit("/", 1)[-1]
+
+    @property
+    def download_url(self) -> str | None:
+        if self.kind == "url":
+            return self.url
+        if self.kind == "hub":
+            return f"https://huggingface.co/{self.repo_id}/resolve/{self.revision or 'main'}/{self.filename}"
+        return None
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Classifier input pipeline: resize the short side to size/crop_pct, centre-crop ``size``, normalise."""
+
+    size: int = 224
+    crop_pct: float = 0.875
+    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+IMAGENET = Preprocess(crop_pct=0.9)
+INCEPTION = Preprocess(crop_pct=0.9, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+PERVIT = Preprocess(crop_pct=224 / 256)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    id: str
+    task: Task
+    family: str
+    name: str
+    paper: str
+    paper_url: str
+    builder: str  # key into vtdemo.zoo.builders.BUILDERS
+    sources: tuple[WeightSource, ...]
+    licence: str
+    params: int | None = None  # number of parameters of the architecture
+    config: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    scale: int | None = None  # SR models
+    labels: str | None = None  # classifiers: "imagenet-1k" or the name of an embedded label set
+    preprocess: Preprocess | None = None
+    reported: str = ""  # the number the authors report, for the table
+    notes: str = ""
+
+    @property
+    def source(self) -> WeightSource:
+        """The primary weight source."""
+        return self.sources[0]
+
+
+def _cfg(**kw) -> Mapping[str, object]:
+    return MappingProxyType(kw)
+
+
+# --- super-resolution -------------------------------------------------------------------------------------------
+
+HAT_PAPER = "Chen et al., Activating More Pixels in Image Super-Resolution Transformer (CVPR 2023)"
+HAT_URL = "https://arxiv.org/abs/2205.04437"
+HAT_DRIVE = "https://drive.google.com/drive/folders/1HpmReFfoUqUbnAOQ7rvOeNU3uf_m69w0"
+OMDB_HAT = "https://github.com/OpenModelDB/model-hub/releases/download/hat/"
+
+_HAT_COMMON = dict(img_size=64, patch_size=1, in_chans=3, window_size=16, conv_scale=0.01, overlap_ratio=0.5,
+                   mlp_ratio=2, upsampler="pixelshuffle", resi_connection="1conv", img_range=1.0)
+_HAT_SIZES = {
+    # variant: (embed_dim, depths, compress_ratio, squeeze_factor, {scale: params})
+    "HAT-S": (144, 6, 24, 24, {2: 9_473_471, 3: 9_658_111, 4: 9_621_183}),
+    "HAT": (180, 6, 3, 30, {2: 20_624_795, 3: 20_809_435, 4: 20_772_507}),
+    "HAT-L": (180, 12, 3, 30, {2: 40_698_863, 3: 40_883_503, 4: 40_846_575}),
+}
+# Published Set5 / Set14 PSNR-Y (HAT paper, Table 6).
+_HAT_REPORTED = {
+    ("HAT-S", 2): "38.58 / 34.70", ("HAT-S", 3): "34.92 / 30.96", ("HAT-S", 4): "32.92 / 29.15",
+    ("HAT", 2): "38.63 / 34.86", ("HAT", 3): "35.07 / 31.08", ("HAT", 4): "33.04 / 29.23",
+    ("HAT-L", 2): "38.91 / 35.29", ("HAT-L", 3): "35.28 / 31.47", ("HAT-L", 4): "33.30 / 29.47",
+}
+
+
+def hat_config(variant: str, scale: int) -> Mapping[str, object]:
+    """The official constructor keywords of a published HAT variant."""
+    dim, groups, compress, squeeze, _ = _HAT_SIZES[variant]
+    return _cfg(**_HAT_COMMON, embed_dim=dim, depths=[6] * groups, num_heads=[6] * groups,
+                compress_ratio=compress, squeeze_factor=squeeze, upscale=scale)
+
+
+def _hat_source(variant: str, scale: int) -> WeightSource:
+    if variant == "HAT" and scale == 4:
+        return WeightSource("hub", "HAT_SRx4_ImageNet-pretrain.pth", repo_id="Acly/hat", size=85_137_601,
+                            sha256="4ee053c42461187846dc0e93aa5abd34591c0725a8e044a59000e92ee215e833")
+    if variant == "HAT-L" and scale == 4:
+        return WeightSource("url", "4x-HAT-L_SR_ImageNet-pretrain.pth",
+                            url=OMDB_HAT + "4x-HAT-L_SR_ImageNet-pretrain.pth", size=165_774_123,
+                            sha256="5992bd38522f2b8faf11ea4bd8ee08de92465bb66892166576999afc36d60043")
+    if variant == "HAT-S" or (variant == "HAT" and scale == 3):
+        name = f"{scale}x-{variant}_SR.pth"
+        return WeightSource("url", name, url=OMDB_HAT + name)
+    # No mirror with a stable URL: the official Google Drive folder only.
+    suffix = "_ImageNet-pretrain" if variant == "HAT-L" else ""
+    return WeightSource("local", f"{variant}_SRx{scale}{suffix}.pth", page=HAT_DRIVE)
+
+
+def _hat_cards() -> list[ModelCard]:
+    cards = []
+    for variant, (_, _, _, _, params) in _HAT_SIZES.items():
+        for scale in (2, 3, 4):
+            cards.append(ModelCard(
+                id=f"{variant.lower()}-x{scale}", task="sr", family="HAT", name=f"{variant} ×{scale}",
+                paper=HAT_PAPER, paper_url=HAT_URL, builder="hat", sources=(_hat_source(variant, scale),),
+                licence="Apache-2.0", params=params[scale], config=hat_config(variant, scale), scale=scale,
+                reported=_HAT_REPORTED[(variant, scale)],
+            ))
+    return cards
+
+
+SWINIR_URL = "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
+
+
+def _swinir_card(scale: int, sha256: str | None, size: int | None, params: int) -> ModelCard:
+    name = f"001_classicalSR_DF2K_s64w8_SwinIR-M_x{scale}.pth"
+    return ModelCard(
+        id=f"swinir-m-x{scale}", task="sr", family="SwinIR", name=f"SwinIR-M ×{scale} (DF2K)",
+        paper="Liang et al., SwinIR: Image Restoration Using Swin Transformer (ICCVW 2021)",
+        paper_url="https://arxiv.org/abs/2108.10257", builder="spandrel",
+        sources=(WeightSource("url", name, url=SWINIR_URL + name, sha256=sha256, size=size),
+                 WeightSource("hub", f"SwinIR/{name}", repo_id="uwg/upscaler", sha256=sha256, size=size)),
+        licence="Apache-2.0", params=params, scale=scale,
+        reported={2: "38.42 / 34.46", 4: "32.92 / 29.09"}[scale],
+    )
+
+
+REALESRGAN_PAPER = "Wang et al., Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data (ICCVW 2021)"
+
+SR_CARDS: list[ModelCard] = [
+    *_hat_cards(),
+    ModelCard(
+        id="real-hat-gan-x4", task="sr", family="HAT", name="Real-HAT-GAN ×4 (sharper)", paper=HAT_PAPER,
+        paper_url=HAT_URL, builder="hat",
+        sources=(WeightSource("hub", "Real_HAT_GAN_sharper.pth", repo_id="Acly/hat", size=170_277_017,
+                              sha256="5800b671"),),
+        licence="Apache-2.0", params=_HAT_SIZES["HAT"][4][4], config=hat_config("HAT", 4), scale=4,
+        reported="real-world (no PSNR)", notes="GAN fine-tuned for real-world degradations",
+    ),
+    _swinir_card(2, None, None, 11_752_487),
+    _swinir_card(4, "129dc773ba2d4c07f3eb0bb116fbe692011b7cc072d9ca12797cd3748198610a", 59_611_499, 11_900_199),
+    ModelCard(
+        id="realesrgan-x4plus", task="sr", family="Real-ESRGAN", name="Real-ESRGAN x4plus (RRDB)",
+        paper=REALESRGAN_PAPER, paper_url="https://arxiv.org/abs/2107.10833", builder="spandrel",
+        sources=(WeightSource("url", "RealESRGAN_x4plus.pth",
+                              url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth",
+                              size=67_040_989,
+                              sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1"),),
+        licence="BSD-3-Clause", params=16_697_987, scale=4, reported="real-world (no PSNR)",
+    ),
+    ModelCard(
+        id="realesr-general-x4v3", task="sr", family="Real-ESRGAN", name="realesr-general-x4v3 (compact)",
+        paper=REALESRGAN_PAPER, paper_url="https://arxiv.org/abs/2107.10833", builder="spandrel",
+        sources=(WeightSource("url", "realesr-general-x4v3.pth",
+                              url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-x4v3.pth"),),
+        licence="BSD-3-Clause", params=1_213_296, scale=4, reported="real-world (no PSNR)",
+    ),
+]
+
+# --- classification ---------------------------------------------------------------------------------------------
+
+VIT_PAPER = "Dosovitskiy et al., An Image is Worth 16x16 Words (ICLR 2021)"
+DEIT_PAPER = "Touvron et al., Training data-efficient image transformers & distillation through attention (ICML 2021)"
+SWIN_PAPER = "Liu et al., Swin Transformer: Hierarchical Vision Transformer using Shifted Windows (ICCV 2021)"
+PVT_PAPER = "Wang et al., PVT v2: Improved Baselines with Pyramid Vision Transformer (CVMJ 2022)"
+PERVIT_PAPER = "Min et al., Peripheral Vision Transformer (NeurIPS 2022)"
+
+
+def _timm_card(id: str, family: str, name: str, paper: str, paper_url: str, timm_name: str, params: int,
+               preprocess: Preprocess, licence: str, reported: str) -> ModelCard:
+    return ModelCard(
+        id=id, task="classify", family=family, name=name, paper=paper, paper_url=paper_url, builder="timm",
+        sources=(WeightSource("hub", "model.safetensors", repo_id=f"timm/{timm_name}"),),
+        licence=licence, params=params, config=_cfg(timm_name=timm_name.split(".")[0]), labels="imagenet-1k",
+        preprocess=preprocess, reported=reported,
+    )
+
+
+_VIT_URL = "https://arxiv.org/abs/2010.11929"
+_DEIT_URL = "https://arxiv.org/abs/2012.12877"
+
+CLASSIFY_CARDS: list[ModelCard] = [
+    _timm_card("vit-ti16", "ViT", "ViT-Ti/16 (AugReg, in21k→in1k)", VIT_PAPER, _VIT_URL,
+               "vit_tiny_patch16_224.augreg_in21k_ft_in1k", 5_717_416, INCEPTION, "Apache-2.0", "75.5 top-1"),
+    _timm_card("vit-s16", "ViT", "ViT-S/16 (AugReg, in21k→in1k)", VIT_PAPER, _VIT_URL,
+               "vit_small_patch16_224.augreg_in21k_ft_in1k", 22_050_664, INCEPTION, "Apache-2.0", "81.4 top-1"),
+    _timm_card("deit-ti16", "DeiT", "DeiT-Ti/16", DEIT_PAPER, _DEIT_URL,
+               "deit_tiny_patch16_224.fb_in1k", 5_717_416, IMAGENET, "Apache-2.0", "72.2 top-1"),
+    _timm_card("deit-s16", "DeiT", "DeiT-S/16", DEIT_PAPER, _DEIT_URL,
+               "deit_small_patch16_224.fb_in1k", 22_050_664, IMAGENET, "Apache-2.0", "79.9 top-1"),
+    _timm_card("deit-ti16-distilled", "DeiT", "DeiT-Ti/16 ⚗ (distilled)", DEIT_PAPER, _DEIT_URL,
+               "deit_tiny_distilled_patch16_224.fb_in1k", 5_910_800, IMAGENET, "Apache-2.0", "74.5 top-1"),
+    _timm_card("deit-s16-distilled", "DeiT", "DeiT-S/16 ⚗ (distilled)", DEIT_PAPER, _DEIT_URL,
+               "deit_small_distilled_patch16_224.fb_in1k", 22_436_432, IMAGENET, "Apache-2.0", "81.2 top-1"),
+    _timm_card("swin-t", "Swin", "Swin-T (window 7)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030",
+               "swin_tiny_patch4_window7_224.ms_in1k", 28_288_354, IMAGENET, "MIT", "81.4 top-1"),
+    _timm_card("pvt-v2-b0", "PVT-v2", "PVT-v2-b0", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
+               "pvt_v2_b0.in1k", 3_666_760, IMAGENET, "Apache-2.0", "70.7 top-1"),
+    _timm_card("pvt-v2-b2", "PVT-v2", "PVT-v2-b2", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
+               "pvt_v2_b2.in1k", 25_362_856, IMAGENET, "Apache-2.0", "82.1 top-1"),
+]
+
+PERVIT_DRIVE = "https://drive.google.com/drive/folders/1VJuZKuflgvZF2lS_6dT6Mx_S5RPZGPjD"
+_PERVIT_SIZES = {
+    # id suffix: (name, num_heads, emb_dims, convstem_dims, params, reported top-1)
+    "t": ("Tiny", 4, [128, 192, 224, 280], [3, 48, 64, 96, 128], 7_591_000, "78.8 top-1"),
+    "s": ("Small", 8, [272, 320, 368, 464], [3, 64, 128, 192, 272], 21_317_672, "82.1 top-1"),
+    "m": ("Medium", 12, [312, 468, 540, 684], [3, 64, 192, 256, 312], 43_723_936, "82.9 top-1"),
+}
+
+for _suffix, (_name, _heads, _dims, _stem, _params, _top1) in _PERVIT_SIZES.items():
+    CLASSIFY_CARDS.append(ModelCard(
+        id=f"pervit-{_suffix}", task="classify", family="PerViT", name=f"PerViT-{_name}", paper=PERVIT_PAPER,
+        paper_url="https://arxiv.org/abs/2206.06243", builder="pervit",
+        sources=(WeightSource("local", f"pervit_{_name.lower()}.pth", page=PERVIT_DRIVE),),
+        licence="no licence stated upstream", params=_params,
+        config=_cfg(num_heads=_heads, emb_dims=_dims, convstem_dims=_stem, num_classes=1000),
+        labels="imagenet-1k", preprocess=PERVIT, reported=_top1,
+        notes="official weights are on Google Drive only: download and place the file in weights/",
+    ))
+
+CARDS: tuple[ModelCard, ...] = (*SR_CARDS, *CLASSIFY_CARDS)
+_BY_ID = {card.id: card for card in CARDS}
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; say it plainly
+        return self.args[0]
+
+
+def get_card(model_id: str) -> ModelCard:
+    """The card of ``model_id``; a clear error listing close ids when there is none."""
+    try:
+        return _BY_ID[model_id]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(str(model_id), _BY_ID, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownModelError(
+            f"Unknown model id {model_id!r}.{hint} Run `python -m vtdemo models` to list them.") from None
+
+
+def cards(task: Task | None = None) -> list[ModelCard]:
+    return [c for c in CARDS if task is None or c.task == task]

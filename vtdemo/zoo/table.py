@@ -1,0 +1,38 @@
+"""The zoo as rows: one dict per model with its live status (for the Models tab and `python -m vtdemo models`)."""
+from __future__ import annotations
+
+from vtdemo.zoo import builders, weights
+from vtdemo.zoo.cards import ModelCard, Task, cards
+
+
+def format_params(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1e6:.1f}M"
+
+
+def describe_source(card: ModelCard) -> str:
+    s = card.source
+    if s.kind == "hub":
+        return f"hub:{s.repo_id}/{s.filename}"
+    if s.kind == "url":
+        return s.url
+    if s.kind == "local":
+        return f"local file weights/{s.basename} (from {s.page})"
+    return f"embedded weights/{s.basename}"
+
+
+def model_rows(task: Task | None = None) -> list[dict]:
+    online = weights.is_online()
+    return [{
+        "id": card.id,
+        "task": card.task,
+        "family": card.family,
+        "name": card.name,
+        "paper": card.paper,
+        "paper_url": card.paper_url,
+        "params": format_params(card.params),
+        "licence": card.licence,
+        "source": describe_source(card),
+        "status": weights.status(card, online=online),
+        "builder": "ready" if builders.builder_ready(card) else "not implemented yet",
+        "reported": card.reported,
+    } for card in cards(task)]
