@@ -12,7 +12,8 @@ COLUMNS = ["id", "task", "family", "name", "paper", "params", "licence", "source
 def models_table() -> list[list[str]]:
     """The zoo's rows, status computed now."""
     rows = table.model_rows()
-    return [[f"[{r['paper']}]({r['paper_url']})" if c == "paper" else r[c] for c in COLUMNS] for r in rows]
+    return [[f"[{table.short_citation(r['paper'])}]({r['paper_url']})" if c == "paper" else r[c] for c in COLUMNS]
+            for r in rows]
 
 
 def environment_summary() -> str:

@@ -9,6 +9,12 @@ def format_params(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.1f}M"
 
 
+def short_citation(paper: str) -> str:
+    """'Chen et al., Activating ... (CVPR 2023)' -> 'Chen et al. (CVPR 2023)'."""
+    venue = paper[paper.rfind("("):] if paper.endswith(")") else ""
+    return f"{paper.split(',')[0]} {venue}".strip()
+
+
 def describe_source(card: ModelCard) -> str:
     s = card.source
     if s.kind == "hub":

@@ -285,12 +285,13 @@ def load_state_dict(path: str | os.PathLike) -> dict:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower() and "unsupported global" not in str(exc).lower():
-            raise WeightsError(f"{path.name} is not a PyTorch checkpoint or is corrupt ({exc}).") from exc
+            raise WeightsError(f"{path.name} is not a readable PyTorch checkpoint ({exc}).") from exc
         raise UnsafeCheckpointError(
             f"{path.name} was refused: it is a pickle that needs code outside the allow-list to load, and vtdemo "
             f"never unpickles arbitrary objects. Convert it to safetensors or save only its state_dict. "
             f"({str(exc).splitlines()[0]})") from exc
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        raise WeightsError(f"{path.name} is not a readable PyTorch checkpoint (truncated or corrupt?): "
-                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    except Exception as exc:  # the restricted unpickler raises many kinds on garbage (KeyError, EOFError, ...)
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise WeightsError(f"{path.name} is not a readable PyTorch checkpoint (not one, truncated or corrupt; "
+                           f"{detail}).") from exc
     return unwrap_state_dict(obj)

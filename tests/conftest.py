@@ -1,0 +1,36 @@
+"""Shared test setup: offline, no analytics, and the ../shared folder (skipped with a reason when absent)."""
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("VTDEMO_SHARED", REPO.parent / "shared"))
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not (SHARED / "golden").is_dir():
+        pytest.skip(f"../shared is not beside the checkout ({SHARED}); reference tests need it")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def weights_home(tmp_path, monkeypatch) -> Path:
+    """An empty weights/ folder and caches, so tests never touch the repo's weights or the user's caches."""
+    home = tmp_path / "weights"
+    home.mkdir()
+    monkeypatch.setenv("VTDEMO_WEIGHTS_DIR", str(home))
+    monkeypatch.setenv("VTDEMO_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    return home

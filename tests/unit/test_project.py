@@ -1,0 +1,90 @@
+"""The project's promises about itself: Space front matter, the two commands, CLI, launch defaults."""
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+from conftest import REPO
+from vtdemo.zoo.cards import CARDS
+
+
+def _front_matter() -> dict:
+    text = (REPO / "README.md").read_text()
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_space_front_matter_is_consistent_with_the_zoo():
+    meta = _front_matter()
+    assert meta["sdk"] == "gradio" and (REPO / meta["app_file"]).is_file()
+    pinned = re.search(r"^gradio==([\d.]+)$", (REPO / "requirements-dev.txt").read_text(), re.M).group(1)
+    assert meta["sdk_version"] == pinned
+    hub_files = {(s.repo_id, s.filename) for c in CARDS for s in c.sources if s.kind == "hub"}
+    assert {repo for repo, _ in hub_files} == set(meta["models"])
+    for entry in meta["preload_from_hub"]:
+        repo, files = entry.split(" ", 1)
+        assert all((repo, f) in hub_files for f in files.split(",")), entry
+    assert meta["suggested_hardware"]
+    requirements = [line.strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    assert not any(line.startswith("gradio") for line in requirements)  # a Space installs it from sdk_version
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    assert "make test" in readme and "make run" in readme
+    assert re.search(r"^make test$", (REPO / ".ci" / "run").read_text(), re.M)
+
+
+def test_cli_help_lists_the_sub_commands():
+    run = subprocess.run([sys.executable, "-m", "vtdemo", "--help"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0
+    for command in ("serve", "models", "fetch"):
+        assert command in run.stdout
+
+
+def test_cli_models_json():
+    import json
+
+    run = subprocess.run([sys.executable, "-m", "vtdemo", "models", "--json"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    rows = json.loads(run.stdout)
+    assert len(rows) == len(CARDS) >= 20
+    assert {"id", "task", "family", "paper", "params", "licence", "source", "status"} <= set(rows[0])
+
+
+class _FakeBlocks:
+    def queue(self, **kwargs):
+        self.queue_kwargs = kwargs
+
+    def launch(self, **kwargs):
+        self.launch_kwargs = kwargs
+
+
+def test_launch_defaults_are_safe(monkeypatch):
+    from vtdemo import limits
+    from vtdemo.ui import launch
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    fake = _FakeBlocks()
+    launch(fake)
+    kw = fake.launch_kwargs
+    assert kw["server_name"] == "127.0.0.1" and kw["server_port"] == 7860 and kw["share"] is False
+    assert kw["max_file_size"] >= limits.max_upload_bytes()
+    assert fake.queue_kwargs["max_size"] > 0
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    launch(fake)
+    assert (fake.launch_kwargs["server_name"], fake.launch_kwargs["server_port"]) == ("0.0.0.0", 7999)
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_gpu_decorator_is_a_no_op_without_spaces():
+    from vtdemo.runtime import gpu
+
+    def f(x):
+        return x + 1
+
+    assert gpu(f)(1) == 2 and gpu(duration=30)(f)(1) == 2

@@ -1,0 +1,233 @@
+import argparse
+import hashlib
+import http.server
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from vtdemo.zoo import weights
+from vtdemo.zoo.cards import ModelCard, WeightSource, get_card
+
+PAYLOAD = os.urandom(300_000)
+
+
+def _card(*sources: WeightSource) -> ModelCard:
+    return ModelCard(id="test-model", task="sr", family="Test", name="Test", paper="p", paper_url="https://x",
+                     builder="spandrel", sources=sources, licence="MIT", scale=4)
+
+
+class _Server:
+    """A local http.server on 127.0.0.1 serving PAYLOAD at /file.bin and a connection that drops at /drop.bin."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/file.bin":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(PAYLOAD)))
+                    self.end_headers()
+                    self.wfile.write(PAYLOAD)
+                elif self.path == "/drop.bin":  # promise everything, send a tenth, hang up
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(PAYLOAD)))
+                    self.end_headers()
+                    self.wfile.write(PAYLOAD[: len(PAYLOAD) // 10])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                else:
+                    self.send_error(404)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def server():
+    s = _Server()
+    yield s
+    s.close()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_verifies_and_writes_atomically(server, tmp_path):
+    target = tmp_path / "dl" / "model.pth"
+    seen = []
+    path = weights.download_url(server.url + "/file.bin", target, sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+                                size=len(PAYLOAD), progress=lambda done, total: seen.append((done, total)))
+    assert path == target and target.read_bytes() == PAYLOAD
+    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert _leftovers(target.parent) == ["model.pth"]
+
+
+def test_wrong_hash_leaves_no_file(server, tmp_path):
+    target = tmp_path / "dl" / "model.pth"
+    with pytest.raises(weights.WeightsError, match="sha256 mismatch"):
+        weights.download_url(server.url + "/file.bin", target, sha256="0" * 64)
+    assert _leftovers(target.parent) == []
+
+
+def test_dropped_connection_leaves_no_file(server, tmp_path):
+    target = tmp_path / "dl" / "model.pth"
+    with pytest.raises(weights.WeightsError):
+        weights.download_url(server.url + "/drop.bin", target)
+    assert _leftovers(target.parent) == []
+
+
+def test_ctrl_c_during_download_leaves_no_file(server, tmp_path):
+    target = tmp_path / "dl" / "model.pth"
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        weights.download_url(server.url + "/file.bin", target, progress=interrupt)
+    assert _leftovers(target.parent) == []
+
+
+def test_resolve_downloads_into_the_url_cache_when_online(server, weights_home, monkeypatch):
+    monkeypatch.setattr(weights, "is_online", lambda: True)
+    card = _card(WeightSource("url", "file.bin", url=server.url + "/file.bin",
+                              sha256=hashlib.sha256(PAYLOAD).hexdigest()))
+    assert weights.status(card) == "downloadable"
+    path = weights.resolve(card)
+    assert path == weights_home / "cache" / "file.bin" and path.read_bytes() == PAYLOAD
+    assert weights.status(card) == "cached"
+
+
+def test_resolve_falls_back_to_the_next_mirror(server, weights_home, monkeypatch):
+    monkeypatch.setattr(weights, "is_online", lambda: True)
+    card = _card(WeightSource("url", "file.bin", url=server.url + "/missing/file.bin"),
+                 WeightSource("url", "file.bin", url=server.url + "/file.bin"))
+    assert weights.resolve(card).read_bytes() == PAYLOAD
+
+
+def test_prefilled_hub_cache_is_found_offline(tmp_path, weights_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    commit = "a" * 40
+    repo = tmp_path / "hub" / "models--acme--tiny-sr"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    save_file({"w": torch.ones(2)}, str(snapshot / "model.safetensors"))
+    card = _card(WeightSource("hub", "model.safetensors", repo_id="acme/tiny-sr"))
+    assert weights.status(card) == "cached"
+    path = weights.resolve(card)
+    assert path.resolve() == (snapshot / "model.safetensors").resolve()
+    assert torch.equal(weights.load_state_dict(path)["w"], torch.ones(2))
+
+
+def test_weights_folder_comes_before_the_caches(weights_home):
+    (weights_home / "file.bin").write_bytes(b"mine")
+    card = _card(WeightSource("url", "file.bin", url="https://example.invalid/file.bin"))
+    assert weights.resolve(card) == weights_home / "file.bin"
+
+
+def test_offline_resolve_explains_what_to_do(weights_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(weights.WeightsUnavailable) as info:
+        weights.resolve(get_card("hat-x4"))
+    message = str(info.value)
+    for needle in ("HAT_SRx4_ImageNet-pretrain.pth", "huggingface.co/Acly/hat", str(weights_home),
+                   "python -m vtdemo fetch hat-x4"):
+        assert needle in message
+
+
+def test_fetch_cli_offline_fails_cleanly():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "vtdemo", "fetch", "hat-x4"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr + run.stdout
+    assert "HAT_SRx4_ImageNet-pretrain.pth" in run.stderr and "weights" in run.stderr
+
+
+# --- safe loading -----------------------------------------------------------------------------------------------
+
+class _Evil:
+    """Unpickling this would create a file: the canary."""
+
+    def __init__(self, canary: Path):
+        self.canary = str(canary)
+
+    def __reduce__(self):
+        return open, (self.canary, "w")
+
+
+@pytest.mark.parametrize("fmt", ["torch-zip", "legacy-pickle"])
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, fmt):
+    canary = tmp_path / "canary.txt"
+    path = tmp_path / "evil.pth"
+    payload = {"params_ema": {"w": torch.zeros(1)}, "x": _Evil(canary)}
+    if fmt == "torch-zip":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(payload, f)
+    assert not canary.exists()
+    with pytest.raises(weights.UnsafeCheckpointError, match="refused"):
+        weights.load_state_dict(path)
+    assert not canary.exists()
+
+
+def test_unwrap_prefers_ema_and_strips_module_prefix(tmp_path):
+    ema, plain = torch.ones(2), torch.zeros(2)
+    path = tmp_path / "ckpt.pth"
+    torch.save({"params": {"w": plain}, "params_ema": {"module.w": ema}}, path)
+    assert torch.equal(weights.load_state_dict(path)["w"], ema)
+    torch.save({"model": {"w": plain}, "args": argparse.Namespace(lr=0.1), "epoch": 3}, path)
+    assert torch.equal(weights.load_state_dict(path)["w"], plain)
+    torch.save({"state_dict": {"module.a.b": ema}}, path)
+    assert list(weights.load_state_dict(path)) == ["a.b"]
+
+
+def test_safetensors_load(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_file({"a": torch.arange(3.0)}, str(path))
+    assert torch.equal(weights.load_state_dict(path)["a"], torch.arange(3.0))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"hello, not a checkpoint", "not a readable PyTorch checkpoint"),
+])
+def test_garbage_checkpoints_get_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.pth"
+    path.write_bytes(content)
+    with pytest.raises(weights.WeightsError, match=message):
+        weights.load_state_dict(path)
+
+
+def test_truncated_checkpoint_gets_a_clear_error(tmp_path):
+    path = tmp_path / "cut.pth"
+    torch.save({"params_ema": {"w": torch.randn(1000)}}, path)
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(weights.WeightsError) as info:
+        weights.load_state_dict(path)
+    assert not isinstance(info.value, weights.UnsafeCheckpointError)
+    assert "cut.pth" in str(info.value)
+
+
+def test_oversized_checkpoint_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.pth"
+    torch.save({"w": torch.zeros(1000)}, path)
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "1000")
+    with pytest.raises(weights.WeightsError, match="VTDEMO_MAX_CHECKPOINT_BYTES"):
+        weights.load_state_dict(path)
