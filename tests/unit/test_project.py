@@ -3,11 +3,13 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
-from conftest import REPO
 from vtdemo.zoo.cards import CARDS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _front_matter() -> dict:
