@@ -1,0 +1,134 @@
+"""HAT on small random configs: the fast paths equal the official computation, any size works, attention capture."""
+import pytest
+import torch
+
+from vtdemo.models.hat import HAT, OCAB, pad_to_multiple, shift_mask
+
+SMALL = dict(img_size=64, window_size=8, embed_dim=24, depths=[2, 2], num_heads=[2, 2], compress_ratio=3,
+             squeeze_factor=8, mlp_ratio=2, upscale=2, upsampler="pixelshuffle", resi_connection="1conv")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    from spandrel.architectures.HAT.__arch.HAT import HAT as ReferenceHAT
+
+    torch.manual_seed(0)
+    reference = ReferenceHAT(**SMALL).eval()
+    for p in reference.parameters():  # no parameter left at a constant initial value
+        p.data += 0.05 * torch.randn_like(p)
+    ours = HAT(**SMALL).eval()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    return ours, reference
+
+
+@pytest.mark.parametrize("size", [(8, 8), (16, 24), (40, 32), (8, 48)])
+def test_equals_reference_on_aligned_sizes(pair, size):
+    ours, reference = pair
+    x = torch.rand(2, 3, *size)
+    with torch.inference_mode():
+        assert (ours(x) - reference(x)).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 5), (3, 3), (7, 13), (9, 17)])
+def test_any_size_gives_scale_times_size(pair, size):
+    ours, _ = pair
+    with torch.inference_mode():
+        y = ours(torch.rand(1, 3, *size))
+    assert y.shape == (1, 3, size[0] * 2, size[1] * 2) and torch.isfinite(y).all()
+
+
+def test_reflect_padding_matches_torch_when_possible():
+    x = torch.rand(1, 3, 11, 13)
+    assert torch.equal(pad_to_multiple(x, 8), torch.nn.functional.pad(x, (0, 3, 0, 5), mode="reflect"))
+    tiny = pad_to_multiple(torch.rand(1, 3, 3, 1), 8)
+    assert tiny.shape == (1, 3, 8, 8)
+
+
+def test_shift_mask_has_four_window_patterns():
+    m, s = 4, 2
+    mask = shift_mask(12, 16, m, s).view(3, 4, m * m, m * m)
+    patterns = shift_mask(2 * m, 2 * m, m, s)
+    assert torch.equal(mask[0, 0], patterns[0]) and mask[:2, :3].abs().sum() == 0
+    assert torch.equal(mask[1, 3], patterns[1]) and torch.equal(mask[2, 1], patterns[2])
+    assert torch.equal(mask[2, 3], patterns[3])
+
+
+def test_training_gradients_match_reference(pair):
+    ours, reference = pair
+    x = torch.rand(1, 3, 16, 16)
+    grads = []
+    for model in (ours, reference):
+        model.zero_grad()
+        model(x).square().mean().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for name, g in grads[1].items():
+        assert torch.allclose(grads[0][name], g, atol=1e-5, rtol=1e-4), name
+
+
+def _independent_window_attention(block, x_normed, rpi, q_pos, shift, m):
+    """softmax(q·kᵀ·scale + B [+ mask]) for the window holding q_pos, recomputed from the block's weights."""
+    h, w = x_normed.shape[1:3]
+    xs = torch.roll(x_normed, (-shift, -shift), (1, 2)) if shift else x_normed
+    i, j = (q_pos[0] - shift) % h, (q_pos[1] - shift) % w
+    wi, wj = i // m, j // m
+    win = xs[0, wi * m:(wi + 1) * m, wj * m:(wj + 1) * m].reshape(m * m, -1)
+    heads = block.attn.num_heads
+    qkv = block.attn.qkv(win).view(m * m, 3, heads, -1)
+    q, k = qkv[:, 0].transpose(0, 1), qkv[:, 1].transpose(0, 1)
+    table = block.attn.relative_position_bias_table
+    bias = table[rpi.view(-1)].view(m * m, m * m, heads).permute(2, 0, 1)
+    logits = q @ k.transpose(-1, -2) * block.attn.scale + bias
+    if shift:
+        logits = logits + shift_mask(h, w, m, shift)[wi * (w // m) + wj]
+    return logits.softmax(-1)[:, (i % m) * m + j % m]  # (heads, m²) row of the query
+
+
+@pytest.mark.parametrize("block_index", [0, 1])
+def test_captured_window_attention_equals_independent_recomputation(pair, block_index):
+    ours, _ = pair
+    x = torch.rand(1, 3, 16, 24)
+    block = ours.layers[0].residual_group.blocks[block_index]
+    inputs = {}
+    hook = block.register_forward_pre_hook(lambda mod, args: inputs.update(x=args[0]))
+    with torch.inference_mode(), ours.capture_attention(0, block_index) as captured_block:
+        ours(x)
+    hook.remove()
+    cap = captured_block.captured
+    assert cap.kind == ("SW-MSA" if block_index else "W-MSA") and cap.padded_size == (16, 24)
+    assert torch.allclose(cap.attn.sum(-1), torch.ones(()), atol=1e-5)
+    assert cap.channel is not None and cap.channel.shape == (1, 24)
+    with torch.inference_mode():
+        x_normed = block.norm1(inputs["x"])
+        for q_pos in [(0, 0), (5, 17), (15, 23), (9, 2)]:
+            expected = _independent_window_attention(block, x_normed, ours.relative_position_index_SA, q_pos,
+                                                     block.shift_size, 8)
+            i, j = (q_pos[0] - cap.shift) % 16, (q_pos[1] - cap.shift) % 24
+            window = (i // 8) * 3 + j // 8
+            got = cap.attn[window, :, (i % 8) * 8 + j % 8]
+            assert torch.allclose(got, expected, atol=1e-6)
+    assert not block.capture  # capture is switched off after the context
+
+
+def test_ocab_strided_windows_equal_unfold():
+    torch.manual_seed(1)
+    block = OCAB(dim=12, input_resolution=(64, 64), window_size=8, overlap_ratio=0.5, num_heads=2)
+    kv = torch.rand(2, 16, 24, 12)
+    ow, m = block.overlap_win_size, 8
+    unfold = torch.nn.Unfold(kernel_size=ow, stride=m, padding=(ow - m) // 2)
+    expected = unfold(kv.permute(0, 3, 1, 2))  # (B, C·ow·ow, nW)
+    expected = expected.view(2, 12, ow * ow, -1).permute(0, 3, 2, 1).reshape(-1, ow * ow, 12)
+    assert torch.equal(block.overlapping_windows(kv), expected)
+
+
+def test_bias_cache_follows_weight_updates(pair):
+    ours, _ = pair
+    attn = ours.layers[0].residual_group.blocks[0].attn
+    rpi = ours.relative_position_index_SA
+    with torch.inference_mode():
+        before = attn.bias(rpi).clone()
+    with torch.no_grad():
+        attn.relative_position_bias_table.add_(1.0)
+    with torch.inference_mode():
+        assert torch.allclose(attn.bias(rpi), before + 1.0)
+    with torch.no_grad():
+        attn.relative_position_bias_table.sub_(1.0)
