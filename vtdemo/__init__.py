@@ -1,5 +1,15 @@
-"""vtdemo — an interactive lab for HAT, SwinIR, ViT, DeiT, PVT, Swin and PerViT."""
-from vtdemo.api import list_models, load_model
+"""vtdemo — an interactive lab for HAT, SwinIR, ViT, DeiT, PVT, Swin and PerViT.
 
+The public API lives in ``vtdemo.api``; it is imported on first use so that ``import vtdemo.ui`` and the CLI's
+help stay fast (no torch import until a model is needed).
+"""
 __version__ = "0.1.0"
-__all__ = ["list_models", "load_model", "__version__"]
+__all__ = ["list_models", "load_model", "upscale", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from vtdemo import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'vtdemo' has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """The public Python API (re-exported from ``vtdemo``)."""
 from __future__ import annotations
 
+from vtdemo.sr.engine import upscale
 from vtdemo.zoo.cards import ModelCard, Task, cards
 from vtdemo.zoo.loading import load_model
 
@@ -10,4 +11,4 @@ def list_models(task: Task | None = None) -> list[ModelCard]:
     return cards(task)
 
 
-__all__ = ["list_models", "load_model"]
+__all__ = ["list_models", "load_model", "upscale"]

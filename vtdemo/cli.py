@@ -52,6 +52,40 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    from vtdemo.sr import onnx_backend
+    from vtdemo.sr.engine import resolve_net
+    from vtdemo.zoo import builders, weights
+
+    try:
+        net = resolve_net(args.id, device="cpu")
+    except (UnknownModelError, ValueError, weights.WeightsError, builders.BuildError) as exc:
+        print(f"vtdemo export-onnx: {exc}", file=sys.stderr)
+        return 2
+    path = onnx_backend.onnx_path(net.name, args.tile)
+    if path.is_file() and not args.force:
+        print(f"{path} exists (use --force to export again)")
+        return 0
+    path.unlink(missing_ok=True)
+    print(f"{onnx_backend.ensure_exported(net, args.tile)}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from vtdemo import bench
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rows = bench.bench_sr(args.models, args.size, args.repeats, args.device, onnx=not args.no_onnx)
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(bench.format_rows(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m vtdemo",
@@ -72,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="download (or locate) the weights of one or more models")
     fetch.add_argument("ids", nargs="+", metavar="ID", help="model id, e.g. hat-x4 (see `models`)")
     fetch.set_defaults(func=_cmd_fetch)
+
+    export = sub.add_parser("export-onnx", help="export an SR model as a fixed-tile ONNX graph (weights/cache/onnx)")
+    export.add_argument("id", help="SR model id")
+    export.add_argument("--tile", type=int, default=64, help="tile side in LR pixels (default 64)")
+    export.add_argument("--force", action="store_true", help="export again even if the graph exists")
+    export.set_defaults(func=_cmd_export_onnx)
+
+    bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
+    bench.add_argument("what", choices=["sr"])
+    bench.add_argument("--models", nargs="+", default=["hat-s-x4"], help="HAT model ids (random weights)")
+    bench.add_argument("--size", type=int, default=64, help="input side in pixels (default 64)")
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    bench.add_argument("--threads", type=int, help="torch CPU threads")
+    bench.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

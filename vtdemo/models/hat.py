@@ -247,6 +247,7 @@ class HAB(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
         self.capture = False
         self.captured: Captured | None = None
+        self.fused = True  # False: the explicit softmax(q·kᵀ) path (ONNX export; the legacy exporter's SDPA is wrong)
         # The 4 distinct window patterns of the shift mask: interior, right column, bottom row, corner.
         if shift_size:
             patterns = shift_mask(2 * window_size, 2 * window_size, window_size, shift_size)
@@ -261,7 +262,7 @@ class HAB(nn.Module):
         shifted = torch.roll(x, shifts=(-s, -s), dims=(1, 2)) if s else x
         bias = self.attn.bias(rpi)
         dropout = self.attn.attn_drop if self.training else 0.0
-        if self.capture:
+        if self.capture or not self.fused:
             q, k, v = self.attn.qkv_heads(window_partition(shifted, m))
             out = self._explicit_attention(q, k, v, bias, b, h, w)
             attn_x = window_reverse(self._project(out, c), m, b, h, w)
@@ -301,9 +302,10 @@ class HAB(nn.Module):
             mask = shift_mask(h, w, m, s).to(logits)
             logits = (logits.view(b, -1, *logits.shape[1:]) + mask[None, :, None]).view_as(logits)
         attn = logits.softmax(-1)
-        channel = self.conv_block.cab[3]
-        self.captured = Captured(kind="SW-MSA" if s else "W-MSA", attn=attn.detach(), window=m, overlap_window=m,
-                                 shift=s, padded_size=(h, w), channel=channel.captured)
+        if self.capture:
+            self.captured = Captured(kind="SW-MSA" if s else "W-MSA", attn=attn.detach(), window=m,
+                                     overlap_window=m, shift=s, padded_size=(h, w),
+                                     channel=self.conv_block.cab[3].captured)
         return attn @ v
 
 
@@ -327,6 +329,7 @@ class OCAB(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.capture = False
         self.captured: Captured | None = None
+        self.fused = True
         self._bias = _BiasCache()
 
     def overlapping_windows(self, kv: torch.Tensor) -> torch.Tensor:
@@ -349,10 +352,11 @@ class OCAB(nn.Module):
         kv = self.overlapping_windows(qkv[..., c:]).view(-1, ow * ow, 2, heads, d).permute(2, 0, 3, 1, 4)
         k, v = kv[0], kv[1]
         bias = self._bias.get(self.relative_position_bias_table, rpi, m * m, ow * ow)
-        if self.capture:
+        if self.capture or not self.fused:
             attn = ((q * self.scale) @ k.transpose(-2, -1) + bias.unsqueeze(0)).softmax(-1)
-            self.captured = Captured(kind="OCAB", attn=attn.detach(), window=m, overlap_window=ow, shift=0,
-                                     padded_size=(h, w))
+            if self.capture:
+                self.captured = Captured(kind="OCAB", attn=attn.detach(), window=m, overlap_window=ow, shift=0,
+                                         padded_size=(h, w))
             out = attn @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0).to(q.dtype), scale=self.scale)
@@ -541,14 +545,31 @@ class HAT(nn.Module):
                 channel.capture = False
 
 
+@contextmanager
+def unfused_attention(model: nn.Module):
+    """Run HAT blocks with explicit attention inside the context (for exporters that mistranslate SDPA)."""
+    blocks = [m for m in model.modules() if isinstance(m, (HAB, OCAB))]
+    for block in blocks:
+        block.fused = False
+    try:
+        yield model
+    finally:
+        for block in blocks:
+            block.fused = True
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad bottom/right so H and W are multiples of ``multiple`` (the official test pipeline).
+    """Reflect-pad bottom/right so H and W are multiples of ``multiple`` (the official test pipeline)."""
+    h, w = x.shape[-2:]
+    return pad_bottom_right(x, (-h) % multiple, (-w) % multiple)
+
+
+def pad_bottom_right(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
+    """Reflect-pad ``ph`` rows at the bottom and ``pw`` columns at the right.
 
     Reflection needs the pad to be smaller than the side; for tiny inputs the image is reflected again and again
     (replicated when a side is 1 pixel), which the official code cannot do at all.
     """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
     while ph or pw:
         sh, sw = x.shape[-2:]
         step_h = min(ph, sh - 1) if sh > 1 else 0

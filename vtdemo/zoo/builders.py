@@ -40,6 +40,7 @@ def _build_spandrel(card: ModelCard, state_dict: dict):
         raise BuildError(f"{card.id}: spandrel does not recognise these weights ({exc}).") from exc
     if card.scale is not None and descriptor.scale != card.scale:
         raise BuildError(f"{card.id}: the weights are a ×{descriptor.scale} model, the card says ×{card.scale}.")
+    descriptor.model.vtdemo_scale = descriptor.scale
     return descriptor.model
 
 

@@ -1,0 +1,158 @@
+"""Upscale an image with any SR model: pick device/precision/backend, tile, blend, keep alpha and grayness."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from PIL import Image
+from torch import nn
+
+from vtdemo.imaging import ImageSource, decode_image, pil_to_tensor, reattach_alpha, tensor_to_pil
+from vtdemo.sr import tiling
+
+BICUBIC = "bicubic"
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+MIN_TILE = 32
+
+
+@dataclass
+class SRNet:
+    """A loaded SR network with what the engine needs to know about it."""
+
+    module: nn.Module | None  # None for bicubic
+    scale: int
+    name: str
+
+
+def module_scale(module: nn.Module) -> int | None:
+    for attr in ("vtdemo_scale", "upscale", "scale"):
+        value = getattr(module, attr, None)
+        if isinstance(value, int) and value >= 1:
+            return value
+    return None
+
+
+def resolve_net(model: str | nn.Module | SRNet, scale: int | None = None, device=None,
+                progress: Progress | None = None) -> SRNet:
+    """An id (or "bicubic"), a loaded module, or an SRNet -> SRNet, checking ``scale`` against the model's."""
+    if isinstance(model, SRNet):
+        net = model
+    elif isinstance(model, str) and model == BICUBIC:
+        return SRNet(None, scale or 4, BICUBIC)
+    elif isinstance(model, str):
+        from vtdemo.zoo.cards import get_card
+        from vtdemo.zoo.loading import load_model
+
+        card = get_card(model)
+        if card.task != "sr":
+            raise ValueError(f"{model} is a {card.task} model, not a super-resolution model.")
+        report = (lambda done, total: progress(done / total if total else 0.0, f"Downloading {card.id}")) \
+            if progress else None
+        net = SRNet(load_model(model, device=device, progress=report), card.scale, model)
+    elif isinstance(model, nn.Module):
+        found = module_scale(model) or scale
+        if found is None:
+            raise ValueError("Cannot tell this module's scale: pass scale=...")
+        net = SRNet(model, found, type(model).__name__)
+    else:
+        raise TypeError(f"model must be a model id, an nn.Module or an SRNet, not {type(model).__name__}")
+    if scale is not None and scale != net.scale:
+        raise ValueError(f"{net.name} upscales ×{net.scale}; scale={scale} was asked for.")
+    return net
+
+
+def auto_tile(h: int, w: int, device: torch.device) -> int:
+    """Tile side in LR pixels: VTDEMO_TILE if set; on CUDA from free memory; on CPU 256 (bounded memory, and
+    larger tiles do not run faster on a CPU)."""
+    if os.environ.get("VTDEMO_TILE"):
+        return max(MIN_TILE, int(os.environ["VTDEMO_TILE"]))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return 1024 if free > 40e9 else 512 if free > 10e9 else 256
+    return 256
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc)))
+
+
+def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, overlap: int | None = None,
+                   device=None, backend: str = "torch", progress: Progress | None = None) -> torch.Tensor:
+    """(1, 3, h, w) in [0, 1] -> (1, 3, h·s, w·s) in [0, 1] on the CPU. Tiles when the image exceeds ``tile``;
+    on out-of-memory the tile is halved and the image is tried again."""
+    from vtdemo.runtime import default_device
+
+    if net.module is None:
+        out = torch.nn.functional.interpolate(lr, scale_factor=net.scale, mode="bicubic", align_corners=False)
+        return out.clamp(0, 1)
+    device = torch.device(device) if device is not None else default_device()
+    h, w = lr.shape[-2:]
+    tile = tile or auto_tile(h, w, device)
+    overlap = min(overlap if overlap is not None else 16, tile // 4)
+    fn = backend_fn(net, backend, device, tile)
+    while True:
+        total = tiling.count_tiles(h, w, tile, overlap)
+
+        def tick(done: int, of: int) -> None:
+            if progress:
+                progress(done / of, f"{net.name}: tile {done}/{of}")
+
+        try:
+            with torch.inference_mode():
+                return tiling.run_tiled(fn, lr, net.scale, tile, overlap, tick).clamp_(0, 1)
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+            if not _is_out_of_memory(exc) or tile // 2 < MIN_TILE or backend != "torch":
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            tile //= 2
+            overlap = min(overlap, tile // 4)
+            if progress:
+                progress(0.0, f"{net.name}: out of memory with {total} tiles, retrying with {tile}px tiles")
+
+
+def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> tiling.TileFn:
+    """The function that upscales one tile with the chosen backend."""
+    if backend == "auto":
+        from vtdemo.sr import onnx_backend
+
+        backend = onnx_backend.choose_backend(net, device, tile)
+    if backend == "onnxruntime":
+        from vtdemo.sr import onnx_backend
+
+        return onnx_backend.tile_fn(net, tile)
+    if backend != "torch":
+        raise ValueError(f"backend must be 'auto', 'torch' or 'onnxruntime', not {backend!r}")
+    module = net.module
+    use_bf16 = device.type == "cuda" and os.environ.get("VTDEMO_PRECISION", "bf16") == "bf16"
+
+    def run(t: torch.Tensor) -> torch.Tensor:
+        t = t.to(device)
+        if use_bf16:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return module(t).float()
+        return module(t)
+
+    return run
+
+
+def upscale(image: ImageSource, model: str | nn.Module | SRNet, *, scale: int | None = None, tile: int | None = None,
+            overlap: int | None = None, device=None, backend: str = "auto",
+            progress: Progress | None = None) -> Image.Image:
+    """Upscale ``image`` with ``model`` (an id such as "hat-demo-x4", "bicubic", or a loaded module).
+
+    The whole image is processed at once when it fits in a tile, otherwise in overlapping tiles blended smoothly.
+    An alpha channel is upscaled separately (bicubic) and re-attached; a grayscale input gives a grayscale output
+    (mode "L"/"LA"). ``backend``: "torch", "onnxruntime" (exported fixed-tile graph) or "auto" (the faster one on
+    this device, by a cached measurement).
+    """
+    decoded = decode_image(image)
+    net = resolve_net(model, scale, device, progress)
+    out = tensor_to_pil(upscale_tensor(net, pil_to_tensor(decoded.rgb), tile=tile, overlap=overlap, device=device,
+                                       backend=backend, progress=progress))
+    if decoded.grayscale:
+        out = out.convert("L")
+    return reattach_alpha(out, decoded.alpha)
