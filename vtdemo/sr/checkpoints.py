@@ -57,15 +57,16 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, int]:
             model.load_state_dict(state_dict, strict=True)
         except (KeyError, RuntimeError, ValueError, IndexError) as exc:
             raise WeightsError(f"{name} looks like a HAT checkpoint but does not fit the HAT architecture: "
-                               f"{str(exc).splitlines()[0]}") from exc
+                               f"{exc!s:.300}") from exc
         return model.eval(), model.upscale
     from spandrel import ModelLoader
 
     try:
         descriptor = ModelLoader().load_from_state_dict(state_dict)
     except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{name} is not a super-resolution checkpoint vtdemo recognises (HAT, SwinIR, "
-                           f"Real-ESRGAN, Compact, ... via spandrel): {str(exc).splitlines()[0]}") from exc
+                           f"Real-ESRGAN, Compact, ... via spandrel): {detail}") from exc
     if descriptor.purpose != "SR" or descriptor.scale < 2 or descriptor.input_channels != 3:
         raise WeightsError(f"{name} is a {descriptor.architecture.name} model for {descriptor.purpose} "
                            f"(scale {descriptor.scale}, {descriptor.input_channels} input channels), not an RGB "

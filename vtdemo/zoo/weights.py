@@ -282,7 +282,7 @@ def load_state_dict(path: str | os.PathLike) -> dict:
             raise WeightsError(f"{path.name} is not a valid safetensors file ({exc}).") from exc
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower() and "unsupported global" not in str(exc).lower():
             raise WeightsError(f"{path.name} is not a readable PyTorch checkpoint ({exc}).") from exc

@@ -1,0 +1,140 @@
+"""The upscale engine on small random HATs: tiling, backends, alpha, grayscale, OOM retry, checkpoints."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vtdemo.models.hat import HAT
+from vtdemo.sr import engine, tiling
+from vtdemo.sr.checkpoints import hat_config_from_state_dict, load_checkpoint
+from vtdemo.sr.engine import SRNet, upscale, upscale_tensor
+from vtdemo.sr.metrics import psnr_y
+from vtdemo.zoo.weights import UnsafeCheckpointError, WeightsError
+
+CFG = dict(img_size=64, window_size=8, embed_dim=24, depths=[2], num_heads=[2], compress_ratio=3, squeeze_factor=8,
+           mlp_ratio=2, upscale=2)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    model = HAT(**CFG).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    return SRNet(model, 2, "tiny-hat")
+
+
+def _photo(w=96, h=72) -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut()).resize((w, h), Image.Resampling.BICUBIC)
+
+
+def test_tile_starts_cover_and_overlap():
+    for length, tile, overlap in [(100, 32, 8), (64, 64, 16), (65, 64, 16), (10, 32, 8)]:
+        starts = tiling.tile_starts(length, tile, overlap)
+        assert starts[0] == 0 and starts[-1] + min(tile, length) == length
+        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+
+
+def test_tiled_equals_untiled_to_50_db(net):
+    lr = torch.from_numpy(np.asarray(_photo())).permute(2, 0, 1)[None].float() / 255
+    whole = upscale_tensor(net, lr, tile=512, backend="torch")
+    tiled_progress = []
+    tiled = upscale_tensor(net, lr, tile=32, overlap=12, backend="torch",
+                           progress=lambda f, msg: tiled_progress.append(msg))
+    assert tiled.shape == whole.shape == (1, 3, 144, 192)
+    to_img = lambda t: Image.fromarray((t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))  # noqa: E731
+    assert psnr_y(to_img(tiled), to_img(whole)) >= 50
+    assert tiled_progress[-1].endswith("tile 12/12")
+
+
+def test_out_of_memory_retries_with_smaller_tiles(net):
+    calls = []
+    module = net.module
+
+    def flaky(x):
+        calls.append(x.shape[-1])
+        if x.shape[-1] > 40:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 TB")
+        return module(x)
+
+    flaky_net = SRNet(torch.nn.Module(), 2, "flaky")
+    flaky_net.module.forward = flaky
+    out = upscale_tensor(flaky_net, torch.rand(1, 3, 64, 64), tile=64, backend="torch")
+    assert out.shape == (1, 3, 128, 128) and calls[0] == 64 and max(calls[1:]) <= 32
+
+
+def test_alpha_is_kept_and_grayscale_stays_gray(net):
+    rgba = _photo(40, 30).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize((40, 30)))
+    out = upscale(rgba, net, backend="torch")
+    assert out.mode == "RGBA" and out.size == (80, 60)
+    expected_alpha = np.asarray(rgba.getchannel("A").resize((80, 60), Image.Resampling.BICUBIC))
+    assert np.array_equal(np.asarray(out.getchannel("A")), expected_alpha)
+    gray = upscale(_photo(40, 30).convert("L"), net, backend="torch")
+    assert gray.mode == "L" and gray.size == (80, 60)
+
+
+def test_bicubic_pseudo_model():
+    out = upscale(_photo(40, 30), "bicubic", scale=3)
+    assert out.size == (120, 90)
+
+
+def test_scale_mismatch_is_an_error(net):
+    with pytest.raises(ValueError, match="×2"):
+        upscale(_photo(16, 16), net, scale=4)
+
+
+def test_onnx_backend_matches_torch(net, tmp_path, monkeypatch):
+    monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
+    from vtdemo.sr import onnx_backend
+
+    lr = torch.rand(1, 3, 40, 56)
+    ours = upscale_tensor(net, lr, tile=32, overlap=8, backend="torch")
+    ort = upscale_tensor(net, lr, tile=32, overlap=8, backend="onnxruntime")
+    assert (ours - ort).abs().max() <= 1e-4
+    assert onnx_backend.onnx_path("tiny-hat", 32).is_file()
+    choice = onnx_backend.choose_backend(net, torch.device("cpu"), 32)
+    assert choice in {"torch", "onnxruntime"}
+    recorded = (tmp_path / "onnx" / "backend-choices.json").read_text()
+    assert '"seconds_per_tile"' in recorded and choice in recorded
+
+
+def test_hat_checkpoint_is_detected_with_its_config(tmp_path):
+    torch.manual_seed(3)
+    cfg = dict(CFG, upscale=3, depths=[2, 2], num_heads=[2, 2])
+    model = HAT(**cfg)
+    path = tmp_path / "my_hat.pth"
+    torch.save({"params_ema": model.state_dict()}, path)
+    loaded, scale = load_checkpoint(path)
+    assert scale == 3 and isinstance(loaded, HAT)
+    inferred = hat_config_from_state_dict(model.state_dict())
+    for key in ("embed_dim", "depths", "num_heads", "window_size", "compress_ratio", "squeeze_factor", "mlp_ratio"):
+        assert inferred[key] == cfg[key], key
+    x = torch.rand(1, 3, 8, 8)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), model.eval()(x))
+
+
+def test_non_sr_and_unsafe_checkpoints_are_refused(tmp_path):
+    path = tmp_path / "classifier.pth"
+    torch.save({"fc.weight": torch.zeros(10, 4), "fc.bias": torch.zeros(10)}, path)
+    with pytest.raises(WeightsError, match="not a super-resolution checkpoint"):
+        load_checkpoint(path)
+    canary = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return open, (str(canary), "w")
+
+    torch.save({"params": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint(tmp_path / "evil.pth")
+    assert not canary.exists()
+
+
+def test_auto_tile_respects_env(monkeypatch):
+    monkeypatch.setenv("VTDEMO_TILE", "96")
+    assert engine.auto_tile(1000, 1000, torch.device("cpu")) == 96
