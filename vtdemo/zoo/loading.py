@@ -42,7 +42,11 @@ def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = N
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    model = builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device)
+    return _remember(key, builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device))
+
+
+def _remember(key: tuple, model):
+    """Keep ``model`` in the LRU, evicting the least recently used beyond VTDEMO_MODEL_CACHE."""
     with _lock:
         _cache[key] = model
         while len(_cache) > cache_size():
