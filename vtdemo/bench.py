@@ -118,8 +118,6 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
             from vtdemo.sr import onnx_backend
 
             net = SRNet(ours, card.scale, f"bench-{model_id}")
-            path = onnx_backend.onnx_path(net.name, size)
-            path.unlink(missing_ok=True)  # random weights: always export afresh
             fn = onnx_backend.tile_fn(net, size)
             t, y, m = _time(fn, x, repeats, dev)
             rows.append(Row(model_id, "onnxruntime", "cpu", "fp32", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,

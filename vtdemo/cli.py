@@ -62,7 +62,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     except (UnknownModelError, ValueError, weights.WeightsError, builders.BuildError) as exc:
         print(f"vtdemo export-onnx: {exc}", file=sys.stderr)
         return 2
-    path = onnx_backend.onnx_path(net.name, args.tile)
+    path = onnx_backend.onnx_path(net, args.tile)
     if path.is_file() and not args.force:
         print(f"{path} exists (use --force to export again)")
         return 0

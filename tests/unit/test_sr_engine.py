@@ -95,7 +95,9 @@ def test_onnx_backend_matches_torch(net, tmp_path, monkeypatch):
     ours = upscale_tensor(net, lr, tile=32, overlap=8, backend="torch")
     ort = upscale_tensor(net, lr, tile=32, overlap=8, backend="onnxruntime")
     assert (ours - ort).abs().max() <= 1e-4
-    assert onnx_backend.onnx_path("tiny-hat", 32).is_file()
+    assert onnx_backend.onnx_path(net, 32).is_file()
+    other = SRNet(HAT(**CFG).eval(), 2, "tiny-hat")  # same name, other weights: never the same graph
+    assert onnx_backend.onnx_path(other, 32) != onnx_backend.onnx_path(net, 32)
     choice = onnx_backend.choose_backend(net, torch.device("cpu"), 32)
     assert choice in {"torch", "onnxruntime"}
     recorded = (tmp_path / "onnx" / "backend-choices.json").read_text()

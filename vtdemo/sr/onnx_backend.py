@@ -20,8 +20,22 @@ def onnx_dir() -> Path:
     return url_cache_dir() / "onnx"
 
 
-def onnx_path(name: str, tile: int) -> Path:
-    return onnx_dir() / f"{name}-t{tile}.onnx"
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A short digest of a module's tensors (shapes, sums and a strided sample of values), so that an exported graph
+    is never reused for other weights that happen to share a model name."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for key, tensor in module.state_dict().items():
+        flat = tensor.detach().float().flatten().cpu()
+        sample = flat[:: max(1, flat.numel() // 64)]
+        digest.update(f"{key}{tuple(tensor.shape)}{flat.sum().item():.6e}".encode())
+        digest.update(sample.numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def onnx_path(net, tile: int) -> Path:
+    return onnx_dir() / f"{net.name}-{weights_fingerprint(net.module)}-t{tile}.onnx"
 
 
 def export_onnx(module: torch.nn.Module, path: Path, tile: int, opset: int = 17) -> Path:
@@ -56,7 +70,7 @@ def session(path: Path):
 
 
 def ensure_exported(net, tile: int) -> Path:
-    path = onnx_path(net.name, tile)
+    path = onnx_path(net, tile)
     if not path.is_file():
         export_onnx(net.module, path, tile)
     return path
@@ -98,11 +112,12 @@ def choose_backend(net, device: torch.device, tile: int) -> str:
     onnxruntime runs on the CPU only, so CUDA always means torch. On the CPU the choice is measured once an ONNX
     graph exists (``python -m vtdemo export-onnx <id>``); until then torch is used.
     """
-    if device.type != "cpu" or net.module is None or not onnx_path(net.name, tile).is_file():
+    if device.type != "cpu" or net.module is None or not onnx_path(net, tile).is_file():
         return "torch"
     import onnxruntime
 
-    key = f"{net.name}|t{tile}|threads{torch.get_num_threads()}|torch{torch.__version__}|ort{onnxruntime.__version__}"
+    key = (f"{onnx_path(net, tile).stem}|threads{torch.get_num_threads()}|torch{torch.__version__}"
+           f"|ort{onnxruntime.__version__}")
     file = _choices_file()
     choices = json.loads(file.read_text()) if file.is_file() else {}
     if key not in choices:
