@@ -34,3 +34,22 @@ def weights_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("VTDEMO_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     return home
+
+
+@pytest.fixture
+def prefill_hub(tmp_path):
+    """Write ``model.safetensors`` into a Hugging Face cache layout (refs/main -> snapshot) under tmp_path/hub, as a
+    previous online download would have left it. Returns the snapshot file's path."""
+    from safetensors.torch import save_file
+
+    def prefill(repo_id: str, tensors: dict, filename: str = "model.safetensors") -> Path:
+        commit = "a" * 40
+        repo = tmp_path / "hub" / ("models--" + repo_id.replace("/", "--"))
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+        (repo / "snapshots" / commit).mkdir(parents=True, exist_ok=True)
+        path = repo / "snapshots" / commit / filename
+        save_file(tensors, str(path))
+        return path
+
+    return prefill

@@ -72,15 +72,13 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
     from vtdemo import bench
 
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     rows = bench.bench_sr(args.models, args.size, args.repeats, args.device, onnx=not args.no_onnx)
-    import torch
-
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(bench.format_rows(rows))
     return 0

@@ -1,29 +1,19 @@
 """load_model end to end: a pre-filled Hugging Face cache (offline) -> timm architecture -> model, LRU-bounded."""
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from vtdemo.zoo import loading
 from vtdemo.zoo.builders import BuildError
 from vtdemo.zoo.cards import get_card
 
 
-def _prefill_hub(tmp_path, repo_id: str, tensors: dict) -> None:
-    commit = "b" * 40
-    repo = tmp_path / "hub" / ("models--" + repo_id.replace("/", "--"))
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    (repo / "snapshots" / commit).mkdir(parents=True)
-    save_file(tensors, str(repo / "snapshots" / commit / "model.safetensors"))
-
-
-def test_load_model_from_a_prefilled_cache_offline(tmp_path, weights_home, monkeypatch):
+def test_load_model_from_a_prefilled_cache_offline(weights_home, prefill_hub, monkeypatch):
     import timm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     card = get_card("pvt-v2-b0")
     reference = timm.create_model(card.config["timm_name"], pretrained=False).eval()
-    _prefill_hub(tmp_path, card.source.repo_id, {k: v.contiguous() for k, v in reference.state_dict().items()})
+    prefill_hub(card.source.repo_id, {k: v.contiguous() for k, v in reference.state_dict().items()})
     loading.clear_cache()
     model = loading.load_model("pvt-v2-b0", device="cpu")
     x = torch.rand(1, 3, 64, 64)
@@ -32,10 +22,10 @@ def test_load_model_from_a_prefilled_cache_offline(tmp_path, weights_home, monke
     assert loading.load_model("pvt-v2-b0", device="cpu") is model  # served from the LRU
 
 
-def test_wrong_architecture_weights_give_a_build_error(tmp_path, weights_home, monkeypatch):
+def test_wrong_architecture_weights_give_a_build_error(weights_home, prefill_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     card = get_card("pvt-v2-b0")
-    _prefill_hub(tmp_path, card.source.repo_id, {"head.weight": torch.zeros(10, 4)})
+    prefill_hub(card.source.repo_id, {"head.weight": torch.zeros(10, 4)})
     loading.clear_cache()
     with pytest.raises(BuildError, match="do not fit"):
         loading.load_model("pvt-v2-b0", device="cpu")

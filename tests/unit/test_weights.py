@@ -118,19 +118,13 @@ def test_resolve_falls_back_to_the_next_mirror(server, weights_home, monkeypatch
     assert weights.resolve(card).read_bytes() == PAYLOAD
 
 
-def test_prefilled_hub_cache_is_found_offline(tmp_path, weights_home, monkeypatch):
+def test_prefilled_hub_cache_is_found_offline(weights_home, prefill_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    commit = "a" * 40
-    repo = tmp_path / "hub" / "models--acme--tiny-sr"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    save_file({"w": torch.ones(2)}, str(snapshot / "model.safetensors"))
+    snapshot_file = prefill_hub("acme/tiny-sr", {"w": torch.ones(2)})
     card = _card(WeightSource("hub", "model.safetensors", repo_id="acme/tiny-sr"))
     assert weights.status(card) == "cached"
     path = weights.resolve(card)
-    assert path.resolve() == (snapshot / "model.safetensors").resolve()
+    assert path.resolve() == snapshot_file.resolve()
     assert torch.equal(weights.load_state_dict(path)["w"], torch.ones(2))
 
 

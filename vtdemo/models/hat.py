@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -196,7 +196,6 @@ class Captured:
     shift: int
     padded_size: tuple[int, int]  # the (H, W) of the feature map the windows tile
     channel: torch.Tensor | None = None  # (B, C) channel-attention weights of the block's CAB (HAB only)
-    extras: dict = field(default_factory=dict)
 
 
 # --- attention blocks -------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import torch
@@ -24,6 +25,13 @@ class SRNet:
     module: nn.Module | None  # None for bicubic
     scale: int
     name: str
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Digest of the weights (computed once per net): keys exported graphs and backend measurements."""
+        from vtdemo.sr.onnx_backend import weights_fingerprint
+
+        return weights_fingerprint(self.module)
 
 
 def module_scale(module: nn.Module) -> int | None:

@@ -1,6 +1,7 @@
 """ONNX export of SR models with a fixed tile, onnxruntime execution, and the measured auto choice of backend."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -35,7 +36,7 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
 
 
 def onnx_path(net, tile: int) -> Path:
-    return onnx_dir() / f"{net.name}-{weights_fingerprint(net.module)}-t{tile}.onnx"
+    return onnx_dir() / f"{net.name}-{net.fingerprint}-t{tile}.onnx"
 
 
 def export_onnx(module: torch.nn.Module, path: Path, tile: int, opset: int = 17) -> Path:
@@ -43,7 +44,9 @@ def export_onnx(module: torch.nn.Module, path: Path, tile: int, opset: int = 17)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     example = torch.rand(1, 3, tile, tile)
-    module = module.eval().cpu()
+    if any(p.device.type != "cpu" for p in module.parameters()):
+        module = copy.deepcopy(module).cpu()  # export on the CPU without moving the caller's model
+    module.eval()
     from vtdemo.models.hat import unfused_attention
 
     try:
