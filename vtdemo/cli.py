@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from vtdemo.zoo.cards import UnknownModelError
 
@@ -71,6 +72,81 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
+
+
+def collect_images(inputs: list[str]) -> list[Path]:
+    """Files as given, folders expanded to the images they hold (sorted, not recursive)."""
+    found = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or folder")
+    return found
+
+
+def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
+    """Where each result goes: next to its input as <stem>_<tag>.png, into OUT when it is a folder (existing, ending
+    in a slash, or several inputs), or exactly OUT for a single input."""
+    if out is None:
+        return [p.with_name(f"{p.stem}_{tag}.png") for p in images]
+    target = Path(out)
+    if target.is_dir() or out.endswith(("/", "\\")) or len(images) > 1:
+        target.mkdir(parents=True, exist_ok=True)
+        return [target / f"{p.stem}_{tag}.png" for p in images]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return [target]
+
+
+def _cmd_upscale(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vtdemo.imaging import ImageError
+    from vtdemo.sr.engine import BICUBIC, SRNet, resolve_net, upscale
+    from vtdemo.zoo import builders, weights
+
+    try:
+        if args.model.endswith(CHECKPOINT_SUFFIXES) and Path(args.model).is_file():
+            from vtdemo.sr.checkpoints import load_checkpoint
+
+            module, scale = load_checkpoint(args.model)
+            net = SRNet(module, scale, Path(args.model).stem)
+        else:
+            net = resolve_net(args.model, args.scale if args.model == BICUBIC else None, device=args.device)
+        images = collect_images(args.inputs)
+    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError) as exc:
+        print(f"vtdemo upscale: {exc}", file=sys.stderr)
+        return 2
+    if not images:
+        print("vtdemo upscale: no images found", file=sys.stderr)
+        return 2
+    tag = f"{net.name}_x{net.scale}".replace("/", "_")
+    failures = 0
+    bar = tqdm(list(zip(images, output_paths(images, args.output, tag))), unit="image", desc=f"{net.name} ×{net.scale}")
+    for src, dst in bar:
+        if dst.exists() and not args.force:
+            bar.write(f"skip {src}: {dst} exists (use --force to overwrite)")
+            failures += 1
+            continue
+        try:
+            result = upscale(src, net, tile=args.tile, device=args.device, backend=args.backend,
+                             progress=lambda f, what: bar.set_postfix_str(what))
+        except (ImageError, ValueError) as exc:
+            bar.write(f"fail {src}: {exc}")
+            failures += 1
+            continue
+        tmp = dst.with_name(dst.name + ".part")
+        result.save(tmp, format="PNG")
+        tmp.replace(dst)
+        bar.write(f"{src} -> {dst} ({result.width}×{result.height})")
+    bar.close()
+    return 1 if failures else 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
@@ -110,6 +186,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--tile", type=int, default=64, help="tile side in LR pixels (default 64)")
     export.add_argument("--force", action="store_true", help="export again even if the graph exists")
     export.set_defaults(func=_cmd_export_onnx)
+
+    up = sub.add_parser("upscale", help="upscale image files or folders with an SR model",
+                        description="Upscale images (files or folders) with a model id, 'bicubic' or a checkpoint "
+                                    "file; results are lossless PNG and never overwrite a file without --force.")
+    up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    up.add_argument("-m", "--model", default="hat-demo-x4", help="model id, 'bicubic', or a .pth/.safetensors file "
+                    "(default hat-demo-x4)")
+    up.add_argument("-o", "--output", metavar="OUT_OR_DIR", help="output file (one input) or folder "
+                    "(default: next to each input as <name>_<model>_x<scale>.png)")
+    up.add_argument("--scale", type=int, default=4, help="scale for 'bicubic' (models have their own)")
+    up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
+    up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
+    up.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto")
+    up.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    up.set_defaults(func=_cmd_upscale)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
     bench.add_argument("what", choices=["sr"])

@@ -38,3 +38,13 @@ def max_checkpoint_bytes() -> int:
 def max_checkpoint_upload_bytes() -> int:
     """Largest checkpoint accepted as an upload in the app."""
     return _int_env("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", 300 * MB)
+
+
+def max_output_pixels() -> int:
+    """Largest upscaled image (width x height) one request may produce."""
+    return _int_env("VTDEMO_MAX_OUTPUT_PIXELS", 67_108_864)  # 8192 x 8192
+
+
+def max_compare_models() -> int:
+    """Most SR models in one comparison (bicubic included)."""
+    return _int_env("VTDEMO_MAX_COMPARE_MODELS", 4)

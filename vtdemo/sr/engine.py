@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from vtdemo.imaging import ImageSource, decode_image, pil_to_tensor, reattach_alpha, tensor_to_pil
+from vtdemo.imaging import ImageError, ImageSource, decode_image, pil_to_tensor, reattach_alpha, tensor_to_pil
 from vtdemo.sr import tiling
 
 BICUBIC = "bicubic"
@@ -157,6 +157,17 @@ def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> til
     return run
 
 
+def check_output_size(width: int, height: int, scale: int) -> None:
+    """Refuse an upscale whose output would exceed VTDEMO_MAX_OUTPUT_PIXELS (before any work is done)."""
+    from vtdemo import limits
+
+    out = width * height * scale * scale
+    if out > limits.max_output_pixels():
+        raise ImageError(f"The result would be {width * scale}×{height * scale} = {out / 1e6:.1f} MP, over this "
+                         f"server's limit of {limits.max_output_pixels() / 1e6:.1f} MP (VTDEMO_MAX_OUTPUT_PIXELS): "
+                         "crop or downscale the image first.")
+
+
 def upscale(image: ImageSource, model: str | nn.Module | SRNet, *, scale: int | None = None, tile: int | None = None,
             overlap: int | None = None, device=None, backend: str = "auto",
             progress: Progress | None = None) -> Image.Image:
@@ -169,6 +180,7 @@ def upscale(image: ImageSource, model: str | nn.Module | SRNet, *, scale: int | 
     """
     decoded = decode_image(image)
     net = resolve_net(model, scale, device, progress)
+    check_output_size(decoded.rgb.width, decoded.rgb.height, net.scale)
     out = tensor_to_pil(upscale_tensor(net, pil_to_tensor(decoded.rgb), tile=tile, overlap=overlap, device=device,
                                        backend=backend, progress=progress))
     if decoded.grayscale:

@@ -6,7 +6,7 @@ import os
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui import models_tab
+from vtdemo.ui import models_tab, sr_tab
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -24,6 +24,7 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="vtdemo — vision transformer lab") as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
+            sr_tab.build(demo)
             models_tab.build(demo)
     return demo
 
@@ -35,5 +36,8 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     max_upload = max(limits.max_upload_bytes(), limits.max_checkpoint_upload_bytes())
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("VTDEMO_QUEUE_SIZE", "32")))
+    from vtdemo.examples import examples_dir
+
+    kwargs.setdefault("allowed_paths", [str(examples_dir())])
     return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_upload,
                        theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=True, **kwargs)

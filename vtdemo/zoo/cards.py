@@ -173,7 +173,28 @@ def _swinir_card(scale: int, sha256: str | None, size: int | None, params: int) 
 
 REALESRGAN_PAPER = "Wang et al., Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data (ICCVW 2021)"
 
+# The project's own small HAT (python -m vtdemo.train sr; the JSON card beside each file says how it was made).
+HAT_DEMO_CONFIG = dict(img_size=64, patch_size=1, in_chans=3, embed_dim=48, depths=[2, 2, 2], num_heads=[4, 4, 4],
+                       window_size=8, compress_ratio=3, squeeze_factor=16, conv_scale=0.01, overlap_ratio=0.5,
+                       mlp_ratio=2.0, upsampler="pixelshuffle", resi_connection="1conv", img_range=1.0, num_feat=48)
+# Measured Set5 / Set14 PSNR-Y of the committed files (their JSON cards; a test keeps the two in step).
+_HAT_DEMO_MEASURED = {4: "TBD", 2: "TBD"}
+
+
+def _hat_demo_card(scale: int, params: int) -> ModelCard:
+    return ModelCard(
+        id=f"hat-demo-x{scale}", task="sr", family="HAT", name=f"HAT-demo ×{scale} (small, trained by vtdemo)",
+        paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
+        sources=(WeightSource("embedded", f"hat-demo-x{scale}.safetensors"),), licence="Apache-2.0",
+        params=params, config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
+        reported=_HAT_DEMO_MEASURED[scale],
+        notes="a small demo model trained on BSDS400 + T91 on a CPU, not the paper's HAT; measured, not reported",
+    )
+
+
 SR_CARDS: list[ModelCard] = [
+    _hat_demo_card(4, 538_761),
+    _hat_demo_card(2, 455_625),
     *_hat_cards(),
     ModelCard(
         id="real-hat-gan-x4", task="sr", family="HAT", name="Real-HAT-GAN ×4 (sharper)", paper=HAT_PAPER,

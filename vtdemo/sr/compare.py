@@ -1,0 +1,143 @@
+"""Compare SR models on one image, scored the way the papers do when a reference exists.
+
+Modes:
+  - ``lr``: the image is the low-resolution input; results are not scored (unless a ``reference`` is given);
+  - ``degrade``: the image is the high-resolution truth: it is cropped to a multiple of the scale, downscaled with
+    antialiased bicubic (the benchmarks' degradation), every model reconstructs it, and each result is scored
+    against the original (PSNR-Y / SSIM-Y with a border of ``scale`` pixels removed);
+  - ``reference``: the image is the input and ``reference`` a separately supplied HR image of ``scale`` × its size.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+from torch import nn
+
+from vtdemo import limits
+from vtdemo.imaging import ImageError, ImageSource, decode_image
+from vtdemo.sr.engine import BICUBIC, Progress, SRNet, resolve_net, upscale
+from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
+
+MODES = ("lr", "degrade", "reference")
+
+
+@dataclass
+class SRResult:
+    model: str  # id, "bicubic", or the uploaded file's name
+    name: str
+    image: Image.Image
+    seconds: float
+    psnr_y: float | None = None
+    ssim_y: float | None = None
+
+    def caption(self) -> str:
+        score = f" · {self.psnr_y:.2f} dB / {self.ssim_y:.4f}" if self.psnr_y is not None else ""
+        return f"{self.name} · {self.seconds:.2f} s{score}"
+
+
+@dataclass
+class Comparison:
+    input: Image.Image  # what the models were given
+    reference: Image.Image | None  # the HR truth, when known
+    scale: int
+    mode: str
+    results: list[SRResult] = field(default_factory=list)
+
+    def rows(self) -> list[dict]:
+        """The metrics table: one row per model."""
+        return [dict(model=r.model, name=r.name, seconds=round(r.seconds, 3),
+                     size=f"{r.image.width}×{r.image.height}",
+                     psnr_y=None if r.psnr_y is None else round(r.psnr_y, 3),
+                     ssim_y=None if r.ssim_y is None else round(r.ssim_y, 4)) for r in self.results]
+
+
+def degrade(image: Image.Image, scale: int) -> tuple[Image.Image, Image.Image]:
+    """(LR, HR): HR cropped to a multiple of ``scale``, LR its antialiased bicubic downscale."""
+    hr = crop_to_multiple(image, scale)
+    if min(hr.size) < scale * 4:
+        raise ImageError(f"The image is too small to degrade by ×{scale}: it needs at least {scale * 4} px a side.")
+    return hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC), hr
+
+
+def match_reference(reference: Image.Image, lr: Image.Image, scale: int) -> Image.Image:
+    """The part of ``reference`` that corresponds to ``lr`` × ``scale`` (top-left aligned, as cropping does)."""
+    w, h = lr.width * scale, lr.height * scale
+    if reference.width < w or reference.height < h:
+        raise ImageError(f"The reference is {reference.width}×{reference.height}; at ×{scale} the input needs "
+                         f"{w}×{h}. Upload the high-resolution original of this image.")
+    return reference.crop((0, 0, w, h))
+
+
+_UPLOADED: OrderedDict[str, SRNet] = OrderedDict()
+
+
+def uploaded_net(path: str | Path, keep: int = 2) -> SRNet:
+    """An uploaded SR checkpoint as an SRNet named after the file, loaded safely; the last ``keep`` stay loaded."""
+    from vtdemo.sr.checkpoints import load_checkpoint
+
+    path = Path(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest not in _UPLOADED:
+        module, scale = load_checkpoint(path)
+        _UPLOADED[digest] = SRNet(module, scale, path.name)
+        while len(_UPLOADED) > keep:
+            _UPLOADED.popitem(last=False)
+    _UPLOADED.move_to_end(digest)
+    return _UPLOADED[digest]
+
+
+def _label(model: str | nn.Module | SRNet, net: SRNet) -> tuple[str, str]:
+    """(model key, display name) of a result."""
+    if isinstance(model, str):
+        if model == BICUBIC:
+            return BICUBIC, "Bicubic"
+        from vtdemo.zoo.cards import get_card
+
+        return model, get_card(model).name
+    return net.name, net.name
+
+
+def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale: int, mode: str = "lr",
+            reference: ImageSource | None = None, tile: int | None = None, device=None, backend: str = "auto",
+            progress: Progress | None = None) -> Comparison:
+    """Run every model on the same input; score each against the reference when one exists (see module doc)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not models:
+        raise ValueError("Choose at least one model.")
+    if len(models) > limits.max_compare_models():
+        raise ValueError(f"At most {limits.max_compare_models()} models per comparison "
+                         f"(VTDEMO_MAX_COMPARE_MODELS); {len(models)} were chosen.")
+    decoded = decode_image(image)
+    rgb = decoded.rgb
+    truth = None
+    if mode == "degrade":
+        rgb, truth = degrade(rgb, scale)
+    elif mode == "reference":
+        if reference is None:
+            raise ValueError("Reference mode needs a high-resolution reference image.")
+        truth = match_reference(decode_image(reference).rgb, rgb, scale)
+    comparison = Comparison(input=rgb, reference=truth, scale=scale, mode=mode)
+    n = len(models)
+    for i, model in enumerate(models):
+        def step(fraction: float, what: str, i=i) -> None:
+            if progress:
+                progress((i + fraction) / n, f"model {i + 1}/{n} · {what}")
+
+        net = resolve_net(model, scale, device, step)  # checks the model's scale against ``scale``
+        key, name = _label(model, net)
+        step(0.0, f"{name}: running")
+        start = time.perf_counter()
+        out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step)
+        result = SRResult(key, name, out, time.perf_counter() - start)
+        if truth is not None:
+            result.psnr_y, result.ssim_y = psnr_y(out, truth, crop=scale), ssim_y(out, truth, crop=scale)
+        comparison.results.append(result)
+    if progress:
+        progress(1.0, "done")
+    return comparison

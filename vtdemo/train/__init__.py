@@ -1,0 +1,1 @@
+"""Training commands for the embedded demo models: ``python -m vtdemo.train sr|classify``."""

@@ -1,0 +1,18 @@
+"""python -m vtdemo.train {sr,classify} ... — train the project's demo models (resumable; see --help)."""
+import argparse
+import sys
+
+from vtdemo.train import sr
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vtdemo.train", description=__doc__)
+    sub = parser.add_subparsers(dest="task", required=True)
+    sr.build_parser(sub)
+    args = parser.parse_args(argv)
+    args.run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Train a HAT super-resolution model: L1, Adam, random HR crops with bicubic LR, Set5 validation, resumable.
+
+Degradation: each training image is cropped to a multiple of the scale and downscaled once with PIL's antialiased
+bicubic (the benchmarks' degradation, MATLAB ``imresize``, up to its kernel details); LR/HR patches are then cut at
+aligned random positions, so every crop sees exactly the LR the whole image would have. Augmentation: the 8 flips /
+90° rotations. All randomness comes from one seeded ``torch.Generator`` whose state is checkpointed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
+                                 save_state, write_card)
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DEFAULT_TRAIN = [SHARED / "data/sr/train/bsds", SHARED / "data/sr/train/t91"]
+DEFAULT_BENCHMARK = SHARED / "data/sr/benchmark"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+# A small HAT: every HAT ingredient (W-MSA/SW-MSA, CAB, OCAB, RHAG, pixel shuffle) at demo size.
+DEMO_ARCH = dict(embed_dim=48, depths=[2, 2, 2], num_heads=[4, 4, 4], window_size=8, compress_ratio=3,
+                 squeeze_factor=16, mlp_ratio=2.0, overlap_ratio=0.5, num_feat=48)
+
+
+def image_files(folders: list[Path]) -> list[Path]:
+    files = sorted(p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SystemExit(f"no training images under {', '.join(map(str, folders))}")
+    return files
+
+
+def bicubic_pair(image: Image.Image, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(LR, HR) uint8 HxWx3 arrays: HR cropped to a multiple of ``scale``, LR its antialiased bicubic downscale."""
+    w, h = image.size
+    hr = image.convert("RGB").crop((0, 0, w - w % scale, h - h % scale))
+    lr = hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC)
+    return np.asarray(lr), np.asarray(hr)
+
+
+class PatchSampler:
+    """Random aligned LR/HR patches from a folder of images, with the 8 dihedral augmentations."""
+
+    def __init__(self, files: list[Path], scale: int, patch: int):
+        self.scale, self.patch = scale, patch
+        self.pairs = []
+        for f in files:
+            lr, hr = bicubic_pair(Image.open(f), scale)
+            if min(lr.shape[:2]) >= patch:
+                self.pairs.append((torch.from_numpy(lr.copy()).permute(2, 0, 1), torch.from_numpy(hr.copy()).permute(2, 0, 1)))
+        if not self.pairs:
+            raise SystemExit(f"no training image is at least {patch * scale} px on each side")
+
+    def batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        lrs, hrs, s, p = [], [], self.scale, self.patch
+        for _ in range(size):
+            lr, hr = self.pairs[int(torch.randint(len(self.pairs), (1,), generator=gen))]
+            y = int(torch.randint(lr.shape[1] - p + 1, (1,), generator=gen))
+            x = int(torch.randint(lr.shape[2] - p + 1, (1,), generator=gen))
+            lr, hr = lr[:, y:y + p, x:x + p], hr[:, y * s:(y + p) * s, x * s:(x + p) * s]
+            k, flip = int(torch.randint(4, (1,), generator=gen)), bool(torch.randint(2, (1,), generator=gen))
+            lr, hr = torch.rot90(lr, k, (1, 2)), torch.rot90(hr, k, (1, 2))
+            if flip:
+                lr, hr = lr.flip(2), hr.flip(2)
+            lrs.append(lr)
+            hrs.append(hr)
+        return torch.stack(lrs).float() / 255, torch.stack(hrs).float() / 255
+
+
+@dataclass
+class Score:
+    psnr_y: float
+    ssim_y: float
+
+
+def benchmark_pairs(root: Path, scale: int):
+    """(name, LR, HR) of a benchmark folder laid out as HR/*.png + LR_bicubic/X{scale}/*x{scale}.png."""
+    from vtdemo.sr.metrics import crop_to_multiple
+
+    for hr_path in sorted((root / "HR").glob("*.png")):
+        lr_path = root / "LR_bicubic" / f"X{scale}" / f"{hr_path.stem}x{scale}.png"
+        yield hr_path.stem, Image.open(lr_path).convert("RGB"), crop_to_multiple(Image.open(hr_path).convert("RGB"), scale)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None) -> Score:
+    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol."""
+    from vtdemo.sr.engine import upscale
+    from vtdemo.sr.metrics import psnr_y, ssim_y
+
+    psnrs, ssims = [], []
+    for _, lr, hr in benchmark_pairs(root, scale):
+        sr = upscale(lr, model, scale=scale, device=device, backend="torch")
+        psnrs.append(psnr_y(sr, hr, crop=scale))
+        ssims.append(ssim_y(sr, hr, crop=scale))
+    return Score(float(np.mean(psnrs)), float(np.mean(ssims)))
+
+
+def init_from(model: torch.nn.Module, path: Path) -> str:
+    """Copy every tensor of ``path`` whose name and shape match (e.g. a ×4 body into a ×2 model)."""
+    from vtdemo.zoo.weights import load_state_dict
+
+    source, own = load_state_dict(path), model.state_dict()
+    matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
+    return f"{len(matched)}/{len(own)} tensors from {path}"
+
+
+def build_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sr", help="train a HAT super-resolution model",
+                       description="Train a HAT SR model with L1 + Adam on random HR crops and bicubic LR.")
+    p.add_argument("--scale", type=int, default=4, choices=(2, 3, 4))
+    p.add_argument("--data", type=Path, nargs="+", default=DEFAULT_TRAIN, help="folders of HR training images")
+    p.add_argument("--val", type=Path, default=DEFAULT_BENCHMARK / "Set5", help="benchmark folder for validation")
+    p.add_argument("--arch", type=Path, help="JSON file of HAT constructor keywords (default: the demo size)")
+    p.add_argument("--embed-dim", type=int)
+    p.add_argument("--depths", type=lambda s: [int(v) for v in s.split(",")], help="e.g. 2,2,2")
+    p.add_argument("--heads", type=int, help="heads per group")
+    p.add_argument("--window", type=int)
+    p.add_argument("--iters", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--patch", type=int, default=32, help="LR patch size")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine")
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--init-from", type=Path, help="weights to start from (same-task pre-training; shapes that "
+                   "match are copied, e.g. a ×4 body for a ×2 model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--out", type=Path, default=Path("runs/sr"), help="run folder: state.pt, log.jsonl, best weights")
+    p.add_argument("--export", type=Path, help="at the end, write the best weights here (.safetensors) with a "
+                   "JSON card beside them, scored on Set5 and Set14")
+    p.add_argument("--id", help="model id written in the card")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int)
+    p.set_defaults(run=train)
+
+
+def architecture(args) -> dict:
+    arch = dict(DEMO_ARCH)
+    if args.arch:
+        arch.update(json.loads(args.arch.read_text()))
+    for key, value in (("embed_dim", args.embed_dim), ("depths", args.depths), ("window_size", args.window)):
+        if value is not None:
+            arch[key] = value
+    if args.heads or args.depths:
+        arch["num_heads"] = [args.heads or arch["num_heads"][0]] * len(arch["depths"])
+    return dict(arch, upscale=args.scale, img_size=64, in_chans=3, img_range=1.0, upsampler="pixelshuffle",
+                resi_connection="1conv", drop_path_rate=0.0)
+
+
+def train(args) -> None:
+    from tqdm import tqdm
+
+    from vtdemo.models.hat import HAT
+    from vtdemo.runtime import default_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    args.out.mkdir(parents=True, exist_ok=True)
+    state_path, best_path, log_path = args.out / "state.pt", args.out / "best.safetensors", args.out / "log.jsonl"
+    arch = architecture(args)
+    torch.manual_seed(args.seed)
+    model = HAT(**arch).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    gen = torch.Generator().manual_seed(args.seed)
+    step, best, clock, note = 0, -1.0, Clock(), None
+    if state_path.exists():
+        state = load_state(state_path)
+        if state["arch"] != json.dumps(arch, sort_keys=True):
+            raise SystemExit(f"{state_path} was trained with another architecture; use another --out")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        step, best, clock = state["step"], state["best"], Clock(state["seconds"])
+        note = f"resumed at iteration {step}"
+    elif args.init_from:
+        note = "initialised with " + init_from(model, args.init_from)
+    if note:
+        print(note)
+    files = image_files(args.data)
+    sampler = PatchSampler(files, args.scale, args.patch)
+    print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {len(sampler.pairs)} training images; "
+          f"{device_description(device)}")
+
+    def checkpoint() -> None:
+        save_state(state_path, arch=json.dumps(arch, sort_keys=True), model=model.state_dict(),
+                   optimizer=optimizer.state_dict(), generator=gen.get_state(), step=step, best=best,
+                   seconds=clock.total())
+
+    def log(**row) -> None:
+        with log_path.open("a") as f:
+            f.write(json.dumps(dict(iter=step, seconds=round(clock.total(), 1), **row)) + "\n")
+
+    bar = tqdm(total=args.iters, initial=step, desc=f"HAT ×{args.scale}", unit="it", dynamic_ncols=True)
+    model.train()
+    while step < args.iters:
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * lr_factor(step, args.iters, args.schedule, args.warmup)
+        lr, hr = sampler.batch(args.batch, gen)
+        loss = F.l1_loss(model(lr.to(device)), hr.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}",
+                        best=f"{best:.2f}")
+        if step % 50 == 0:
+            log(loss=round(loss.item(), 5), lr=optimizer.param_groups[0]["lr"])
+        if step % args.val_every == 0 or step == args.iters:
+            model.eval()
+            score = evaluate(model, args.val, args.scale, device)
+            model.train()
+            log(val=args.val.name, psnr_y=round(score.psnr_y, 3), ssim_y=round(score.ssim_y, 4))
+            bar.write(f"iter {step}: {args.val.name} PSNR-Y {score.psnr_y:.3f} dB, SSIM-Y {score.ssim_y:.4f}")
+            if score.psnr_y > best:
+                best = score.psnr_y
+                export_weights(model, best_path)
+        if step % args.save_every == 0 or step == args.iters:
+            checkpoint()
+    bar.close()
+    if args.export:
+        export(args, arch, best_path, clock.total(), device, len(sampler.pairs))
+
+
+def export(args, arch: dict, best_path: Path, seconds: float, device: torch.device, n_images: int) -> None:
+    """Copy the best weights to ``args.export`` and write the JSON card with Set5/Set14 scores next to bicubic."""
+    from vtdemo.models.hat import HAT
+    from vtdemo.zoo.weights import load_state_dict
+
+    model = HAT(**arch)
+    model.load_state_dict(load_state_dict(best_path))
+    model.eval()
+    size = export_weights(model, args.export, metadata={"arch": json.dumps(arch), "scale": str(args.scale)})
+    results = {}
+    for name in ("Set5", "Set14"):
+        root = DEFAULT_BENCHMARK / name if not (args.val.parent / name).exists() else args.val.parent / name
+        ours, bicubic = evaluate(model, root, args.scale), evaluate("bicubic", root, args.scale)
+        results[name] = dict(psnr_y=round(ours.psnr_y, 3), ssim_y=round(ours.ssim_y, 4),
+                             bicubic_psnr_y=round(bicubic.psnr_y, 3), bicubic_ssim_y=round(bicubic.ssim_y, 4),
+                             gain_db=round(ours.psnr_y - bicubic.psnr_y, 3))
+        print(f"{name} ×{args.scale}: PSNR-Y {ours.psnr_y:.3f} dB (bicubic {bicubic.psnr_y:.3f}), "
+              f"SSIM-Y {ours.ssim_y:.4f} (bicubic {bicubic.ssim_y:.4f})")
+    card = dict(
+        id=args.id or args.export.stem, architecture="HAT", config=arch, scale=args.scale,
+        parameters=sum(p.numel() for p in model.parameters()), file_bytes=size,
+        command=command_line(), data=[str(d) for d in args.data], training_images=n_images,
+        iterations=args.iters, batch=args.batch, lr_patch=args.patch, lr=args.lr, schedule=args.schedule,
+        init_from=str(args.init_from) if args.init_from else None, seed=args.seed,
+        wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
+        evaluation="PSNR-Y / SSIM-Y (BT.601 luma, border of `scale` px removed), LR = the benchmark's bicubic files",
+        results=results, date=time.strftime("%Y-%m-%d"),
+    )
+    write_card(args.export.with_suffix(".json"), card)
+    print(f"wrote {args.export} ({size / 1e6:.2f} MB) and {args.export.with_suffix('.json')}")

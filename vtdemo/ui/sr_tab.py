@@ -1,0 +1,371 @@
+"""Super-resolution tab: upscale with up to four models, compare two in a slider, inspect one region of all of them,
+score them against a reference, download; plus the /upscale and /compare API endpoints."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+
+from vtdemo import limits
+from vtdemo.ui.errors import user_errors
+from vtdemo.zoo import weights
+from vtdemo.zoo.builders import builder_ready
+from vtdemo.zoo.cards import cards, get_card
+
+BICUBIC = "bicubic"
+UPLOAD = "upload:"  # prefix of the dropdown values of uploaded checkpoints (looked up in the session's state)
+SCALES = (2, 3, 4)
+MODES = [("My image is low-resolution: upscale it", "lr"),
+         ("My image is high-resolution: degrade it ×scale first, then score (the papers' protocol)", "degrade"),
+         ("Score against a high-resolution reference I upload", "reference")]
+VIEW = 256  # inspector crop side in pixels
+CHECKPOINT_TYPES = [".pth", ".pt", ".safetensors", ".ckpt", ".bin"]
+HEAVY = "sr-heavy"  # one SR job at a time per server: they saturate the device
+
+
+# --- model choices --------------------------------------------------------------------------------------------
+
+def _available(card, online: bool) -> bool:
+    return builder_ready(card) and weights.status(card, online) in ("embedded", "cached", "local file",
+                                                                     "downloadable")
+
+
+def model_choices(scale: int, uploads: dict | None = None) -> list[tuple[str, str]]:
+    """(label, value) of every model usable now at ``scale``: bicubic, embedded/cached/downloadable zoo models,
+    and this session's uploaded checkpoints."""
+    online = weights.is_online()
+    choices = [("Bicubic (baseline)", BICUBIC)]
+    for card in cards("sr"):
+        if card.scale == scale and _available(card, online):
+            choices.append((f"{card.name}", card.id))
+    for key, item in (uploads or {}).items():
+        if item["scale"] == scale:
+            choices.append((f"📦 {item['name']} (uploaded)", key))
+    return choices
+
+
+def unavailable_models(scale: int) -> str:
+    """Markdown: the zoo models at ``scale`` that cannot run here, each with the reason and how to get it."""
+    online = weights.is_online()
+    lines = []
+    for card in cards("sr"):
+        if card.scale != scale or _available(card, online):
+            continue
+        reason = weights.status(card, online)
+        how = (f"download it from {card.source.page} into `weights/`" if card.source.kind == "local"
+               else f"`python -m vtdemo fetch {card.id}` on a machine with internet, or copy "
+                    f"`{card.source.basename}` into `weights/`")
+        lines.append(f"- **{card.name}** (`{card.id}`) — {reason}: {how}")
+    return "\n".join(lines) or "Every model of this scale is available."
+
+
+def default_models(scale: int) -> list[str]:
+    ids = [v for _, v in model_choices(scale)]
+    demo = f"hat-demo-x{scale}"
+    return [BICUBIC] + ([demo] if demo in ids else ids[1:2])
+
+
+def on_scale(scale: int, uploads: dict | None):
+    scale = int(scale)
+    return (gr.update(choices=model_choices(scale, uploads), value=default_models(scale)),
+            unavailable_models(scale))
+
+
+@user_errors
+def on_checkpoint(file: str | None, scale: int, uploads: dict | None, chosen: list[str] | None):
+    """Load an uploaded checkpoint safely; add it to this session's models (and to the comparison)."""
+    from vtdemo.sr.compare import uploaded_net
+
+    uploads = dict(uploads or {})
+    if not file:
+        return gr.skip(), uploads, gr.skip()
+    size = os.path.getsize(file)
+    if size > limits.max_checkpoint_upload_bytes():
+        raise gr.Error(f"The checkpoint is {size / 1e6:.0f} MB, over the {limits.max_checkpoint_upload_bytes() / 1e6:.0f}"
+                       " MB upload limit (VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES).")
+    net = uploaded_net(file)
+    key = f"{UPLOAD}{len(uploads) + 1}"
+    uploads[key] = dict(name=Path(file).name, path=file, scale=net.scale)
+    arch = type(net.module).__name__
+    message = f"✅ **{Path(file).name}**: {arch}, ×{net.scale}, {sum(p.numel() for p in net.module.parameters()):,} parameters."
+    scale = int(scale)
+    if net.scale != scale:
+        message += f" It upscales ×{net.scale}: switch the scale to ×{net.scale} to use it."
+        return message, uploads, gr.update(choices=model_choices(scale, uploads))
+    chosen = list(chosen or [])
+    if len(chosen) < limits.max_compare_models():
+        chosen.append(key)
+    return message, uploads, gr.update(choices=model_choices(scale, uploads), value=chosen)
+
+
+def _resolve(value: str, uploads: dict | None):
+    """A dropdown value -> what vtdemo.sr.compare accepts (ids pass through; uploads become SRNets)."""
+    if value.startswith(UPLOAD):
+        from vtdemo.sr.compare import uploaded_net
+
+        item = (uploads or {}).get(value)
+        if item is None:
+            raise gr.Error("That uploaded model is no longer in this session: upload it again.")
+        return uploaded_net(item["path"])
+    if value != BICUBIC:
+        get_card(value)  # unknown ids get the zoo's clear error
+    return value
+
+
+# --- results on disk -------------------------------------------------------------------------------------------
+
+def _run_dir() -> Path:
+    """A fresh folder for one comparison's files; folders older than two hours are removed."""
+    root = Path(tempfile.gettempdir()) / "vtdemo-sr"
+    root.mkdir(exist_ok=True)
+    for old in root.iterdir():
+        if old.is_dir() and time.time() - old.stat().st_mtime > 7200:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+
+
+def save_comparison(comparison) -> dict:
+    """Write every result (and the input, and the reference) as PNG plus a zip; returns the session state."""
+    folder = _run_dir()
+    results = []
+    for i, r in enumerate(comparison.results):
+        path = folder / f"{i + 1}-{_safe(r.model)}-x{comparison.scale}.png"
+        r.image.save(path)
+        results.append(dict(model=r.model, name=r.name, path=str(path), caption=r.caption()))
+    input_path = folder / "input.png"
+    comparison.input.save(input_path)
+    reference_path = None
+    if comparison.reference is not None:
+        reference_path = folder / "reference.png"
+        comparison.reference.save(reference_path)
+    zip_path = folder / f"vtdemo-x{comparison.scale}-results.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:
+        for r in results:
+            z.write(r["path"], Path(r["path"]).name)
+    return dict(scale=comparison.scale, mode=comparison.mode, input=str(input_path),
+                reference=str(reference_path) if reference_path else None, results=results, zip=str(zip_path))
+
+
+# --- views of a finished comparison ------------------------------------------------------------------------------
+
+def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> list[tuple[str, str]]:
+    """(image path, caption) of the same region of the input, every result and the reference."""
+    from PIL import Image
+
+    from vtdemo.viz.zoom import zoom_crop
+
+    if not state:
+        return []
+    center, folder = (cx / 100, cy / 100), Path(state["input"]).parent / "zoom"
+    folder.mkdir(exist_ok=True)
+    items = [("input", state["input"], zoom * state["scale"], "input (nearest)")]
+    items += [(f"r{i}", r["path"], zoom, r["caption"]) for i, r in enumerate(state["results"])]
+    if state["reference"]:
+        items.append(("reference", state["reference"], zoom, "HR reference"))
+    out = []
+    for key, path, factor, caption in items:
+        with Image.open(path) as img:
+            crop = zoom_crop(img, center, factor, VIEW)
+        target = folder / f"{key}-{cx:.1f}-{cy:.1f}-{zoom:g}.png"
+        crop.save(target)
+        out.append((str(target), caption))
+    return out
+
+
+def slider_pair(state: dict | None, left: str | None, right: str | None):
+    if not state or not state["results"]:
+        return None
+    paths = {r["model"]: r["path"] for r in state["results"]}
+    first = state["results"][0]["path"]
+    last = state["results"][-1]["path"]
+    return paths.get(left, first), paths.get(right, last)
+
+
+def metrics_rows(state_rows: list[dict]) -> list[list]:
+    return [[r["name"], r["seconds"], r["size"], r["psnr_y"], r["ssim_y"]] for r in state_rows]
+
+
+METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+def _compare(image: str | None, models: list[str], mode: str, scale: int, reference: str | None,
+             uploads: dict | None, tile: int = 0, progress=None):
+    from vtdemo.sr.compare import compare
+
+    if not image:
+        raise gr.Error("Upload an image (or pick an example) first.")
+    if not models:
+        raise gr.Error("Choose at least one model.")
+    if mode == "reference" and not reference:
+        raise gr.Error("Reference mode: upload the high-resolution reference image too.")
+
+    def report(fraction: float, what: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=what)
+
+    comparison = compare(image, [_resolve(m, uploads) for m in models], scale=int(scale), mode=mode,
+                         reference=reference if mode == "reference" else None, tile=int(tile) or None,
+                         progress=report)
+    return comparison, save_comparison(comparison)
+
+
+@user_errors
+def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy, zoom,
+                   progress=gr.Progress()):
+    comparison, state = _compare(image, models, mode, scale, reference, uploads, tile, progress)
+    from vtdemo.viz.plots import sr_metrics_figure
+
+    rows = comparison.rows()
+    choices = [(r["name"], r["model"]) for r in state["results"]]
+    left, right = choices[0][1], choices[-1][1]
+    scored = comparison.reference is not None
+    summary = (f"**{len(rows)} model(s), ×{comparison.scale}**, input {comparison.input.width}×"
+               f"{comparison.input.height} → {rows[0]['size']}"
+               + (" · scored against the original (border of ×scale px removed)" if scored else ""))
+    files = [r["path"] for r in state["results"]] + [state["zip"]]
+    return (state, summary, gr.update(choices=choices, value=left), gr.update(choices=choices, value=right),
+            slider_pair(state, left, right), inspector_crops(state, cx, cy, zoom),
+            metrics_rows(rows), sr_metrics_figure(rows), files)
+
+
+def on_input_click(image: str | None, evt: gr.SelectData):
+    """A click on the input image centres the inspector there."""
+    from PIL import Image
+
+    if not image:
+        return gr.skip(), gr.skip()
+    with Image.open(image) as img:
+        w, h = img.size
+    x, y = evt.index
+    return round(100 * x / w, 1), round(100 * y / h, 1)
+
+
+# --- API endpoints -------------------------------------------------------------------------------------------
+
+@user_errors
+def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
+    """Upscale ``image`` with ``model_id`` (or "bicubic" at ``scale``); returns a PNG path."""
+    from vtdemo.sr.engine import upscale
+
+    if not image:
+        raise gr.Error("No image given.")
+    if model_id != BICUBIC:
+        card = get_card(model_id)
+        if card.task != "sr":
+            raise gr.Error(f"{model_id} is a {card.task} model, not a super-resolution model.")
+        scale = card.scale
+    out = upscale(image, model_id, scale=int(scale))
+    path = _run_dir() / f"{_safe(model_id)}-x{scale}.png"
+    out.save(path)
+    return str(path)
+
+
+@user_errors
+def api_compare(image: str, model_ids: list[str], mode: str = "lr", scale: int = 4, reference: str | None = None,
+                progress=gr.Progress()):
+    """Compare models on ``image``; returns the results (gallery of PNGs captioned with model, time, scores) and
+    the metrics table."""
+    if isinstance(model_ids, str):
+        model_ids = [m.strip() for m in model_ids.split(",") if m.strip()]
+    comparison, state = _compare(image, model_ids, mode, scale, reference, None, 0, progress)
+    gallery = [(r["path"], r["caption"]) for r in state["results"]]
+    return gallery, metrics_rows(comparison.rows())
+
+
+# --- layout ----------------------------------------------------------------------------------------------------
+
+def build(demo: gr.Blocks) -> None:
+    from vtdemo.examples import example_files
+
+    with gr.Tab("Super-resolution", id="sr"):
+        uploads = gr.State({})
+        state = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                image = gr.Image(type="filepath", label="Image (click to centre the zoom inspector)",
+                                 sources=["upload", "clipboard"], elem_id="sr-input", height=320)
+                gr.Examples([[str(p)] for p in example_files()], inputs=image, label="Examples (generated charts "
+                            "and scikit-image's public-domain photos)", examples_per_page=8)
+                mode = gr.Radio(MODES, value="lr", label="What is this image?", elem_id="sr-mode")
+                reference = gr.Image(type="filepath", label="High-resolution reference", visible=False,
+                                     elem_id="sr-reference", height=200)
+                scale = gr.Radio(list(SCALES), value=4, label="Scale", elem_id="sr-scale")
+                models = gr.Dropdown(model_choices(4), value=default_models(4), multiselect=True,
+                                     max_choices=limits.max_compare_models(), label="Models (up to "
+                                     f"{limits.max_compare_models()})", elem_id="sr-models")
+                with gr.Accordion("Bring your own model (.pth / .safetensors)", open=False):
+                    checkpoint = gr.File(label="SR checkpoint", file_types=CHECKPOINT_TYPES, elem_id="sr-checkpoint")
+                    checkpoint_message = gr.Markdown("HAT, SwinIR, Real-ESRGAN, Compact and the other "
+                                                     "architectures spandrel knows. Loaded without unpickling "
+                                                     "arbitrary objects.")
+                with gr.Accordion("Models not available here", open=False):
+                    unavailable = gr.Markdown(unavailable_models(4), elem_id="sr-unavailable")
+                with gr.Accordion("Advanced", open=False):
+                    tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size in LR pixels (0 = automatic)")
+                run = gr.Button("Upscale and compare", variant="primary", elem_id="sr-run")
+            with gr.Column(scale=3, min_width=420):
+                summary = gr.Markdown(elem_id="sr-summary")
+                with gr.Row():
+                    left = gr.Dropdown(label="Slider: left", elem_id="sr-left")
+                    right = gr.Dropdown(label="Slider: right", elem_id="sr-right")
+                slider = gr.ImageSlider(type="filepath", format="png", label="Compare (scroll to zoom, drag to pan)",
+                                        elem_id="sr-slider", max_height=520)
+                with gr.Group():
+                    with gr.Row():
+                        cx = gr.Slider(0, 100, value=50, step=0.1, label="Centre x (%)", elem_id="sr-cx")
+                        cy = gr.Slider(0, 100, value=50, step=0.1, label="Centre y (%)", elem_id="sr-cy")
+                        zoom = gr.Slider(1, 16, value=4, step=1, label="Zoom", elem_id="sr-zoom")
+                    inspector = gr.Gallery(label="Zoom inspector: the same region of every result (nearest-neighbour)",
+                                           columns=3, height="auto", format="png", elem_id="sr-inspector",
+                                           object_fit="contain", allow_preview=True)
+                table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics", interactive=False,
+                                     elem_id="sr-metrics")
+                plot = gr.Plot(label="PSNR vs time", elem_id="sr-plot")
+                files = gr.File(label="Downloads: every result as PNG, and all of them as a zip",
+                                file_count="multiple", elem_id="sr-downloads")
+
+        mode.change(lambda m: gr.update(visible=m == "reference"), mode, reference, api_visibility="private")
+        scale.change(on_scale, [scale, uploads], [models, unavailable], api_visibility="private")
+        checkpoint.upload(on_checkpoint, [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
+                          api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
+        run.click(run_comparison, [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
+                  [state, summary, left, right, slider, inspector, table, plot, files],
+                  api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
+        for picker in (left, right):
+            picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
+        image.select(on_input_click, image, [cx, cy], api_visibility="private")
+        for control in (cx, cy, zoom):
+            control.release(inspector_crops, [state, cx, cy, zoom], inspector, api_visibility="private")
+
+        # Stable API endpoints (gradio_client), independent of the page's layout.
+        with gr.Column(visible=False):
+            api_image = gr.Image(type="filepath", label="image")
+            api_model = gr.Textbox(label="model_id", value="hat-demo-x4")
+            api_scale = gr.Number(label="scale", value=4, precision=0)
+            api_out = gr.Image(type="filepath", format="png", label="upscaled")
+            api_models = gr.Dropdown([BICUBIC] + [c.id for c in cards("sr")], multiselect=True, label="model_ids",
+                                     value=[BICUBIC, "hat-demo-x4"])
+            api_mode = gr.Radio([m for _, m in MODES], value="lr", label="mode")
+            api_reference = gr.Image(type="filepath", label="reference")
+            api_gallery = gr.Gallery(format="png", label="results")
+            api_table = gr.Dataframe(headers=METRIC_HEADERS, label="metrics")
+            upscale_button, compare_button = gr.Button(), gr.Button()
+        upscale_button.click(api_upscale, [api_image, api_model, api_scale], api_out, api_name="upscale",
+                             api_description="Upscale an image with one SR model id (or 'bicubic' at `scale`); "
+                                             "returns a PNG.", concurrency_id=HEAVY, concurrency_limit=1)
+        compare_button.click(api_compare, [api_image, api_models, api_mode, api_scale, api_reference],
+                             [api_gallery, api_table], api_name="compare",
+                             api_description="Compare up to 4 SR models (mode lr | degrade | reference); returns "
+                                             "the results and the metrics table.",
+                             concurrency_id=HEAVY, concurrency_limit=1)
