@@ -136,7 +136,7 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step)
         result = SRResult(key, name, out, time.perf_counter() - start)
         if truth is not None:
-            result.psnr_y, result.ssim_y = psnr_y(out, truth, crop=scale), ssim_y(out, truth, crop=scale)
+            result.psnr_y, result.ssim_y = float(psnr_y(out, truth, crop=scale)), float(ssim_y(out, truth, crop=scale))
         comparison.results.append(result)
     if progress:
         progress(1.0, "done")

@@ -6,7 +6,6 @@ import math
 import os
 import platform
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -55,9 +54,9 @@ def write_card(path: Path, card: dict) -> None:
     path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 
-def command_line() -> str:
+def command_line(argv: list[str]) -> str:
     """The command that was run, as a user would type it again."""
-    return "python -m vtdemo.train " + shlex.join(sys.argv[1:])
+    return "python -m vtdemo.train " + shlex.join(argv)
 
 
 def device_description(device: torch.device) -> str:

@@ -136,6 +136,7 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--out", type=Path, default=Path("runs/sr"), help="run folder: state.pt, log.jsonl, best weights")
     p.add_argument("--export", type=Path, help="at the end, write the best weights here (.safetensors) with a "
                    "JSON card beside them, scored on Set5 and Set14")
@@ -216,7 +217,7 @@ def train(args) -> None:
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}",
                         best=f"{best:.2f}")
-        if step % 50 == 0:
+        if step % args.log_every == 0:
             log(loss=round(loss.item(), 5), lr=optimizer.param_groups[0]["lr"])
         if step % args.val_every == 0 or step == args.iters:
             model.eval()
@@ -255,7 +256,7 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
     card = dict(
         id=args.id or args.export.stem, architecture="HAT", config=arch, scale=args.scale,
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=size,
-        command=command_line(), data=[str(d) for d in args.data], training_images=n_images,
+        command=command_line(args.argv), data=[str(d) for d in args.data], training_images=n_images,
         iterations=args.iters, batch=args.batch, lr_patch=args.patch, lr=args.lr, schedule=args.schedule,
         init_from=str(args.init_from) if args.init_from else None, seed=args.seed,
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,

@@ -340,7 +340,7 @@ def build(demo: gr.Blocks) -> None:
         checkpoint.upload(on_checkpoint, [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
                           api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
         run.click(run_comparison, [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
-                  [state, summary, left, right, slider, inspector, table, plot, files],
+                  [state, summary, left, right, slider, inspector, table, plot, files], show_progress_on=slider,
                   api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
