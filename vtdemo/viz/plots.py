@@ -15,7 +15,7 @@ def sr_metrics_figure(rows: list[dict]) -> go.Figure:
                     text=[f"{r['psnr_y']:.2f}" if r.get("psnr_y") is not None else "" for r in rows],
                     textposition="outside")
         low = min(r["psnr_y"] for r in scored)
-        fig.update_yaxes(title_text="PSNR-Y (dB)", range=[low - 2, max(r["psnr_y"] for r in scored) + 1],
+        fig.update_yaxes(title_text="PSNR-Y (dB)", range=[low - 2, max(r["psnr_y"] for r in scored) + 2],
                          secondary_y=False)
     fig.add_scatter(x=names, y=[r["seconds"] for r in rows], name="time (s)", mode="markers+text",
                     marker=dict(size=12, color="#f97316", symbol="diamond"),
