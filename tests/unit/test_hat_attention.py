@@ -1,0 +1,158 @@
+"""A clicked pixel's HAT attention against softmax(q·kᵀ·scale + bias [+ shift mask]) recomputed here from the
+block's own weights and input."""
+import numpy as np
+import pytest
+import torch
+
+from vtdemo.explain.hat_attention import AttentionCache, capture, pixel_attention
+from vtdemo.models.hat import HAT
+
+M, S = 4, 2  # window, shift
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = HAT(upscale=2, embed_dim=16, depths=[2], num_heads=[2], window_size=M, compress_ratio=2,
+                squeeze_factor=4, num_feat=8, mlp_ratio=1.0, overlap_ratio=0.5).eval()
+    for p in model.parameters():  # non-trivial biases
+        if p.dim() == 2 and p.shape[1] == 2:
+            torch.nn.init.normal_(p, std=0.5)
+    lr = torch.rand(1, 3, 10, 9, generator=torch.Generator().manual_seed(1))  # padded to 12×12
+    return model, lr
+
+
+def block_input(model, lr, block):
+    seen = {}
+
+    def hook(module, args):
+        seen["x"] = args[0].detach()
+
+    handle = block.register_forward_pre_hook(hook)
+    with torch.no_grad():
+        model(lr)
+    handle.remove()
+    return seen["x"][0]  # (Hp, Wp, C)
+
+
+def swin_regions(hp, wp):
+    """Swin's shift-mask labels on the padded, rolled map: 3×3 regions by the slices (0,-m), (-m,-s), (-s,None)."""
+    labels = np.zeros((hp, wp), int)
+    cnt = 0
+    for hs in (slice(0, -M), slice(-M, -S), slice(-S, None)):
+        for ws in (slice(0, -M), slice(-M, -S), slice(-S, None)):
+            labels[hs, ws] = cnt
+            cnt += 1
+    return labels
+
+
+def expected_window_row(model, lr, block_index, y, x):
+    blk = model.blocks()[0][block_index]
+    feats = block_input(model, lr, blk)
+    hp, wp, c = feats.shape
+    heads, d = blk.attn.num_heads, c // blk.attn.num_heads
+    qkv = blk.attn.qkv(blk.norm1(feats)).detach()
+    q, k = qkv[..., :c], qkv[..., c:2 * c]
+    s = blk.shift_size
+    pos = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing="ij"), -1)
+    rolled = np.roll(pos, (-s, -s), axis=(0, 1))  # rolled[i, j] = original coords shown at (i, j)
+    ri, rj = np.argwhere((rolled[..., 0] == y) & (rolled[..., 1] == x))[0]
+    wi, wj = ri // M * M, rj // M * M
+    # the regions are laid out in the rolled frame (rows/cols that wrapped around form the last slices)
+    labels = swin_regions(hp, wp) if s else np.zeros((hp, wp), int)
+    table = blk.attn.relative_position_bias_table.detach()
+    expected = np.zeros((heads, hp, wp))
+    logits, coords = [], []
+    for a in range(M):
+        for b in range(M):
+            oy, ox = rolled[wi + a, wj + b]
+            bias = table[(ri - wi - a + M - 1) * (2 * M - 1) + (rj - wj - b + M - 1)]
+            mask = 0.0 if labels[wi + a, wj + b] == labels[ri, rj] else -100.0
+            dots = (q[y, x].view(heads, d) * k[oy, ox].view(heads, d)).sum(-1) * blk.attn.scale
+            logits.append(dots + bias + mask)
+            coords.append((oy, ox))
+    attn = torch.stack(logits, -1).softmax(-1).numpy()
+    for n, (oy, ox) in enumerate(coords):
+        expected[:, oy, ox] = attn[:, n]
+    return expected
+
+
+@pytest.mark.parametrize("block_index", [0, 1])  # W-MSA, SW-MSA
+@pytest.mark.parametrize("y, x", [(0, 0), (5, 3), (9, 8), (3, 7)])
+def test_window_attention_of_a_clicked_pixel(setup, block_index, y, x):
+    model, lr = setup
+    view = pixel_attention(capture(model, lr, 0, block_index), x, y, (10, 9))
+    assert view.kind == ("SW-MSA" if block_index else "W-MSA")
+    expected = expected_window_row(model, lr, block_index, y, x)[:, :10, :9]
+    assert np.allclose(view.heads, expected, atol=1e-5)
+    assert np.all(view.heads[:, ~view.window] == 0)  # zero outside the (shifted) window
+    assert view.window[y, x]
+    assert view.channel is not None and view.channel.shape == (16,)
+
+
+def test_each_query_sums_to_one(setup):
+    model, lr = setup
+    for block_index in (0, 1, 2):
+        captured = capture(model, lr, 0, block_index)
+        assert torch.allclose(captured.attn.sum(-1), torch.ones(()), atol=1e-5)
+
+
+def official_oca_index(m, ow):
+    """relative_position_index_OCA as the official code computes it (negative values wrap, as torch indexing does)."""
+    ori = np.stack(np.meshgrid(np.arange(m), np.arange(m), indexing="ij")).reshape(2, -1)
+    ext = np.stack(np.meshgrid(np.arange(ow), np.arange(ow), indexing="ij")).reshape(2, -1)
+    rel = (ext[:, None, :] - ori[:, :, None]).transpose(1, 2, 0).copy()
+    rel += m - ow + 1
+    rel[..., 0] *= m + ow - 1
+    return rel.sum(-1)
+
+
+@pytest.mark.parametrize("y, x", [(0, 0), (5, 6), (9, 8)])
+def test_ocab_attention_of_a_clicked_pixel(setup, y, x):
+    model, lr = setup
+    ocab = model.blocks()[0][2]
+    view = pixel_attention(capture(model, lr, 0, 2), x, y, (10, 9))
+    assert view.kind == "OCAB" and view.channel is None
+    feats = block_input(model, lr, ocab)
+    hp, wp, c = feats.shape
+    heads, d, ow = ocab.num_heads, c // ocab.num_heads, ocab.overlap_win_size
+    qkv = ocab.qkv(ocab.norm1(feats)).detach()
+    pad = (ow - M) // 2
+    kpad = torch.nn.functional.pad(qkv[..., c:2 * c], (0, 0, pad, pad, pad, pad))  # zero padding
+    wi, wj = y // M * M, x // M * M
+    index = torch.as_tensor(official_oca_index(M, ow))
+    table = ocab.relative_position_bias_table.detach()
+    qn = (y - wi) * M + (x - wj)
+    logits = []
+    for a in range(ow):
+        for b in range(ow):
+            bias = table[index[qn, a * ow + b]]
+            dots = (qkv[y, x, :c].view(heads, d) * kpad[wi + a, wj + b].view(heads, d)).sum(-1) * ocab.scale
+            logits.append(dots + bias)
+    attn = torch.stack(logits, -1).softmax(-1).numpy().reshape(heads, ow, ow)
+    expected = np.zeros((heads, hp + 2 * pad, wp + 2 * pad))
+    expected[:, wi:wi + ow, wj:wj + ow] = attn
+    expected = expected[:, pad:pad + 10, pad:pad + 9]
+    assert np.allclose(view.heads, expected, atol=1e-5)
+    assert np.all(view.heads[:, ~view.keys] == 0) and view.keys.sum() > view.window.sum()
+    assert np.array_equal(np.argwhere(view.window).min(0), [wi, wj])
+
+
+def test_cache_runs_one_forward_per_block_and_image(setup):
+    model, lr = setup
+    cache = AttentionCache(size=2)
+    for _ in range(3):
+        cache.get("m", model, lr, 0, 1)
+    assert cache.forwards == 1
+    cache.get("m", model, lr + 0.01, 0, 1)
+    cache.get("m", model, lr, 0, 0)
+    cache.get("m", model, lr, 0, 1)  # evicted by the two above
+    assert cache.forwards == 4
+
+
+def test_pixel_outside_is_refused(setup):
+    model, lr = setup
+    with pytest.raises(ValueError, match="outside"):
+        pixel_attention(capture(model, lr, 0, 0), 9, 0, (10, 9))
+    with pytest.raises(ValueError, match="does not exist"):
+        capture(model, lr, 1, 0)

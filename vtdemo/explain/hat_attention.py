@@ -1,0 +1,105 @@
+"""HAT's attention for a clicked pixel: (shifted) window self-attention, overlapping cross-attention (OCAB), and the
+block's channel-attention weights — captured in one forward pass, then sliced per click.
+
+Coordinates: HAT attends at LR resolution; its forward reflect-pads the bottom/right to a multiple of the window,
+so feature (row, col) = LR pixel (row, col). A shifted block rolls the map by −s before windowing, so the query's
+window is found in rolled coordinates and its keys are rolled back (+s, modulo the padded size). OCAB keys come
+from the zero-padded ow×ow window around the query's m×m window; keys falling in the padding are not pixels.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vtdemo.models.hat import HAT, Captured
+
+
+@dataclass
+class PixelAttention:
+    kind: str  # W-MSA, SW-MSA or OCAB
+    map: np.ndarray  # (h, w) float32: attention of the clicked query over the image (0 outside its keys)
+    heads: np.ndarray  # (heads, h, w) per-head maps
+    window: np.ndarray  # (h, w) bool: the query's window (the m×m one, rolled back for SW-MSA)
+    keys: np.ndarray  # (h, w) bool: where the keys are (= window, or the overlapping window for OCAB)
+    channel: np.ndarray | None  # (C,) channel-attention weights of the block's CAB (HABs only)
+
+
+def capture(model: HAT, lr: torch.Tensor, group: int, block: int) -> Captured:
+    """One forward pass of ``model`` on ``lr`` (1, 3, h, w) recording block ``block`` of group ``group``
+    (``block == depth`` is the group's OCAB); the weights move to the CPU."""
+    blocks = model.blocks()
+    if not 0 <= group < len(blocks) or not 0 <= block < len(blocks[group]):
+        raise ValueError(f"HAT has {len(blocks)} groups of {len(blocks[0])} blocks (the last one is the OCAB); "
+                         f"group {group}, block {block} does not exist.")
+    device = next(model.parameters()).device
+    with torch.no_grad(), model.capture_attention(group, block) as target:
+        model(lr.to(device))
+        captured = target.captured
+    target.captured = None
+    channel = captured.channel
+    return Captured(captured.kind, captured.attn.float().cpu(), captured.window, captured.overlap_window,
+                    captured.shift, captured.padded_size, None if channel is None else channel.float().cpu())
+
+
+def pixel_attention(captured: Captured, x: int, y: int, size: tuple[int, int]) -> PixelAttention:
+    """The attention row of the query at LR pixel (x, y), mapped onto the (h, w) = ``size`` image."""
+    h, w = size
+    if not (0 <= x < w and 0 <= y < h):
+        raise ValueError(f"Pixel ({x}, {y}) is outside the {w}×{h} input.")
+    hp, wp = captured.padded_size
+    m, s, ow = captured.window, captured.shift, captured.overlap_window
+    heads = captured.attn.shape[1]
+    grid = np.zeros((heads, hp, wp), dtype=np.float64)
+    window = np.zeros((hp, wp), dtype=bool)
+    keys = np.zeros((hp, wp), dtype=bool)
+    if captured.kind == "OCAB":
+        wi, wj = y // m, x // m
+        row = captured.attn[wi * (wp // m) + wj, :, (y % m) * m + x % m].double().numpy().reshape(heads, ow, ow)
+        pad = (ow - m) // 2
+        top, left = wi * m - pad, wj * m - pad
+        ys, xs = slice(max(0, top), min(hp, top + ow)), slice(max(0, left), min(wp, left + ow))
+        grid[:, ys, xs] = row[:, ys.start - top:ys.stop - top, xs.start - left:xs.stop - left]
+        keys[ys, xs] = True
+        window[wi * m:(wi + 1) * m, wj * m:(wj + 1) * m] = True
+    else:
+        sy, sx = (y - s) % hp, (x - s) % wp
+        wi, wj = sy // m, sx // m
+        row = captured.attn[wi * (wp // m) + wj, :, (sy % m) * m + sx % m].double().numpy().reshape(heads, m, m)
+        rows = (wi * m + np.arange(m) + s) % hp
+        cols = (wj * m + np.arange(m) + s) % wp
+        grid[:, rows[:, None], cols[None, :]] = row
+        window[rows[:, None], cols[None, :]] = True
+        keys = window.copy()
+    grid, window, keys = grid[:, :h, :w], window[:h, :w], keys[:h, :w]
+    channel = None if captured.channel is None else captured.channel[0].numpy()
+    return PixelAttention(captured.kind, grid.mean(0).astype(np.float32), grid.astype(np.float32), window, keys,
+                          channel)
+
+
+def image_digest(lr: torch.Tensor) -> str:
+    return hashlib.sha256(lr.detach().cpu().numpy().tobytes()).hexdigest()[:24]
+
+
+class AttentionCache:
+    """Captured blocks per (model key, image digest, group, block): a click only slices (LRU, ``size`` entries)."""
+
+    def __init__(self, size: int = 8):
+        self.size, self.entries = size, OrderedDict()
+        self.forwards = 0  # forward passes run (tests count them)
+
+    def get(self, key: str, model: HAT, lr: torch.Tensor, group: int, block: int) -> Captured:
+        k = (key, image_digest(lr), group, block)
+        if k not in self.entries:
+            self.entries[k] = capture(model, lr, group, block)
+            self.forwards += 1
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        self.entries.move_to_end(k)
+        return self.entries[k]
+
+
+CACHE = AttentionCache()
