@@ -7,7 +7,9 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -134,3 +136,55 @@ def format_rows(rows: list[Row]) -> str:
         lines.append(f"| {r.model} | {r.backend} | {r.device} | {r.dtype} | {r.size} | {r.ms:.0f} | "
                      f"{r.mp_per_s:.3f} | {r.peak_mb:.0f} | {r.speedup:.2f}× | {diff} |")
     return "\n".join(lines)
+
+
+def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, device: str | None) -> list[str]:
+    """LAM with the path steps batched vs one step at a time (same maps), and the cached HAT-attention click."""
+    from vtdemo.runtime import default_device
+    from vtdemo.sr.lam import attribution_map, default_batch_size, sr_module
+    from vtdemo.zoo.cards import get_card
+
+    dev = torch.device(device) if device else default_device()
+    scale = get_card(model_id).scale
+    model = sr_module(model_id, scale).to(dev)
+    lr = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    x = y = size * scale // 2 - 8
+    batch = batch_size or default_batch_size(dev)
+    timings, maps = {}, {}
+    for name, b in (("one step at a time", 1), (f"batched ({batch} steps per pass)", batch)):
+        attribution_map(model, lr, x, y, steps=min(steps, b), batch_size=b)  # warm-up
+        _sync(dev)
+        start = time.perf_counter()
+        maps[name], _ = attribution_map(model, lr, x, y, steps=steps, batch_size=b)
+        _sync(dev)
+        timings[name] = (time.perf_counter() - start) * 1000 / steps
+    first, second = list(timings)
+    diff = float(np.abs(maps[first] - maps[second]).max())
+    lines = [f"LAM, {model_id} on a {size}×{size} input, {steps} steps, {dev}:"]
+    lines += [f"  {name:32s} {ms:8.1f} ms/step" for name, ms in timings.items()]
+    lines.append(f"  speed-up {timings[first] / timings[second]:.2f}×, max map difference {diff:.1e}")
+    if get_card(model_id).builder == "hat":
+        lines.append(_bench_click(model_id, size))
+    return lines
+
+
+def _bench_click(model_id: str, size: int, clicks: int = 20) -> str:
+    """Server time of an attention click once the block is cached (decode + slice + overlay + PNG)."""
+    import tempfile
+
+    from PIL import Image
+
+    from vtdemo.ui.lam_tab import attention_view
+
+    path = Path(tempfile.mkdtemp()) / "click.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+    attention_view(str(path), model_id, 5, 5, 0, 1, "mean")  # the one forward pass
+    times = sorted(attention_view(str(path), model_id, 3 + i % (size - 6), 7, 0, 1, "mean")[3]
+                   for i in range(clicks))
+    return (f"HAT attention click (cached block, {size}×{size}): median {times[len(times) // 2]:.1f} ms, "
+            f"max {times[-1]:.1f} ms over {clicks} clicks")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

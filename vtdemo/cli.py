@@ -154,7 +154,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    rows = bench.bench_sr(args.models, args.size, args.repeats, args.device, onnx=not args.no_onnx)
+    if args.what == "lam":
+        model = (args.models or ["hat-demo-x4"])[0]
+        print("\n".join(bench.bench_lam(model, args.size, args.steps, args.batch, args.device)))
+        return 0
+    rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size, args.repeats, args.device, onnx=not args.no_onnx)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(bench.format_rows(rows))
     return 0
@@ -203,13 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_upscale)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr"])
-    bench.add_argument("--models", nargs="+", default=["hat-s-x4"], help="HAT model ids (random weights)")
+    bench.add_argument("what", choices=["sr", "lam"], help="sr: our HAT vs the reference; lam: batched LAM vs "
+                       "one step at a time, and the attention click")
+    bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
+                       "lam: one SR model id (default hat-demo-x4)")
     bench.add_argument("--size", type=int, default=64, help="input side in pixels (default 64)")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     bench.add_argument("--threads", type=int, help="torch CPU threads")
     bench.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")
+    bench.add_argument("--steps", type=int, default=20, help="lam: path steps (default 20)")
+    bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

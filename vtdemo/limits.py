@@ -48,3 +48,13 @@ def max_output_pixels() -> int:
 def max_compare_models() -> int:
     """Most SR models in one comparison (bicubic included)."""
     return _int_env("VTDEMO_MAX_COMPARE_MODELS", 4)
+
+
+def max_lam_steps() -> int:
+    """Most LAM path steps per request (each is a forward + backward pass)."""
+    return _int_env("VTDEMO_MAX_LAM_STEPS", 100)
+
+
+def max_lam_pixels() -> int:
+    """Largest input attributed whole by LAM; bigger ones are attributed within a neighbourhood of the box."""
+    return _int_env("VTDEMO_MAX_LAM_PIXELS", 128 * 128)

@@ -35,19 +35,20 @@ def block_input(model, lr, block):
     return seen["x"][0]  # (Hp, Wp, C)
 
 
-def swin_regions(hp, wp):
+def swin_regions(hp, wp, m, s):
     """Swin's shift-mask labels on the padded, rolled map: 3×3 regions by the slices (0,-m), (-m,-s), (-s,None)."""
     labels = np.zeros((hp, wp), int)
     cnt = 0
-    for hs in (slice(0, -M), slice(-M, -S), slice(-S, None)):
-        for ws in (slice(0, -M), slice(-M, -S), slice(-S, None)):
+    for hs in (slice(0, -m), slice(-m, -s), slice(-s, None)):
+        for ws in (slice(0, -m), slice(-m, -s), slice(-s, None)):
             labels[hs, ws] = cnt
             cnt += 1
     return labels
 
 
-def expected_window_row(model, lr, block_index, y, x):
-    blk = model.blocks()[0][block_index]
+def expected_window_row(model, lr, block_index, y, x, group=0):
+    blk = model.blocks()[group][block_index]
+    M = blk.window_size
     feats = block_input(model, lr, blk)
     hp, wp, c = feats.shape
     heads, d = blk.attn.num_heads, c // blk.attn.num_heads
@@ -59,7 +60,7 @@ def expected_window_row(model, lr, block_index, y, x):
     ri, rj = np.argwhere((rolled[..., 0] == y) & (rolled[..., 1] == x))[0]
     wi, wj = ri // M * M, rj // M * M
     # the regions are laid out in the rolled frame (rows/cols that wrapped around form the last slices)
-    labels = swin_regions(hp, wp) if s else np.zeros((hp, wp), int)
+    labels = swin_regions(hp, wp, M, s) if s else np.zeros((hp, wp), int)
     table = blk.attn.relative_position_bias_table.detach()
     expected = np.zeros((heads, hp, wp))
     logits, coords = [], []
@@ -88,6 +89,18 @@ def test_window_attention_of_a_clicked_pixel(setup, block_index, y, x):
     assert np.all(view.heads[:, ~view.window] == 0)  # zero outside the (shifted) window
     assert view.window[y, x]
     assert view.channel is not None and view.channel.shape == (16,)
+
+
+@pytest.mark.parametrize("block_index", [0, 1])
+def test_window_attention_of_the_embedded_hat_demo(block_index):
+    from vtdemo.zoo.loading import load_model
+
+    model = load_model("hat-demo-x4", device="cpu")
+    lr = torch.rand(1, 3, 21, 18, generator=torch.Generator().manual_seed(4))  # padded to 24×24, window 8
+    for y, x in ((0, 0), (11, 6), (20, 17)):
+        view = pixel_attention(capture(model, lr, 1, block_index), x, y, (21, 18))
+        expected = expected_window_row(model, lr, block_index, y, x, group=1)[:, :21, :18]
+        assert np.allclose(view.heads, expected, atol=1e-5)
 
 
 def test_each_query_sums_to_one(setup):

@@ -103,3 +103,19 @@ class AttentionCache:
 
 
 CACHE = AttentionCache()
+
+
+def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group: int, block: int):
+    """(PixelAttention, LR image) for the LR pixel ``point`` of ``image`` under the zoo HAT ``model_id``; the
+    forward pass is cached per (model, image, group, block), so further clicks only slice."""
+    from vtdemo.imaging import decode_image, pil_to_tensor
+    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.loading import load_model
+
+    card = get_card(model_id)
+    if card.builder != "hat":
+        raise ValueError(f"{card.name} is not a HAT model: window attention maps need HAT.")
+    rgb = decode_image(image).rgb
+    model = load_model(model_id)
+    captured = CACHE.get(model_id, model, pil_to_tensor(rgb), group, block)
+    return pixel_attention(captured, int(point[0]), int(point[1]), (rgb.height, rgb.width)), rgb

@@ -13,12 +13,16 @@ are independent, so they run in batches.
 """
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 Progress = Callable[[int, int], None]  # (steps done, steps)
 
@@ -136,3 +140,64 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
     result = np.zeros(full, dtype=np.float64)
     result[offset[0]:offset[0] + crop_map.shape[0], offset[1]:offset[1] + crop_map.shape[1]] = crop_map
     return result.astype(np.float32), diffusion_index(result)
+
+
+@dataclass
+class LamResult:
+    model: str
+    map: np.ndarray  # (h, w) at LR resolution
+    di: float
+    lr: "Image.Image"  # the LR image attributed
+    box: tuple[int, int, int, int]  # the output box (x0, y0, x1, y1) in HR pixels
+    scale: int
+    seconds: float
+
+
+def sr_module(model: str | nn.Module, scale: int) -> nn.Module:
+    """A differentiable SR module: "bicubic" → BicubicSR(scale), a zoo id → the loaded model (checked ×scale)."""
+    if isinstance(model, nn.Module):
+        return model
+    if model == "bicubic":
+        return BicubicSR(scale)
+    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.loading import load_model
+
+    card = get_card(model)
+    if card.task != "sr":
+        raise ValueError(f"{model} is a {card.task} model, not a super-resolution model.")
+    if card.scale != scale:
+        raise ValueError(f"{card.name} upscales ×{card.scale}, not ×{scale}.")
+    return load_model(model)
+
+
+def box_at(point: tuple[float, float], lr_size: tuple[int, int], scale: int, window: int) -> tuple[int, int]:
+    """Top-left (x, y) in HR pixels of the ``window`` box centred on an LR ``point``, kept inside the output."""
+    w, h = lr_size[0] * scale, lr_size[1] * scale
+    x = int(round(point[0] * scale + scale / 2 - window / 2))
+    y = int(round(point[1] * scale + scale / 2 - window / 2))
+    return min(max(0, x), w - window), min(max(0, y), h - window)
+
+
+def lam_for_image(image, model: str | nn.Module, point: tuple[float, float], *, scale: int, window: int = 16,
+                  steps: int = 50, context: int | None = None, progress: Progress | None = None,
+                  name: str | None = None) -> LamResult:
+    """LAM of ``model`` for the box centred on LR pixel ``point`` of ``image`` (any image source)."""
+    import time
+
+    from vtdemo import limits
+    from vtdemo.imaging import decode_image, pil_to_tensor
+
+    if not 1 <= steps <= limits.max_lam_steps():
+        raise ValueError(f"steps must be between 1 and {limits.max_lam_steps()} (VTDEMO_MAX_LAM_STEPS).")
+    rgb = decode_image(image).rgb
+    if rgb.width * scale < window or rgb.height * scale < window:
+        raise ValueError(f"The image is too small for a {window}×{window} box at ×{scale}.")
+    if rgb.width * rgb.height > limits.max_lam_pixels() and context is None:
+        context = 24  # whole-image LAM on a big input would take minutes: attribute a neighbourhood
+    module = sr_module(model, scale)
+    x, y = box_at(point, rgb.size, scale, window)
+    start = time.perf_counter()
+    amap, di = attribution_map(module, pil_to_tensor(rgb), x, y, window=window, steps=steps, context=context,
+                               progress=progress)
+    label = name or (model if isinstance(model, str) else type(model).__name__)
+    return LamResult(label, amap, di, rgb, (x, y, x + window, y + window), scale, time.perf_counter() - start)

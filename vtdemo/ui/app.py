@@ -6,7 +6,7 @@ import os
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui import models_tab, sr_tab
+from vtdemo.ui import lam_tab, models_tab, sr_tab
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -25,6 +25,7 @@ def build_app() -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Tabs():
             sr_tab.build(demo)
+            lam_tab.build(demo)
             models_tab.build(demo)
     return demo
 

@@ -26,3 +26,26 @@ def sr_metrics_figure(rows: list[dict]) -> go.Figure:
     fig.update_layout(title=title, height=340, margin=dict(l=40, r=40, t=50, b=40), legend=dict(orientation="h"),
                       template="plotly_white")
     return fig
+
+
+def di_figure(values: list[tuple[str, float]]) -> go.Figure:
+    """Diffusion index per model (the HAT paper's LAM comparison): higher = more input pixels used."""
+    fig = go.Figure(go.Bar(x=[n for n, _ in values], y=[v for _, v in values], marker_color="#4f46e5",
+                           text=[f"{v:.2f}" for _, v in values], textposition="outside"))
+    top = max((v for _, v in values), default=1)
+    fig.update_layout(title="Diffusion index (DI): how many input pixels the model uses", yaxis_title="DI",
+                      yaxis_range=[0, top * 1.25 + 1], height=320, margin=dict(l=40, r=20, t=50, b=40),
+                      template="plotly_white")
+    return fig
+
+
+def channel_figure(weights) -> go.Figure:
+    """Channel-attention weights of one HAB's CAB, one bar per channel."""
+    fig = go.Figure()
+    if weights is None:
+        fig.update_layout(title="No channel attention in this block (OCAB)", height=240, template="plotly_white")
+        return fig
+    fig.add_bar(x=list(range(len(weights))), y=[float(w) for w in weights], marker_color="#f97316")
+    fig.update_layout(title="Channel-attention weights (sigmoid) of this block's CAB", xaxis_title="channel",
+                      yaxis_range=[0, 1], height=260, margin=dict(l=40, r=20, t=50, b=40), template="plotly_white")
+    return fig

@@ -1,0 +1,233 @@
+"""Attribution (LAM) tab: which input pixels each SR model uses for a clicked box (with the diffusion index), and
+HAT's window / overlapping-cross-attention maps for a clicked pixel; plus the /lam and /hat_attention endpoints."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import gradio as gr
+
+from vtdemo import limits
+from vtdemo.ui.errors import user_errors
+from vtdemo.ui.sr_tab import BICUBIC, HEAVY, _run_dir, model_choices
+from vtdemo.zoo.cards import cards, get_card
+
+WINDOW = 16
+CONTEXT = 24  # LR pixels around the box when "fast" is on
+
+
+def _hat_choices() -> list[tuple[str, str]]:
+    ready = {v for s in (2, 3, 4) for _, v in model_choices(s)}
+    return [(c.name, c.id) for c in cards("sr") if c.builder == "hat" and c.id in ready]
+
+
+def lam_overlay(result):
+    """LR image with the LAM map, the box (in LR pixels) outlined in green, and a colour bar."""
+    from vtdemo.viz.overlay import display_factor, draw_box, heat_overlay, with_colorbar
+
+    factor = display_factor(result.lr.size)
+    img = heat_overlay(result.lr, result.map, factor=factor, alpha=0.75)
+    draw_box(img, tuple(v / result.scale for v in result.box), factor, colour=(0, 255, 0))
+    return with_colorbar(img, 1.0, "LAM")
+
+
+def _save(img, name: str) -> str:
+    path = _run_dir() / name
+    img.save(path)
+    return str(path)
+
+
+def on_click(image: str | None, evt: gr.SelectData):
+    """A click on the input → its pixel coordinates."""
+    if not image:
+        return gr.skip(), gr.skip()
+    return int(evt.index[0]), int(evt.index[1])
+
+
+@user_errors
+def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
+    from vtdemo.sr.lam import lam_for_image
+    from vtdemo.viz.plots import di_figure
+
+    if not image:
+        raise gr.Error("Upload an image (or pick an example) first.")
+    if not models:
+        raise gr.Error("Choose at least one model.")
+    if len(models) > 3:
+        raise gr.Error("At most three models at a time.")
+    results = []
+    for i, model in enumerate(models):
+        name = "Bicubic" if model == BICUBIC else get_card(model).name
+
+        def tick(done, total, i=i, name=name):
+            progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
+
+        results.append(lam_for_image(image, model, (x, y), scale=int(scale), steps=int(steps),
+                                     context=CONTEXT if fast else None, progress=tick, name=name))
+    gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")
+               for i, r in enumerate(results)]
+    box = results[0].box
+    summary = (f"Box {WINDOW}×{WINDOW} at output ({box[0]}, {box[1]}) — input pixel ({x}, {y}), ×{scale}, "
+               f"{int(steps)} path steps" + (f", attributed within {CONTEXT} input px of the box" if fast else ""))
+    return gallery, di_figure([(r.model, r.di) for r in results]), summary
+
+
+@user_errors
+def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
+    """LAM for the 16×16 output box centred on input pixel (x, y): (overlay PNG, diffusion index)."""
+    from vtdemo.sr.lam import lam_for_image
+
+    if not image:
+        raise gr.Error("No image given.")
+    scale = 4 if model_id == BICUBIC else get_card(model_id).scale
+    result = lam_for_image(image, model_id, (x, y), scale=scale, steps=int(steps))
+    return _save(lam_overlay(result), "lam.png"), round(result.di, 3)
+
+
+def attention_view(image, model_id, x, y, group, block, head):
+    """(overlay PNG path, channel-attention figure, caption, server milliseconds)."""
+    from vtdemo.explain.hat_attention import hat_attention_for_image
+    from vtdemo.viz.overlay import display_factor, draw_box, draw_mask_outline, heat_overlay, with_colorbar
+    from vtdemo.viz.plots import channel_figure
+
+    start = time.perf_counter()
+    view, lr = hat_attention_for_image(image, model_id, (int(x), int(y)), int(group), int(block))
+    heat = view.map if head in (None, "mean") else view.heads[int(head)]
+    # show the neighbourhood of the keys, magnified: windows are a few pixels wide
+    ys, xs = np.nonzero(view.keys)
+    margin = int(view.window.sum() ** 0.5)
+    top, left = max(0, ys.min() - margin), max(0, xs.min() - margin)
+    bottom, right = min(lr.height, ys.max() + 1 + margin), min(lr.width, xs.max() + 1 + margin)
+    crop = (slice(top, bottom), slice(left, right))
+    factor = display_factor((right - left, bottom - top), 384)
+    img = heat_overlay(lr.crop((left, top, right, bottom)), heat[crop], factor=factor, alpha=0.8)
+    if view.kind == "OCAB":
+        draw_mask_outline(img, view.keys[crop], factor, colour=(255, 200, 0))
+    draw_mask_outline(img, view.window[crop], factor, colour=(0, 255, 255))
+    draw_box(img, (x - left, y - top, x - left + 1, y - top + 1), factor, colour=(0, 255, 0))
+    img = with_colorbar(img, float(heat.max()), "attn")
+    path = _save(img, "attention.png")
+    ms = (time.perf_counter() - start) * 1000
+    caption = (f"**{view.kind}**, group {group}, block {block}, head {head}: query pixel ({x}, {y}) in green, "
+               f"input region x {left}–{right - 1}, y {top}–{bottom - 1}; cyan = its "
+               + ("window; amber = the overlapping window its keys come from" if view.kind == "OCAB"
+                  else "(shifted) window") + f". Weights sum to {heat.sum():.3f}. Server time {ms:.0f} ms.")
+    return path, channel_figure(view.channel), caption, ms
+
+
+@user_errors
+def on_attention(image, model_id, x, y, group, block, head):
+    if not image:
+        raise gr.Error("Upload an image first.")
+    if not model_id:
+        raise gr.Error("No HAT model is available.")
+    path, figure, caption, _ = attention_view(image, model_id, x, y, group, block, head)
+    return path, figure, caption
+
+
+@user_errors
+def attention_api(image: str, model_id: str, x: float, y: float, group: int = 0, block: int = 0,
+                  head: str = "mean") -> str:
+    """HAT attention of input pixel (x, y) in one block (block = depth is the group's OCAB); returns an overlay."""
+    if not image:
+        raise gr.Error("No image given.")
+    return attention_view(image, model_id, x, y, group, block, head)[0]
+
+
+def on_hat_model(model_id: str | None):
+    """Group/block/head ranges of the chosen HAT."""
+    if not model_id:
+        return gr.skip(), gr.skip(), gr.skip()
+    config = get_card(model_id).config
+    depth, groups = config["depths"][0], len(config["depths"])
+    heads = config["num_heads"][0]
+    return (gr.update(maximum=groups - 1, value=0), gr.update(maximum=depth, value=min(1, depth)),
+            gr.update(choices=["mean"] + [str(h) for h in range(heads)], value="mean"))
+
+
+def build(demo: gr.Blocks) -> None:
+    from vtdemo.examples import example_files
+
+    hat_choices = _hat_choices()
+    first_hat = hat_choices[0][1] if hat_choices else None
+    first_config = get_card(first_hat).config if first_hat else {"depths": [2], "num_heads": [1]}
+    with gr.Tab("Attribution (LAM)", id="lam"):
+        gr.Markdown("**LAM** (Gu & Dong, CVPR 2021) shows which input pixels an SR model uses to reconstruct a "
+                    f"{WINDOW}×{WINDOW} output box; the **diffusion index (DI)** grows with how many it uses — the "
+                    "HAT paper's evidence that HAT *activates more pixels* than SwinIR. Click the image to place the "
+                    "box, then run. Below: HAT's own attention for a clicked pixel.")
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                image = gr.Image(type="filepath", label="Input (click to place the box)", elem_id="lam-input",
+                                 sources=["upload", "clipboard"], height=320)
+                gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
+                with gr.Row():
+                    x = gr.Number(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
+                    y = gr.Number(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
+                scale = gr.Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
+                models = gr.Dropdown(model_choices(4), value=[BICUBIC] + [v for _, v in model_choices(4)][1:2],
+                                     multiselect=True, max_choices=3, label="Models (up to 3)", elem_id="lam-models")
+                steps = gr.Slider(5, limits.max_lam_steps(), value=50, step=5, label="Path steps (the paper: 50)")
+                fast = gr.Checkbox(value=True, label=f"Fast: attribute only within {CONTEXT} input px of the box "
+                                   "(exact for local models, an approximation for global channel attention)")
+                run = gr.Button("Compute LAM", variant="primary", elem_id="lam-run")
+            with gr.Column(scale=3, min_width=420):
+                summary = gr.Markdown(elem_id="lam-summary")
+                maps = gr.Gallery(label="LAM maps on the input (green: the output box)", columns=3, format="png",
+                                  height="auto", elem_id="lam-maps", object_fit="contain")
+                di_plot = gr.Plot(label="Diffusion index per model", elem_id="lam-di")
+        gr.Markdown("### HAT attention for a clicked pixel")
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                hat_model = gr.Dropdown(hat_choices, value=first_hat, label="HAT model", elem_id="att-model")
+                group = gr.Slider(0, len(first_config["depths"]) - 1, value=0, step=1, label="Group (RHAG)",
+                                  elem_id="att-group")
+                block = gr.Slider(0, first_config["depths"][0], value=min(1, first_config["depths"][0]), step=1,
+                                  label="Block (even: W-MSA, odd: SW-MSA, last: OCAB)", elem_id="att-block")
+                head = gr.Dropdown(["mean"] + [str(h) for h in range(first_config["num_heads"][0])], value="mean",
+                                   label="Head", elem_id="att-head")
+                show = gr.Button("Show attention at (x, y)", elem_id="att-run")
+            with gr.Column(scale=3, min_width=420):
+                att_caption = gr.Markdown(elem_id="att-caption")
+                att_image = gr.Image(type="filepath", format="png", label="Attention of the clicked query (click the input to pick another pixel)", elem_id="att-image", interactive=False)
+                channel_plot = gr.Plot(label="Channel attention (CAB) of this block", elem_id="att-channels")
+
+        def refresh_models(s):
+            choices = model_choices(int(s))
+            return gr.update(choices=choices, value=[BICUBIC] + [v for _, v in choices][1:2])
+
+        scale.change(refresh_models, scale, models, api_visibility="private")
+        image.select(on_click, image, [x, y], api_visibility="private") \
+            .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
+                  api_visibility="private", show_progress="hidden")
+        run.click(run_lam, [image, models, scale, steps, fast, x, y], [maps, di_plot, summary],
+                  api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1, show_progress_on=maps)
+        hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
+        att_inputs = [image, hat_model, x, y, group, block, head]
+        show.click(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
+        for control in (group, block):
+            control.release(on_attention, att_inputs, [att_image, channel_plot, att_caption],
+                            api_visibility="private")
+        head.change(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
+
+        with gr.Column(visible=False):
+            api_image = gr.Image(type="filepath", label="image")
+            api_model = gr.Textbox(value="hat-demo-x4", label="model_id")
+            api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
+            api_steps = gr.Number(value=50, precision=0, label="steps")
+            api_group = gr.Number(value=0, precision=0, label="group")
+            api_block = gr.Number(value=0, precision=0, label="block")
+            api_head = gr.Textbox(value="mean", label="head")
+            api_overlay = gr.Image(type="filepath", format="png", label="overlay")
+            api_di = gr.Number(label="DI")
+            api_att = gr.Image(type="filepath", format="png", label="attention")
+            lam_button, att_button = gr.Button(), gr.Button()
+        lam_button.click(lam_api, [api_image, api_model, api_x, api_y, api_steps], [api_overlay, api_di],
+                         api_name="lam", concurrency_id=HEAVY, concurrency_limit=1,
+                         api_description="LAM for the 16×16 output box centred on input pixel (x, y): overlay and "
+                                         "diffusion index.")
+        att_button.click(attention_api, [api_image, api_model, api_x, api_y, api_group, api_block, api_head],
+                         api_att, api_name="hat_attention",
+                         api_description="HAT attention of input pixel (x, y) in group/block (block = depth: the "
+                                         "OCAB), head 'mean' or an index: overlay PNG.")
