@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
+from tests.e2e.helpers import image_position
 from vtdemo.viz.zoom import zoom_crop
 
 
@@ -16,15 +17,6 @@ def luma(img: Image.Image, crop: int) -> np.ndarray:
 
 def independent_psnr_y(a: Image.Image, b: Image.Image, crop: int) -> float:
     return peak_signal_noise_ratio(luma(b, crop), luma(a, crop), data_range=255)
-
-
-def image_position(img, fx: float, fy: float) -> dict:
-    """Element coordinates of the pixel at fractions (fx, fy) of an <img> drawn with object-fit: contain, never
-    scaled up (Gradio centres small images at their natural size)."""
-    b = img.bounding_box()
-    nw, nh = img.evaluate("el => [el.naturalWidth, el.naturalHeight]")
-    s = min(1.0, b["width"] / nw, b["height"] / nh)
-    return {"x": (b["width"] - nw * s) / 2 + fx * nw * s, "y": (b["height"] - nh * s) / 2 + fy * nh * s}
 
 
 @pytest.fixture(scope="module")

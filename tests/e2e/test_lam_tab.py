@@ -1,0 +1,74 @@
+"""The Attribution (LAM) tab and its endpoints, against independent computations."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.e2e.helpers import image_position
+
+
+@pytest.fixture(scope="module")
+def small_image(tmp_path_factory) -> str:
+    rng = np.random.default_rng(11)
+    arr = np.asarray(Image.fromarray((rng.random((6, 8, 3)) * 255).astype(np.uint8)).resize((40, 32), Image.BICUBIC))
+    path = tmp_path_factory.mktemp("lam") / "small.png"
+    Image.fromarray(arr).save(path)
+    return str(path)
+
+
+def test_lam_endpoint_returns_the_overlay_and_the_task_di(client, small_image):
+    from gradio_client import handle_file
+
+    from vtdemo.sr.lam import lam_for_image
+
+    overlay, di = client.predict(handle_file(small_image), "hat-demo-x4", 20, 16, 10, api_name="/lam")
+    expected = lam_for_image(small_image, "hat-demo-x4", (20, 16), scale=4, steps=10)
+    assert di == pytest.approx(expected.di, abs=1e-3)
+    assert 0 < di <= 100
+    img = Image.open(overlay)
+    assert img.width > 40 * 8 and img.height == 32 * 12  # enlarged ×12 (512 // 40) plus the colour bar
+
+
+def test_lam_endpoint_limits_steps(client, small_image, monkeypatch):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="steps must be between 1 and"):
+        client.predict(handle_file(small_image), "bicubic", 20, 16, 100000, api_name="/lam")
+
+
+def test_hat_attention_endpoint(client, small_image):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    out = client.predict(handle_file(small_image), "hat-demo-x4", 10, 12, 0, 1, "mean", api_name="/hat_attention")
+    assert Image.open(out).mode == "RGB"
+    with pytest.raises(AppError, match="not a HAT model"):
+        client.predict(handle_file(small_image), "realesrgan-x4plus", 10, 12, 0, 1, "mean", api_name="/hat_attention")
+    with pytest.raises(AppError, match="does not exist"):
+        client.predict(handle_file(small_image), "hat-demo-x4", 10, 12, 9, 0, "mean", api_name="/hat_attention")
+
+
+@pytest.mark.browser
+def test_click_shows_attention_and_lam_runs(page, small_image, artifacts):
+    page.get_by_role("tab", name="Attribution (LAM)").click()
+    page.locator("#lam-input input[type=file]").set_input_files(small_image)
+    img = page.locator("#lam-input img").first
+    img.wait_for(timeout=15_000)
+    img.scroll_into_view_if_needed()
+    img.click(position=image_position(img, 0.5 + 0.5 / 40, 0.25 + 0.5 / 32))  # pixel (20, 8)
+    page.locator("#att-image img").first.wait_for(timeout=30_000)
+    assert page.locator("#lam-x input").input_value() == "20"
+    assert page.locator("#lam-y input").input_value() == "8"
+    caption = page.locator("#att-caption").inner_text()
+    assert "SW-MSA" in caption and "query pixel (20, 8)" in caption and "sum to 1.000" in caption
+    page.locator("#lam-run").click()
+    page.locator("#lam-maps img").nth(1).wait_for(timeout=120_000)
+    captions = [page.locator("#lam-maps img").nth(i).get_attribute("alt") for i in range(2)]
+    assert captions[0].startswith("Bicubic · DI") and "HAT-demo" in captions[1]
+    bicubic_di, hat_di = (float(c.split("DI ")[1].split(" ")[0]) for c in captions)
+    assert hat_di > bicubic_di  # HAT uses more pixels than a 4×4 bicubic kernel
+    page.locator("#lam-di .js-plotly-plot").wait_for(timeout=15_000)
+    page.screenshot(path=str(artifacts / "lam-tab.png"), full_page=True)
+    assert page.console_errors == []
