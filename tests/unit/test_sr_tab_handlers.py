@@ -1,0 +1,77 @@
+"""The Super-resolution tab's handlers without a browser: model lists, uploads, inspector crops."""
+import pickle
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from vtdemo.models.hat import HAT
+from vtdemo.ui import sr_tab
+from vtdemo.viz.zoom import zoom_crop
+
+
+class _Evil:
+    """Unpickling this would create a file."""
+
+    def __init__(self, canary):
+        self.canary = str(canary)
+
+    def __reduce__(self):
+        return open, (self.canary, "w")
+
+
+def test_model_lists_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    values = [v for _, v in sr_tab.model_choices(4)]
+    assert values[0] == "bicubic" and "hat-demo-x4" in values
+    assert "hat-x4" not in values and "hat-demo-x2" not in values
+    text = sr_tab.unavailable_models(4)
+    assert "`hat-x4`" in text and "python -m vtdemo fetch hat-x4" in text and "hat-demo" not in text
+    assert sr_tab.default_models(2) == ["bicubic", "hat-demo-x2"]
+
+
+def test_uploaded_checkpoint_joins_the_comparison(tmp_path):
+    model = HAT(upscale=4, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
+                squeeze_factor=4, num_feat=8, mlp_ratio=1.0)
+    path = tmp_path / "mine.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    message, uploads, update = sr_tab.on_checkpoint(str(path), 4, {}, ["bicubic"])
+    assert "HAT, ×4" in message
+    key = next(iter(uploads))
+    assert update["value"] == ["bicubic", key] and (f"📦 mine.safetensors (uploaded)", key) in update["choices"]
+    # at ×2 it is offered only after switching the scale
+    message, uploads2, update = sr_tab.on_checkpoint(str(path), 2, {}, ["bicubic"])
+    assert "switch the scale to ×4" in message and "value" not in update
+
+
+def test_unsafe_or_foreign_checkpoints_get_a_clear_message(tmp_path):
+    canary = tmp_path / "canary.txt"
+    evil = tmp_path / "evil.pth"
+    with open(evil, "wb") as f:
+        pickle.dump({"params": {"w": torch.zeros(1)}, "x": _Evil(canary)}, f)
+    with pytest.raises(gr.Error) as err:
+        sr_tab.on_checkpoint(str(evil), 4, {}, [])
+    assert not canary.exists()
+    assert "pickle" in str(err.value).lower() or "unsafe" in str(err.value).lower()
+    other = tmp_path / "classifier.safetensors"
+    save_file({"head.weight": torch.zeros(10, 4)}, str(other))
+    with pytest.raises(gr.Error, match="not a super-resolution checkpoint"):
+        sr_tab.on_checkpoint(str(other), 4, {}, [])
+
+
+def test_inspector_crops_are_the_results_crops(tmp_path):
+    from vtdemo.sr.compare import compare
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    state = sr_tab.save_comparison(compare(image, ["bicubic"], scale=2, mode="degrade"))
+    crops = sr_tab.inspector_crops(state, 30.0, 70.0, 3)
+    assert [c for _, c in crops][0] == "input (nearest)" and crops[-1][1] == "HR reference"
+    result = Image.open(state["results"][0]["path"])
+    assert np.array_equal(np.asarray(Image.open(crops[1][0])),
+                          np.asarray(zoom_crop(result, (0.3, 0.7), 3, sr_tab.VIEW)))
+    lr = Image.open(state["input"])
+    assert np.array_equal(np.asarray(Image.open(crops[0][0])), np.asarray(zoom_crop(lr, (0.3, 0.7), 6, sr_tab.VIEW)))
