@@ -84,6 +84,7 @@ class MPA(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         self.capture = False
         self.captured: torch.Tensor | None = None
+        self.captured_content: torch.Tensor | None = None
         for m in (self.to_qkv, self.proj):
             nn.init.trunc_normal_(m.weight, std=0.02)
         nn.init.zeros_(self.proj.bias)
@@ -96,6 +97,7 @@ class MPA(nn.Module):
             dots = torch.exp(dots - dots.amax(-1, keepdim=True))
             attn = F.normalize(position * dots, p=1, dim=-1)
             self.captured = attn.detach()
+            self.captured_content = (dots / dots.sum(-1, keepdim=True)).detach()  # softmax(q·kᵀ·scale)
             out = attn @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.log(position).to(q.dtype), scale=self.scale)
@@ -255,7 +257,8 @@ class PerViT(nn.Module):
 
     @contextmanager
     def capturing(self):
-        """Within the context, every MPA keeps its mixed attention (B, heads, N, N) in ``.captured``."""
+        """Within the context, every MPA keeps its mixed attention (B, heads, N, N) in ``.captured`` and its content
+        attention softmax(q·kᵀ·scale) in ``.captured_content``."""
         for blk in self.blocks:
             blk.attn.capture = True
         try:
@@ -263,7 +266,7 @@ class PerViT(nn.Module):
         finally:
             for blk in self.blocks:
                 blk.attn.capture = False
-                blk.attn.captured = None
+                blk.attn.captured = blk.attn.captured_content = None
 
     def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(logits, per block the mixed attention (B, heads, N, N)) from one explicit (non-fused) pass."""

@@ -1,0 +1,137 @@
+"""Attention probes on small random timm models and PerViT, against independent recomputation."""
+import numpy as np
+import pytest
+import timm
+import torch
+from PIL import Image
+
+from vtdemo.classify.preprocess import geometry
+from vtdemo.explain import probes
+from vtdemo.models.pervit import PerViT
+from vtdemo.zoo.cards import Preprocess
+
+PP = Preprocess(size=64, crop_pct=1.0)
+
+
+def image(w=64, h=64, seed=0):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def block_input(model, block):
+    seen = {}
+
+    def hook(module, args):
+        seen["x"] = args[0].detach()
+
+    return seen, block.norm1.register_forward_pre_hook(hook)
+
+
+@pytest.fixture(scope="module")
+def vit():
+    torch.manual_seed(0)
+    return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, patch_size=16, depth=3,
+                             embed_dim=32, num_heads=2, num_classes=10).eval()
+
+
+def test_vit_click_is_the_softmax_row_recomputed_from_qkv(vit):
+    img = image()
+    seen, handle = block_input(vit, vit.blocks[1])
+    cap = probes.capture_module(vit, "ViT", img, PP)
+    handle.remove()
+    # independent: the block's normalised input, its qkv weights, softmax(q·kᵀ/√d)
+    x = vit.blocks[1].norm1(seen["x"])[0]
+    qkv = vit.blocks[1].attn.qkv(x).view(x.shape[0], 3, 2, 16)
+    q, k = qkv[:, 0], qkv[:, 1]
+    r, c = 2, 1  # the patch under pixel (x=20, y=40) of a 64×64 image with 16-px patches
+    query = 1 + r * 4 + c
+    attn = torch.softmax((q[query][None] * k).sum(-1).T / 16 ** 0.5, -1)  # (heads, tokens)
+    got, _ = probes.token_map(cap, (20, 40), layer=1, head=1, mode="patch")
+    assert np.allclose(got, attn[1, 1:].reshape(4, 4).detach().numpy(), atol=1e-6)
+    mean, _ = probes.token_map(cap, (20, 40), layer=1, head="mean", mode="patch")
+    assert np.allclose(mean, attn[:, 1:].mean(0).reshape(4, 4).detach().numpy(), atol=1e-6)
+    cls, _ = probes.token_map(cap, (20, 40), layer=1, mode="cls")
+    assert np.allclose(cls, attn.new_tensor(0).numpy() + cap.layers[1].attn[0].mean(0)[0, 1:].reshape(4, 4).numpy())
+
+
+def test_rollout_rows_sum_to_one(vit):
+    cap = probes.capture_module(vit, "ViT", image(), PP)
+    for upto in range(3):
+        r = probes.rollout(cap.layers, upto)
+        assert torch.allclose(r.sum(-1), torch.ones(r.shape[0]), atol=1e-5)
+    # by hand for two layers
+    a0, a1 = (0.5 * layer.attn[0].mean(0) + 0.5 * torch.eye(17) for layer in cap.layers[:2])
+    assert torch.allclose(probes.rollout(cap.layers, 1), a1 @ a0, atol=1e-6)
+
+
+def test_swin_map_lives_inside_the_shifted_window():
+    torch.manual_seed(0)
+    swin = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, img_size=112, depths=(2, 2),
+                             num_heads=(2, 4), embed_dim=16, window_size=7, num_classes=10).eval()
+    pp = Preprocess(size=112, crop_pct=1.0)
+    cap = probes.capture_module(swin, "Swin", image(112, 112), pp)
+    layer = cap.layers[1]  # shifted: 28×28 tokens, window 7, shift 3
+    assert layer.grid == (28, 28) and layer.shift == 3
+    for point in ((2, 2), (60, 30), (111, 111)):
+        got, mask = probes.token_map(cap, point, layer=1)
+        r, c = int(point[1] * 28 / 112), int(point[0] * 28 / 112)
+        # the shifted window holding (r, c): the tokens whose rolled coordinates share its window
+        rolled_r, rolled_c = (np.arange(28) - 3) % 28, (np.arange(28) - 3) % 28
+        same = (rolled_r[:, None] // 7 == ((r - 3) % 28) // 7) & (rolled_c[None, :] // 7 == ((c - 3) % 28) // 7)
+        assert np.array_equal(mask, same) and mask[r, c]
+        assert np.all(got[~same] == 0) and got[same].sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_pvt_rows_sum_to_one_over_the_reduced_key_grid():
+    torch.manual_seed(0)
+    pvt = timm.create_model("pvt_v2_b0", pretrained=False, num_classes=10).eval()
+    cap = probes.capture_module(pvt, "PVT-v2", image(), PP)
+    assert cap.layers[0].grid == (16, 16) and cap.layers[0].key_grid == (2, 2)  # stride 4, sr ratio 8
+    for i, layer in enumerate(cap.layers):
+        assert torch.allclose(layer.attn.sum(-1), torch.ones(()), atol=1e-5)
+        got, _ = probes.token_map(cap, (33, 12), layer=i)
+        assert got.shape == layer.key_grid and got.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_pervit_modes():
+    torch.manual_seed(0)
+    m = PerViT(num_heads=2, emb_dims=[16, 24, 24, 32], convstem_dims=[3, 8, 8, 12, 16], num_classes=5,
+               img_size=64).eval()
+    cap = probes.capture_module(m, "PerViT", image(), PP)
+    with torch.no_grad():
+        pos = m.position_attention()[3][0]
+    got, _ = probes.token_map(cap, (40, 8), layer=3, head=1, mode="position")
+    query = 0 * 4 + 2
+    assert np.allclose(got.ravel(), (pos[1, query] / pos[1, query].sum()).numpy(), atol=1e-6)
+    for mode in ("mixed", "content", "position"):
+        got, _ = probes.token_map(cap, (40, 8), layer=3, mode=mode)
+        assert got.sum() == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="not available"):
+        probes.token_map(cap, (40, 8), mode="window")
+
+
+def test_maps_come_back_in_image_coordinates_and_outside_clicks_are_refused(vit):
+    pp = Preprocess(size=64, crop_pct=0.8)  # 80 px short side, 64-px centre crop
+    img = image(120, 80)
+    cap = probes.capture_module(vit, "ViT", img, pp)
+    geo = geometry(120, 80, pp)
+    assert geo.resized == (120, 80) and (geo.left, geo.top) == (28, 8)
+    grid_map, _ = probes.token_map(cap, (60, 40), layer=0)
+    full = cap.geometry.to_image(grid_map)
+    assert full.shape == (80, 120) and np.all(full[:, :27] == 0) and full[40, 60] > 0
+    with pytest.raises(ValueError, match="outside the centre crop"):
+        probes.token_map(cap, (5, 40))
+
+
+def test_second_click_on_the_same_image_runs_no_forward(monkeypatch, vit):
+    calls = []
+    monkeypatch.setattr(probes, "capture", lambda img, model_id, device=None: calls.append(1) or
+                        probes.capture_module(vit, "ViT", img, PP, model_id))
+    cache = probes.CaptureCache(size=2)
+    monkeypatch.setattr(probes, "CACHE", cache)
+    img = image()
+    first = probes.attention_map(img, "vit-ti16", (10, 10), layer=0)
+    second = probes.attention_map(img.copy(), "vit-ti16", (50, 30), layer=2, head=1)
+    assert len(calls) == 1 and cache.forwards == 1
+    assert first.shape == second.shape == (64, 64)
+    probes.attention_map(image(seed=1), "vit-ti16", (10, 10))
+    assert cache.forwards == 2
