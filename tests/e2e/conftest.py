@@ -8,8 +8,42 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
+# Random-weight ImageNet classifiers in a pre-filled Hugging Face cache (the layout a real download leaves), so the
+# Classify and Attention tabs have timm models to run offline; (card id, timm repo, timm architecture).
+CACHED_CLASSIFIERS = [("vit-ti16", "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", "vit_tiny_patch16_224"),
+                      ("deit-ti16-distilled", "timm/deit_tiny_distilled_patch16_224.fb_in1k",
+                       "deit_tiny_distilled_patch16_224")]
+
+
 @pytest.fixture(scope="session")
-def app_url():
+def classifier_cache(tmp_path_factory):
+    import os
+
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    hub = tmp_path_factory.mktemp("hub")
+    commit = "b" * 40
+    for _, repo_id, arch in CACHED_CLASSIFIERS:
+        torch.manual_seed(0)
+        state = timm.create_model(arch, pretrained=False).state_dict()
+        repo = hub / ("models--" + repo_id.replace("/", "--"))
+        (repo / "refs").mkdir(parents=True)
+        (repo / "refs" / "main").write_text(commit)
+        (repo / "snapshots" / commit).mkdir(parents=True)
+        save_file({k: v.contiguous() for k, v in state.items()}, str(repo / "snapshots" / commit / "model.safetensors"))
+    previous = os.environ.get("HF_HUB_CACHE")
+    os.environ["HF_HUB_CACHE"] = str(hub)
+    yield hub
+    if previous is None:
+        os.environ.pop("HF_HUB_CACHE", None)
+    else:
+        os.environ["HF_HUB_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def app_url(classifier_cache):
     from vtdemo.ui import build_app, launch
 
     demo = build_app()

@@ -6,7 +6,7 @@ import os
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui import lam_tab, models_tab, sr_tab
+from vtdemo.ui import attention_tab, classify_tab, lam_tab, models_tab, sr_tab
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -26,6 +26,8 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             sr_tab.build(demo)
             lam_tab.build(demo)
+            classify_tab.build(demo)
+            attention_tab.build(demo)
             models_tab.build(demo)
     return demo
 

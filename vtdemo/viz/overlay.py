@@ -79,3 +79,17 @@ def with_colorbar(image: Image.Image, vmax: float, label: str, cmap: str = "Infe
     draw.text((x, h - 22), f"{vmin:.3g}", fill="black", font=font)
     draw.text((x, h // 2 - 6), label, fill="black", font=font)
     return out
+
+
+def draw_grid(image: Image.Image, box: tuple[float, float, float, float], rows: int, cols: int,
+              colour=(255, 255, 255), width: int = 1) -> Image.Image:
+    """Thin lines splitting ``box`` (in ``image`` pixels) into ``rows`` × ``cols`` cells (in place)."""
+    draw = ImageDraw.Draw(image)
+    x0, y0, x1, y1 = box
+    for i in range(rows + 1):
+        y = y0 + (y1 - y0) * i / rows
+        draw.line((x0, y, x1, y), fill=colour, width=width)
+    for j in range(cols + 1):
+        x = x0 + (x1 - x0) * j / cols
+        draw.line((x, y0, x, y1), fill=colour, width=width)
+    return image

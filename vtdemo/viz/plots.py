@@ -49,3 +49,40 @@ def channel_figure(weights) -> go.Figure:
     fig.update_layout(title="Channel-attention weights (sigmoid) of this block's CAB", xaxis_title="channel",
                       yaxis_range=[0, 1], height=260, margin=dict(l=40, r=20, t=50, b=40), template="plotly_white")
     return fig
+
+
+def distance_figure(position: "np.ndarray", mixed: "np.ndarray", token_px: float) -> go.Figure:
+    """Mean attention distance per head (lines) across layers, for φp and the mixed attention (PerViT's
+    peripheral analysis): local heads early, broad heads later."""
+    import numpy as np  # noqa: F401
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("position attention φp", "mixed attention"), shared_yaxes=True)
+    layers = list(range(position.shape[0]))
+    for h in range(position.shape[1]):
+        for col, table in ((1, position), (2, mixed)):
+            fig.add_scatter(x=layers, y=table[:, h] * token_px, mode="lines+markers", name=f"head {h}",
+                            legendgroup=f"h{h}", showlegend=col == 1, row=1, col=col)
+    fig.update_xaxes(title_text="block")
+    fig.update_yaxes(title_text="mean attention distance (px)", row=1, col=1)
+    fig.update_layout(height=340, margin=dict(l=50, r=20, t=50, b=40), template="plotly_white",
+                      title="Peripheral analysis: how far each head looks")
+    return fig
+
+
+def head_maps_figure(maps: "np.ndarray", query: tuple[int, int], title: str) -> go.Figure:
+    """A grid of heat maps, one per head (``maps``: (heads, rows, cols)), the query marked."""
+    heads = maps.shape[0]
+    cols = min(heads, 4)
+    rows = -(-heads // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(heads)],
+                        horizontal_spacing=0.03, vertical_spacing=0.08)
+    for h in range(heads):
+        r, c = h // cols + 1, h % cols + 1
+        fig.add_heatmap(z=maps[h][::-1], colorscale="Inferno", showscale=h == 0, row=r, col=c)
+        fig.add_scatter(x=[query[1]], y=[maps.shape[1] - 1 - query[0]], mode="markers", showlegend=False,
+                        marker=dict(color="cyan", size=8, symbol="x"), row=r, col=c)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, scaleanchor="x")
+    fig.update_layout(height=220 * rows + 60, margin=dict(l=10, r=10, t=60, b=10), title=title,
+                      template="plotly_white")
+    return fig

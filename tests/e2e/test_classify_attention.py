@@ -1,0 +1,100 @@
+"""Classify and Attention tabs with real timm checkpoints from a pre-filled hub cache (random weights)."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> str:
+    rng = np.random.default_rng(5)
+    arr = np.asarray(Image.fromarray((rng.random((9, 12, 3)) * 255).astype(np.uint8)).resize((300, 220),
+                                                                                               Image.BICUBIC))
+    path = tmp_path_factory.mktemp("cls") / "photo.png"
+    Image.fromarray(arr).save(path)
+    return str(path)
+
+
+def timm_reference(arch: str, path: str, distilled_head: str | None = None) -> torch.Tensor:
+    """Probabilities computed independently: timm's own eval transform and forward."""
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    from vtdemo.zoo.loading import load_model
+
+    model = load_model({"vit_tiny_patch16_224": "vit-ti16",
+                        "deit_tiny_distilled_patch16_224": "deit-ti16-distilled"}[arch], device="cpu")
+    config = resolve_data_config({}, model=timm.create_model(arch, pretrained=False))
+    x = create_transform(**config)(Image.open(path).convert("RGB")).unsqueeze(0)
+    with torch.no_grad():
+        return model(x).softmax(-1)[0]
+
+
+def test_classify_endpoint_matches_timm(client, photo):
+    from gradio_client import handle_file
+
+    from vtdemo.classify.labels import imagenet_names
+
+    result = client.predict(handle_file(photo), "vit-ti16", 5, api_name="/classify")
+    probs = timm_reference("vit_tiny_patch16_224", photo)
+    top = probs.topk(5)
+    assert result["label"] == imagenet_names()[int(top.indices[0])]
+    got = {c["label"]: c["confidence"] for c in result["confidences"]}
+    for p, i in zip(top.values.tolist(), top.indices.tolist()):
+        assert got[imagenet_names()[i]] == pytest.approx(p, abs=1e-4)
+
+
+def test_distilled_deit_reports_both_heads_and_their_average(photo):
+    from vtdemo.classify import classify_heads
+
+    pred = classify_heads(photo, "deit-ti16-distilled", top_k=3)
+    assert set(pred.heads) == {"average", "class token", "distillation token"}
+    probs = timm_reference("deit_tiny_distilled_patch16_224", photo)  # timm's eval output: the average
+    assert pred.top[0][1] == pytest.approx(float(probs.max()), abs=1e-4)
+
+
+def test_attention_endpoint_and_errors(client, photo):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    out = client.predict(handle_file(photo), "vit-ti16", 150, 110, 5, "2", "patch", api_name="/attention")
+    assert Image.open(out).size[1] == 448
+    with pytest.raises(AppError, match="outside the centre crop"):
+        client.predict(handle_file(photo), "vit-ti16", 2, 110, -1, "mean", "", api_name="/attention")
+    with pytest.raises(AppError, match="not available for ViT"):
+        client.predict(handle_file(photo), "vit-ti16", 150, 110, -1, "mean", "window", api_name="/attention")
+
+
+@pytest.mark.browser
+def test_click_in_the_attention_tab_reuses_the_forward_pass(page, photo, artifacts, tmp_path):
+    from tests.e2e.helpers import image_position
+    from vtdemo.explain import probes
+
+    fresh = tmp_path / "fresh.png"  # an image no other test has captured
+    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(fresh)
+    photo = str(fresh)
+    page.get_by_role("tab", name="Attention").click()
+    page.locator("#att-input input[type=file]").set_input_files(photo)
+    img = page.locator("#att-input img").first
+    img.wait_for(timeout=15_000)
+    img.scroll_into_view_if_needed()
+    before = probes.CACHE.forwards
+    img.click(position=image_position(img, 0.5, 0.5))
+    page.locator("#attn-overlay img").first.wait_for(timeout=60_000)
+    page.locator("#attn-info").get_by_text("Server time").wait_for(timeout=30_000)
+    assert probes.CACHE.forwards == before + 1
+    first_src = page.locator("#attn-overlay img").first.get_attribute("src")
+    img.click(position=image_position(img, 0.6, 0.4))
+    page.wait_for_function("src => document.querySelector('#attn-overlay img').src !== src", arg=first_src,
+                           timeout=30_000)
+    assert probes.CACHE.forwards == before + 1  # the second click only sliced the cache
+    info = page.locator("#attn-info").inner_text()
+    assert "query token" in info
+    page.screenshot(path=str(artifacts / "attention-tab.png"), full_page=True)
+    page.get_by_role("tab", name="Classify").click()
+    page.locator("#cls-input input[type=file]").set_input_files(photo)
+    page.locator("#cls-input img").first.wait_for(timeout=15_000)
+    page.locator("#cls-run").click()
+    page.locator("#cls-caption-0").get_by_text("ms").wait_for(timeout=60_000)
+    page.screenshot(path=str(artifacts / "classify-tab.png"), full_page=True)
+    assert page.console_errors == []

@@ -1,0 +1,117 @@
+"""Classify tab: an image, up to four classifiers side by side (top-k each, latency each); the /classify endpoint."""
+from __future__ import annotations
+
+import gradio as gr
+
+from vtdemo.ui.errors import user_errors
+from vtdemo.zoo import weights
+from vtdemo.zoo.builders import builder_ready
+from vtdemo.zoo.cards import cards, get_card
+
+SLOTS = 4
+HEAVY_CLS = "classify"
+
+
+def classifier_choices() -> list[tuple[str, str]]:
+    """Classifiers usable now (embedded, cached, local file, or downloadable when online)."""
+    online = weights.is_online()
+    return [(c.name, c.id) for c in cards("classify")
+            if builder_ready(c) and weights.status(c, online) in ("embedded", "cached", "local file", "downloadable")]
+
+
+def unavailable_classifiers() -> str:
+    online = weights.is_online()
+    ready = {v for _, v in classifier_choices()}
+    lines = [f"- **{c.name}** (`{c.id}`) — {weights.status(c, online)}: "
+             + (f"download it from {c.source.page} into `weights/`" if c.source.kind == "local"
+                else f"`python -m vtdemo fetch {c.id}` on a machine with internet")
+             for c in cards("classify") if c.id not in ready]
+    return "\n".join(lines) or "Every classifier is available."
+
+
+def default_classifiers() -> list[str]:
+    ids = [v for _, v in classifier_choices()]
+    demo = [i for i in ids if i.endswith("-demo")]
+    return (demo or ids)[:2]
+
+
+def _label_value(top: list[tuple[str, float]]) -> dict[str, float]:
+    return {label: prob for label, prob in top}
+
+
+@user_errors
+def run_classify(image, models, top_k):
+    from vtdemo.classify import classify_heads
+
+    if not image:
+        raise gr.Error("Upload an image (or pick an example) first.")
+    models = list(models or [])
+    if not models:
+        raise gr.Error("Choose at least one classifier.")
+    if len(models) > SLOTS:
+        raise gr.Error(f"At most {SLOTS} classifiers at a time.")
+    labels, captions = [], []
+    for model_id in models:
+        pred = classify_heads(image, model_id, int(top_k))
+        card = get_card(model_id)
+        caption = f"**{card.name}** · {pred.seconds * 1000:.0f} ms"
+        if "class token" in pred.heads:
+            cls, dist = pred.heads["class token"][0], pred.heads["distillation token"][0]
+            caption += (f"<br>average of the two heads; class token: {cls[0]} ({cls[1]:.0%}), "
+                        f"distillation token: {dist[0]} ({dist[1]:.0%})")
+        labels.append(gr.update(value=_label_value(pred.top), label=card.name, visible=True))
+        captions.append(gr.update(value=caption, visible=True))
+    for _ in range(SLOTS - len(models)):
+        labels.append(gr.update(value=None, visible=False))
+        captions.append(gr.update(value="", visible=False))
+    return [*labels, *captions]
+
+
+@user_errors
+def classify_api(image: str, model_id: str, top_k: int = 5) -> dict[str, float]:
+    """Top-k of one classifier: {label: probability} (distilled DeiT: the average of its heads)."""
+    from vtdemo.classify import classify
+
+    if not image:
+        raise gr.Error("No image given.")
+    return _label_value(classify(image, model_id, int(top_k)))
+
+
+def build(demo: gr.Blocks) -> None:
+    from vtdemo.examples import PHOTOS, example_files
+
+    photos = [[str(p)] for p in example_files() if p.stem in PHOTOS]
+    with gr.Tab("Classify", id="classify"):
+        gr.Markdown("Top-k ImageNet predictions of ViT, DeiT (⚗ distilled: both heads shown), Swin, PVT-v2 and "
+                    "PerViT, side by side. The *-demo* models are small 10-class models trained by vtdemo "
+                    "(Imagenette classes); the others need their ImageNet weights (hub, or a file in `weights/`).")
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                image = gr.Image(type="filepath", label="Image", sources=["upload", "clipboard"],
+                                 elem_id="cls-input", height=320)
+                gr.Examples(photos, inputs=image, label="Examples (scikit-image's public-domain photos)")
+                models = gr.Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
+                                     max_choices=SLOTS, label=f"Classifiers (up to {SLOTS})", elem_id="cls-models")
+                top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k")
+                with gr.Accordion("Classifiers not available here", open=False):
+                    gr.Markdown(unavailable_classifiers())
+                run = gr.Button("Classify", variant="primary", elem_id="cls-run")
+            with gr.Column(scale=3, min_width=420):
+                with gr.Row():
+                    slots = []
+                    for i in range(SLOTS):
+                        with gr.Column(min_width=180):
+                            slots.append((gr.Label(visible=False, elem_id=f"cls-label-{i}"),
+                                          gr.Markdown(visible=False, elem_id=f"cls-caption-{i}")))
+        outputs = [label for label, _ in slots] + [caption for _, caption in slots]
+        run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
+                  concurrency_id=HEAVY_CLS, concurrency_limit=2)
+        with gr.Column(visible=False):
+            api_image = gr.Image(type="filepath", label="image")
+            api_model = gr.Textbox(label="model_id", value="vit-demo")
+            api_k = gr.Number(value=5, precision=0, label="top_k")
+            api_label = gr.Label(label="prediction")
+            button = gr.Button()
+        button.click(classify_api, [api_image, api_model, api_k], api_label, api_name="classify",
+                     concurrency_id=HEAVY_CLS, concurrency_limit=2,
+                     api_description="Top-k of one classifier: label and confidences.")
