@@ -4,11 +4,12 @@ The public API lives in ``vtdemo.api``; it is imported on first use so that ``im
 help stay fast (no torch import until a model is needed).
 """
 __version__ = "0.1.0"
-__all__ = ["list_models", "load_model", "upscale", "__version__"]
+__all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map",
+           "__version__"]
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in __all__ and name != "__version__":
         from vtdemo import api
 
         return getattr(api, name)

@@ -1,7 +1,11 @@
 """The public Python API (re-exported from ``vtdemo``)."""
 from __future__ import annotations
 
+from vtdemo.classify import classify
+from vtdemo.explain.probes import attention_map
+from vtdemo.sr.compare import compare
 from vtdemo.sr.engine import upscale
+from vtdemo.sr.lam import attribution_map
 from vtdemo.zoo.cards import ModelCard, Task, cards
 from vtdemo.zoo.loading import load_model
 
@@ -11,4 +15,4 @@ def list_models(task: Task | None = None) -> list[ModelCard]:
     return cards(task)
 
 
-__all__ = ["list_models", "load_model", "upscale"]
+__all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map"]

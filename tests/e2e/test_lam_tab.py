@@ -70,5 +70,13 @@ def test_click_shows_attention_and_lam_runs(page, small_image, artifacts):
     bicubic_di, hat_di = (float(c.split("DI ")[1].split(" ")[0]) for c in captions)
     assert hat_di > bicubic_di  # HAT uses more pixels than a 4×4 bicubic kernel
     page.locator("#lam-di .js-plotly-plot").wait_for(timeout=15_000)
+    # the SR output shows the box; a click there moves the box to the input pixel under it
+    out = page.locator("#lam-output img").first
+    out.wait_for(timeout=15_000)
+    assert out.evaluate("el => [el.naturalWidth, el.naturalHeight]") == [160, 128]
+    out.scroll_into_view_if_needed()
+    out.click(position=image_position(out, (41 + 0.5) / 160, (97 + 0.5) / 128))
+    page.wait_for_function("() => document.querySelector('#lam-x input').value === '10'", timeout=10_000)
+    assert page.locator("#lam-y input").input_value() == "24"
     page.screenshot(path=str(artifacts / "lam-tab.png"), full_page=True)
     assert page.console_errors == []

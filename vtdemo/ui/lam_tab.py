@@ -70,7 +70,22 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
     box = results[0].box
     summary = (f"Box {WINDOW}×{WINDOW} at output ({box[0]}, {box[1]}) — input pixel ({x}, {y}), ×{scale}, "
                f"{int(steps)} path steps" + (f", attributed within {CONTEXT} input px of the box" if fast else ""))
-    return gallery, di_figure([(r.model, r.di) for r in results]), summary
+    return gallery, di_figure([(r.model, r.di) for r in results]), summary, sr_output(image, models[0], results[0])
+
+
+def sr_output(image, model: str, result) -> str:
+    """The first model's SR output with the box drawn (click it to move the box)."""
+    from vtdemo.sr.engine import upscale
+    from vtdemo.viz.overlay import draw_box
+
+    out = upscale(image, model, scale=result.scale, backend="torch").convert("RGB")
+    draw_box(out, result.box, 1, colour=(0, 255, 0), width=max(1, result.scale // 2))
+    return _save(out, "sr-output.png")
+
+
+def on_output_click(scale, evt: gr.SelectData):
+    """A click on the SR output -> the input pixel under it."""
+    return int(evt.index[0]) // int(scale), int(evt.index[1]) // int(scale)
 
 
 @user_errors
@@ -174,6 +189,8 @@ def build(demo: gr.Blocks) -> None:
                 run = gr.Button("Compute LAM", variant="primary", elem_id="lam-run")
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="lam-summary")
+                output = gr.Image(type="filepath", format="png", interactive=False, elem_id="lam-output",
+                                  label="SR output of the first model, with the box (click to move it)")
                 maps = gr.Gallery(label="LAM maps on the input (green: the output box)", columns=3, format="png",
                                   height="auto", elem_id="lam-maps", object_fit="contain")
                 di_plot = gr.Plot(label="Diffusion index per model", elem_id="lam-di")
@@ -201,7 +218,8 @@ def build(demo: gr.Blocks) -> None:
         image.select(on_click, image, [x, y], api_visibility="private") \
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")
-        run.click(run_lam, [image, models, scale, steps, fast, x, y], [maps, di_plot, summary],
+        output.select(on_output_click, scale, [x, y], api_visibility="private")
+        run.click(run_lam, [image, models, scale, steps, fast, x, y], [maps, di_plot, summary, output],
                   api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1, show_progress_on=maps)
         hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
         att_inputs = [image, hat_model, x, y, group, block, head]
