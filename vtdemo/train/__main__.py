@@ -2,13 +2,14 @@
 import argparse
 import sys
 
-from vtdemo.train import sr
+from vtdemo.train import classify, sr
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vtdemo.train", description=__doc__)
     sub = parser.add_subparsers(dest="task", required=True)
     sr.build_parser(sub)
+    classify.build_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the exported card

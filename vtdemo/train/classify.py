@@ -1,0 +1,268 @@
+"""Train a classifier of any zoo family (timm ViT / DeiT / Swin / PVT-v2, or our PerViT) on an ImageFolder.
+
+Recipe (DeiT's, scaled down): random-resized crop + flip + RandAugment, optional mixup/cutmix, label smoothing,
+AdamW with a cosine schedule after a linear warm-up, optional EMA of the weights, a seed, top-1 on the validation
+split every ``--val-every`` epochs, a resumable checkpoint every epoch. DeiT's hard-label distillation:
+``--teacher`` (a zoo id or a weights file of another demo model) supervises the distillation token with its argmax.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
+                                 save_state, write_card)
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DEFAULT_DATA = SHARED / "data/cls/imagenette128"
+
+# Demo architectures for 112-px inputs with a 14×14 (ViT/DeiT/PerViT) or 28×28 (Swin) token grid, each ≤ 10 MB.
+DEMO_ARCHS: dict[str, dict] = {
+    "vit": dict(family="ViT", timm_name="vit_tiny_patch16_224",
+                kwargs=dict(img_size=112, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
+    "deit": dict(family="DeiT", timm_name="deit_tiny_distilled_patch16_224",
+                 kwargs=dict(img_size=112, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
+    "swin": dict(family="Swin", timm_name="swin_tiny_patch4_window7_224",
+                 kwargs=dict(img_size=112, patch_size=4, window_size=7, embed_dim=48, depths=(2, 2, 4, 2),
+                             num_heads=(2, 4, 8, 8))),
+    "pvt": dict(family="PVT-v2", timm_name="pvt_v2_b0",
+                kwargs=dict(embed_dims=(32, 64, 128, 192), depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))),
+    "pervit": dict(family="PerViT", config=dict(num_heads=4, emb_dims=[96, 128, 160, 192],
+                                                convstem_dims=[3, 32, 48, 64, 96], img_size=112,
+                                                stem_strides=[2, 2, 2, 1])),
+}
+
+
+def build_classifier(arch: dict, num_classes: int) -> torch.nn.Module:
+    if arch["family"] == "PerViT":
+        from vtdemo.models.pervit import PerViT
+
+        return PerViT(**arch["config"], num_classes=num_classes)
+    import timm
+
+    return timm.create_model(arch["timm_name"], pretrained=False, num_classes=num_classes, **arch["kwargs"])
+
+
+def build_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="train a classifier (ViT, DeiT, Swin, PVT-v2, PerViT) on an image folder",
+                       description=__doc__)
+    p.add_argument("--arch", choices=sorted(DEMO_ARCHS), required=True, help="demo architecture")
+    p.add_argument("--arch-json", type=Path, help="JSON overriding the architecture's keywords")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with train/ and val/ in ImageFolder layout")
+    p.add_argument("--size", type=int, default=112, help="input resolution")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup-epochs", type=float, default=2)
+    p.add_argument("--smoothing", type=float, default=0.1)
+    p.add_argument("--randaugment", default="rand-m6-mstd0.5-inc1", help="timm RandAugment spec ('' for none)")
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
+    p.add_argument("--cutmix", type=float, default=0.0, help="cutmix alpha (0 = off)")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights, e.g. 0.999 (0 = off)")
+    p.add_argument("--teacher", help="DeiT hard distillation: a classifier id or weights file of the same label set")
+    p.add_argument("--teacher-arch", choices=sorted(DEMO_ARCHS), help="architecture of a --teacher weights file "
+                   "(files exported by this command name their own)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--val-every", type=int, default=1)
+    p.add_argument("--limit", type=int, help="use only this many training images (smoke tests)")
+    p.add_argument("--out", type=Path, default=Path("runs/classify"))
+    p.add_argument("--export", type=Path, help="at the end, write the best weights (.safetensors) + a JSON card")
+    p.add_argument("--id", help="model id written in the card")
+    p.add_argument("--device")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(run=train)
+
+
+def loaders(args, mean, std):
+    from timm.data import create_transform
+    from torchvision.datasets import ImageFolder
+
+    train_tf = create_transform(args.size, is_training=True, auto_augment=args.randaugment or None,
+                                interpolation="bicubic", mean=mean, std=std, scale=(0.25, 1.0))
+    val_tf = create_transform(args.size, is_training=False, interpolation="bicubic", mean=mean, std=std,
+                              crop_pct=0.875)
+    train_set, val_set = ImageFolder(args.data / "train", train_tf), ImageFolder(args.data / "val", val_tf)
+    if train_set.classes != val_set.classes:
+        raise SystemExit("train/ and val/ hold different class folders")
+    if args.limit:
+        train_set = torch.utils.data.Subset(train_set, range(0, len(train_set), max(1, len(train_set) // args.limit)))
+        val_set = torch.utils.data.Subset(val_set, range(0, len(val_set), max(1, len(val_set) // args.limit)))
+    return train_set, val_set
+
+
+@torch.no_grad()
+def evaluate(model, val_loader, device) -> float:
+    model.eval()
+    correct = total = 0
+    for x, y in val_loader:
+        logits = model(x.to(device))
+        correct += int((logits.argmax(-1).cpu() == y).sum())
+        total += len(y)
+    return correct / max(1, total)
+
+
+def load_teacher(args, num_classes: int, device):
+    if args.teacher is None:
+        return None
+    path = Path(args.teacher)
+    if path.is_file():
+        from vtdemo.zoo.weights import load_state_dict
+
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:  # files written by this command carry their architecture
+            saved = (f.metadata() or {}).get("arch")
+        if saved is None and not args.teacher_arch:
+            raise SystemExit("--teacher-arch is needed with a --teacher weights file that does not name its "
+                             "architecture")
+        teacher = build_classifier(json.loads(saved) if saved else DEMO_ARCHS[args.teacher_arch], num_classes)
+        teacher.load_state_dict(load_state_dict(path))
+    else:
+        from vtdemo.zoo.loading import load_model
+
+        teacher = load_model(args.teacher, device="cpu")
+    return teacher.to(device).eval()
+
+
+def train(args) -> None:
+    from tqdm import tqdm
+
+    from vtdemo.runtime import default_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    arch = dict(DEMO_ARCHS[args.arch])
+    if args.arch_json:
+        arch.update(json.loads(args.arch_json.read_text()))
+    for key in ("config", "kwargs"):  # the token grid follows --size
+        if "img_size" in arch.get(key, {}):
+            arch[key] = dict(arch[key], img_size=args.size)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    train_set, val_set = loaders(args, mean, std)
+    classes = (train_set.dataset if hasattr(train_set, "dataset") else train_set).classes
+    torch.manual_seed(args.seed)
+    model = build_classifier(arch, len(classes)).to(device)
+    distill = args.teacher is not None
+    if distill and not hasattr(model, "set_distilled_training"):
+        raise SystemExit("--teacher needs a model with a distillation token (--arch deit)")
+    teacher = load_teacher(args, len(classes), device)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "dist_token")) else decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    ema = None
+    if args.ema:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(model, decay=args.ema)
+    mixup = None
+    if args.mixup or args.cutmix:
+        from timm.data import Mixup
+
+        mixup = Mixup(mixup_alpha=args.mixup, cutmix_alpha=args.cutmix, label_smoothing=args.smoothing,
+                      num_classes=len(classes))
+    args.out.mkdir(parents=True, exist_ok=True)
+    state_path, best_path, log_path = args.out / "state.pt", args.out / "best.safetensors", args.out / "log.jsonl"
+    epoch, best, clock = 0, -1.0, Clock()
+    if state_path.exists():
+        state = load_state(state_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and "ema" in state:
+            ema.module.load_state_dict(state["ema"])
+        epoch, best, clock = state["epoch"], state["best"], Clock(state["seconds"])
+        print(f"resumed after epoch {epoch}")
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{arch['family']}: {params:,} parameters; {len(train_set)} training / {len(val_set)} validation images; "
+          f"{len(classes)} classes; {device_description(device)}")
+    steps_per_epoch = -(-len(train_set) // args.batch)
+    total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=args.batch, num_workers=args.workers)
+
+    def log(**row):
+        with log_path.open("a") as f:
+            f.write(json.dumps(dict(epoch=epoch, seconds=round(clock.total(), 1), **row)) + "\n")
+
+    while epoch < args.epochs:
+        model.train()
+        if distill:
+            model.set_distilled_training(True)
+        gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # the same order after a resume
+        loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=gen,
+                                             num_workers=args.workers, drop_last=len(train_set) > args.batch,
+                                             persistent_workers=False)
+        bar = tqdm(loader, desc=f"{args.arch} epoch {epoch + 1}/{args.epochs}", unit="batch", dynamic_ncols=True)
+        losses = []
+        for i, (x, y) in enumerate(bar):
+            step = epoch * steps_per_epoch + i
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * lr_factor(step, total, "cosine", warmup)
+            x, y = x.to(device), y.to(device)
+            targets = mixup(x, y) if mixup else None
+            if mixup:
+                x, targets = targets
+            out = model(x)
+            if distill:
+                cls_out, dist_out = out
+                with torch.no_grad():
+                    teacher_labels = teacher(x).argmax(-1)
+                loss = 0.5 * _ce(cls_out, y, targets, args.smoothing) + 0.5 * F.cross_entropy(dist_out, teacher_labels)
+            else:
+                loss = _ce(out, y, targets, args.smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update(model, step=step)
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}", best=f"{best:.3f}")
+        bar.close()
+        if distill:
+            model.set_distilled_training(False)
+        epoch += 1
+        row = dict(loss=round(sum(losses) / max(1, len(losses)), 4))
+        if epoch % args.val_every == 0 or epoch == args.epochs:
+            scored = ema.module if ema is not None else model
+            top1 = evaluate(scored, val_loader, device)
+            row["top1"] = round(top1, 4)
+            print(f"epoch {epoch}: val top-1 {top1:.2%}")
+            if top1 > best:
+                best = top1
+                export_weights(scored, best_path, metadata={"arch": json.dumps(arch), "classes": json.dumps(classes)})
+        log(**row)
+        save_state(state_path, model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, best=best,
+                   seconds=clock.total(), **({"ema": ema.module.state_dict()} if ema is not None else {}))
+    if args.export:
+        export(args, arch, classes, best, best_path, clock.total(), device, len(train_set), len(val_set), params)
+
+
+def _ce(logits, y, soft_targets, smoothing: float):
+    if soft_targets is not None:
+        return torch.sum(-soft_targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
+    return F.cross_entropy(logits, y, label_smoothing=smoothing)
+
+
+def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val, params) -> None:
+    import shutil
+
+    args.export.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best_path, args.export)
+    card = dict(
+        id=args.id or args.export.stem, family=arch["family"], architecture=arch, classes=list(classes),
+        parameters=params, file_bytes=args.export.stat().st_size, input_size=args.size,
+        command=command_line(args.argv), data=str(args.data), training_images=n_train, validation_images=n_val,
+        epochs=args.epochs, batch=args.batch, lr=args.lr, teacher=args.teacher, seed=args.seed,
+        wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
+        val_top1=round(best, 4), date=time.strftime("%Y-%m-%d"),
+    )
+    write_card(args.export.with_suffix(".json"), card)
+    print(f"wrote {args.export} ({card['file_bytes'] / 1e6:.2f} MB, top-1 {best:.2%}) and its card")
