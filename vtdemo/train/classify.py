@@ -28,12 +28,12 @@ DEMO_ARCHS: dict[str, dict] = {
     "deit": dict(family="DeiT", timm_name="deit_tiny_distilled_patch16_224",
                  kwargs=dict(img_size=112, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
     "swin": dict(family="Swin", timm_name="swin_tiny_patch4_window7_224",
-                 kwargs=dict(img_size=112, patch_size=4, window_size=7, embed_dim=48, depths=(2, 2, 4, 2),
+                 kwargs=dict(img_size=112, patch_size=4, window_size=7, embed_dim=32, depths=(2, 2, 2, 2),
                              num_heads=(2, 4, 8, 8))),
     "pvt": dict(family="PVT-v2", timm_name="pvt_v2_b0",
                 kwargs=dict(embed_dims=(32, 64, 128, 192), depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))),
-    "pervit": dict(family="PerViT", config=dict(num_heads=4, emb_dims=[96, 128, 160, 192],
-                                                convstem_dims=[3, 32, 48, 64, 96], img_size=112,
+    "pervit": dict(family="PerViT", config=dict(num_heads=4, emb_dims=[80, 112, 128, 144],
+                                                convstem_dims=[3, 24, 48, 64, 80], img_size=112,
                                                 stem_strides=[2, 2, 2, 1])),
 }
 
