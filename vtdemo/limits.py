@@ -58,3 +58,8 @@ def max_lam_steps() -> int:
 def max_lam_pixels() -> int:
     """Largest input attributed whole by LAM; bigger ones are attributed within a neighbourhood of the box."""
     return _int_env("VTDEMO_MAX_LAM_PIXELS", 128 * 128)
+
+
+def max_attention_pixels() -> int:
+    """Largest input whose HAT attention is captured whole; larger ones are attended around the clicked pixel."""
+    return _int_env("VTDEMO_MAX_ATTENTION_PIXELS", 192 * 192)

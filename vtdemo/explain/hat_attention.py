@@ -105,9 +105,21 @@ class AttentionCache:
 CACHE = AttentionCache()
 
 
+def neighbourhood(size: tuple[int, int], point: tuple[int, int], side: int) -> tuple[int, int, int, int]:
+    """A ``side``×``side`` box (left, top, right, bottom) around ``point`` inside an image of ``size``; aligned to
+    multiples of 16 so that nearby clicks share one box (and one cached forward pass)."""
+    w, h = size
+    left = min(max(0, (point[0] - side // 2) // 16 * 16), max(0, w - side))
+    top = min(max(0, (point[1] - side // 2) // 16 * 16), max(0, h - side))
+    return left, top, min(w, left + side), min(h, top + side)
+
+
 def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group: int, block: int):
-    """(PixelAttention, LR image) for the LR pixel ``point`` of ``image`` under the zoo HAT ``model_id``; the
-    forward pass is cached per (model, image, group, block), so further clicks only slice."""
+    """(PixelAttention, the LR image attended, its (left, top) in the input) for the LR pixel ``point`` of ``image``
+    under the zoo HAT ``model_id``. The forward pass is cached per (model, image, group, block), so further clicks
+    only slice. Inputs larger than VTDEMO_MAX_ATTENTION_PIXELS are attended in a neighbourhood of the point:
+    window attention is local, only the channel attention's global pooling sees less of the image."""
+    from vtdemo import limits
     from vtdemo.imaging import decode_image, pil_to_tensor
     from vtdemo.zoo.cards import get_card
     from vtdemo.zoo.loading import load_model
@@ -116,6 +128,14 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     if card.builder != "hat":
         raise ValueError(f"{card.name} is not a HAT model: window attention maps need HAT.")
     rgb = decode_image(image).rgb
+    x, y = int(point[0]), int(point[1])
+    if not (0 <= x < rgb.width and 0 <= y < rgb.height):
+        raise ValueError(f"Pixel ({x}, {y}) is outside the {rgb.width}×{rgb.height} input.")
+    offset = (0, 0)
+    if rgb.width * rgb.height > limits.max_attention_pixels():
+        box = neighbourhood(rgb.size, (x, y), int(limits.max_attention_pixels() ** 0.5))
+        rgb, offset = rgb.crop(box), box[:2]
     model = load_model(model_id)
     captured = CACHE.get(model_id, model, pil_to_tensor(rgb), group, block)
-    return pixel_attention(captured, int(point[0]), int(point[1]), (rgb.height, rgb.width)), rgb
+    view = pixel_attention(captured, x - offset[0], y - offset[1], (rgb.height, rgb.width))
+    return view, rgb, offset

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
+from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.sr_tab import _run_dir
 from vtdemo.zoo.cards import get_card
@@ -24,9 +25,10 @@ def _modes(model_id: str | None) -> list[str]:
 
 def render(cap, point, layer: int, head, mode: str) -> tuple[Image.Image, str]:
     """The model's view with the clicked query's attention, the token grid (or Swin window) and the query."""
-    from vtdemo.explain.probes import token_at, token_map
+    from vtdemo.explain.probes import MODES, token_at, token_map
     from vtdemo.viz.overlay import draw_box, draw_grid, draw_mask_outline, heat_overlay, with_colorbar
 
+    mode = mode or MODES[cap.family][0]
     heat, mask = token_map(cap, point, layer, head, mode)
     lay = cap.layers[layer % len(cap.layers)]
     view = cap.view.resize((VIEW, VIEW), Image.Resampling.BICUBIC)
@@ -165,7 +167,7 @@ def build(demo: gr.Blocks) -> None:
                     "click runs the model once; further clicks reuse that pass.")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                image = gr.Image(type="filepath", label="Image (click a point)", sources=["upload", "clipboard"],
+                image = ImageUpload(label="Image (click a point)", sources=["upload", "clipboard"],
                                  elem_id="att-input", height=320)
                 gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS], inputs=image)
                 model = gr.Dropdown(choices, value=first, label="Model", elem_id="attn-model")
@@ -197,7 +199,7 @@ def build(demo: gr.Blocks) -> None:
         for control in (head, mode):
             control.input(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
         with gr.Column(visible=False):
-            api_image = gr.Image(type="filepath", label="image")
+            api_image = ImageUpload(label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")
             api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
             api_layer = gr.Number(value=-1, precision=0, label="layer")

@@ -9,6 +9,7 @@ import numpy as np
 import gradio as gr
 
 from vtdemo import limits
+from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.sr_tab import BICUBIC, HEAVY, _run_dir, model_choices
 from vtdemo.zoo.cards import cards, get_card
@@ -107,7 +108,8 @@ def attention_view(image, model_id, x, y, group, block, head):
     from vtdemo.viz.plots import channel_figure
 
     start = time.perf_counter()
-    view, lr = hat_attention_for_image(image, model_id, (int(x), int(y)), int(group), int(block))
+    view, lr, (ox, oy) = hat_attention_for_image(image, model_id, (int(x), int(y)), int(group), int(block))
+    x, y = int(x) - ox, int(y) - oy  # coordinates inside the attended region
     heat = view.map if head in (None, "mean") else view.heads[int(head)]
     # show the neighbourhood of the keys, magnified: windows are a few pixels wide
     ys, xs = np.nonzero(view.keys)
@@ -124,8 +126,8 @@ def attention_view(image, model_id, x, y, group, block, head):
     img = with_colorbar(img, float(heat.max()), "attn")
     path = _save(img, "attention.png")
     ms = (time.perf_counter() - start) * 1000
-    caption = (f"**{view.kind}**, group {group}, block {block}, head {head}: query pixel ({x}, {y}) in green, "
-               f"input region x {left}–{right - 1}, y {top}–{bottom - 1}; cyan = its "
+    caption = (f"**{view.kind}**, group {group}, block {block}, head {head}: query pixel ({x + ox}, {y + oy}) in "
+               f"green, input region x {left + ox}–{right - 1 + ox}, y {top + oy}–{bottom - 1 + oy}; cyan = its "
                + ("window; amber = the overlapping window its keys come from" if view.kind == "OCAB"
                   else "(shifted) window") + f". Weights sum to {heat.sum():.3f}. Server time {ms:.0f} ms.")
     return path, channel_figure(view.channel), caption, ms
@@ -174,7 +176,7 @@ def build(demo: gr.Blocks) -> None:
                     "box, then run. Below: HAT's own attention for a clicked pixel.")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                image = gr.Image(type="filepath", label="Input (click to place the box)", elem_id="lam-input",
+                image = ImageUpload(label="Input (click to place the box)", elem_id="lam-input",
                                  sources=["upload", "clipboard"], height=320)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
                 with gr.Row():
@@ -230,7 +232,7 @@ def build(demo: gr.Blocks) -> None:
         head.change(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
 
         with gr.Column(visible=False):
-            api_image = gr.Image(type="filepath", label="image")
+            api_image = ImageUpload(label="image")
             api_model = gr.Textbox(value="hat-demo-x4", label="model_id")
             api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
             api_steps = gr.Number(value=50, precision=0, label="steps")
