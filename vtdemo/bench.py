@@ -188,3 +188,28 @@ def _bench_click(model_id: str, size: int, clicks: int = 20) -> str:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def bench_attention(model_ids: list[str], size: int = 320, clicks: int = 20) -> list[str]:
+    """Server time of the Attention tab's first click (one forward pass with capture) and of later clicks on the
+    same image (cache slice + overlay + PNG), per classifier."""
+    import tempfile
+
+    from PIL import Image
+
+    from vtdemo.ui.attention_tab import attention_view
+
+    path = Path(tempfile.mkdtemp()) / "click.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+    lines = [f"Attention clicks on a {size}×{size} image ({torch.get_num_threads()} threads):"]
+    for model_id in model_ids:
+        from vtdemo.zoo.loading import load_model
+
+        load_model(model_id)  # loading is not part of a click
+        first = attention_view(str(path), model_id, size / 2, size / 2, -1, "mean", None)[3]
+        times = sorted(attention_view(str(path), model_id, 40 + (i * 13) % (size - 80), size / 2, -1 - i % 3,
+                                      "mean", None)[3] for i in range(clicks))
+        lines.append(f"  {model_id:22s} first click {first:7.1f} ms   later clicks: median "
+                     f"{times[len(times) // 2]:5.1f} ms, max {times[-1]:5.1f} ms")
+    return lines

@@ -126,7 +126,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         return 2
     tag = f"{net.name}_x{net.scale}".replace("/", "_")
     failures = 0
-    bar = tqdm(list(zip(images, output_paths(images, args.output, tag))), unit="image", desc=f"{net.name} ×{net.scale}")
+    jobs = list(zip(images, output_paths(images, args.output, tag)))
+    bar = tqdm(jobs, unit="image", desc=f"{net.name} ×{net.scale}")
     for src, dst in bar:
         if dst.exists() and not args.force:
             bar.write(f"skip {src}: {dst} exists (use --force to overwrite)")
@@ -154,11 +155,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.what == "attention":
+        print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320)))
+        return 0
     if args.what == "lam":
         model = (args.models or ["hat-demo-x4"])[0]
-        print("\n".join(bench.bench_lam(model, args.size, args.steps, args.batch, args.device)))
+        print("\n".join(bench.bench_lam(model, args.size or 48, args.steps, args.batch, args.device)))
         return 0
-    rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size, args.repeats, args.device, onnx=not args.no_onnx)
+    rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size or 64, args.repeats, args.device,
+                          onnx=not args.no_onnx)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(bench.format_rows(rows))
     return 0
@@ -207,11 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_upscale)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam"], help="sr: our HAT vs the reference; lam: batched LAM vs "
-                       "one step at a time, and the attention click")
+    bench.add_argument("what", choices=["sr", "lam", "attention"],
+                       help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
+                            "attention click; attention: classifier attention clicks (first and cached)")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
                        "lam: one SR model id (default hat-demo-x4)")
-    bench.add_argument("--size", type=int, default=64, help="input side in pixels (default 64)")
+    bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     bench.add_argument("--threads", type=int, help="torch CPU threads")

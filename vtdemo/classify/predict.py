@@ -16,7 +16,8 @@ from vtdemo.zoo.cards import ModelCard, get_card
 @dataclass
 class Prediction:
     model: str
-    heads: dict[str, list[tuple[str, float]]]  # "prediction" or, for DeiT ⚗: "average", "class token", "distillation token"
+    # "prediction"; for distilled DeiT "average", "class token" and "distillation token"
+    heads: dict[str, list[tuple[str, float]]]
     seconds: float
 
     @property

@@ -5,10 +5,10 @@ Structure (official names): a convolutional stem (``conv_layers``: 3×3 stride-2
 ``x = x + MPA(norm1(CPE(x)))`` then ``x = res_path(x) + MLP(norm2(x))`` (``res_path`` is a Linear where the width
 changes); final LayerNorm, mean over tokens, linear head.
 
-MPA (multi-head peripheral attention) is softmax-free: attention = L1-normalise(φp ⊙ exp(q·kᵀ·scale − max)), where
-the position attention φp depends only on the weights: the Euclidean distances between query and key positions on
-a grid padded by 2 (``rpe``), a shared Linear(1 → 4H) (``rpe_proj``), then per block two valid 3×3 convolutions over
-the key grid with instance norms (GroupNorm with one channel per group), ReLU, and a sigmoid.
+MPA (multi-head peripheral attention) is softmax-free: attention = L1-normalise(φp ⊙ exp(q·kᵀ·scale − max)),
+where the position attention φp depends only on the weights: the Euclidean distances between query and key
+positions on a grid padded by 2 (``rpe``), a shared Linear(1 → 4H) (``rpe_proj``), then per block two valid 3×3
+convolutions over the key grid with instance norms (GroupNorm with one channel per group), ReLU, and a sigmoid.
 
 Differences from the official code, none of which changes a number: φp is computed once and cached in eval mode
 (invalidated by ``load_state_dict``, ``train()`` and device/dtype moves) instead of per call; without attention
@@ -241,8 +241,8 @@ class PerViT(nn.Module):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.shape[-2:] != (self.img_size, self.img_size):
-            raise ValueError(f"PerViT was built for {self.img_size}×{self.img_size} inputs (a {self.grid}×{self.grid} "
-                             f"token grid); got {x.shape[-1]}×{x.shape[-2]}.")
+            raise ValueError(f"PerViT was built for {self.img_size}×{self.img_size} inputs (a {self.grid}×"
+                             f"{self.grid} token grid); got {x.shape[-1]}×{x.shape[-2]}.")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features (B, C) before the head."""

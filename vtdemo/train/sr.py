@@ -55,7 +55,8 @@ class PatchSampler:
         for f in files:
             lr, hr = bicubic_pair(Image.open(f), scale)
             if min(lr.shape[:2]) >= patch:
-                self.pairs.append((torch.from_numpy(lr.copy()).permute(2, 0, 1), torch.from_numpy(hr.copy()).permute(2, 0, 1)))
+                self.pairs.append((torch.from_numpy(lr.copy()).permute(2, 0, 1),
+                                   torch.from_numpy(hr.copy()).permute(2, 0, 1)))
         if not self.pairs:
             raise SystemExit(f"no training image is at least {patch * scale} px on each side")
 
@@ -87,7 +88,8 @@ def benchmark_pairs(root: Path, scale: int):
 
     for hr_path in sorted((root / "HR").glob("*.png")):
         lr_path = root / "LR_bicubic" / f"X{scale}" / f"{hr_path.stem}x{scale}.png"
-        yield hr_path.stem, Image.open(lr_path).convert("RGB"), crop_to_multiple(Image.open(hr_path).convert("RGB"), scale)
+        hr = crop_to_multiple(Image.open(hr_path).convert("RGB"), scale)
+        yield hr_path.stem, Image.open(lr_path).convert("RGB"), hr
 
 
 @torch.no_grad()
