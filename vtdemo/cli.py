@@ -155,6 +155,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.what == "load":
+        from vtdemo import loadtest
+
+        lines = loadtest.run(args.clients, args.requests, args.url)
+        print("\n".join(lines))
+        return 0 if " failed 0" in lines[1] else 1
     if args.what == "attention":
         print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320)))
         return 0
@@ -212,9 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_upscale)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam", "attention"],
+    bench.add_argument("what", choices=["sr", "lam", "attention", "load"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
-                            "attention click; attention: classifier attention clicks (first and cached)")
+                            "attention click; attention: classifier attention clicks (first and cached); load: "
+                            "concurrent users against a local server")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
                        "lam: one SR model id (default hat-demo-x4)")
     bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
@@ -223,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, help="torch CPU threads")
     bench.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")
     bench.add_argument("--steps", type=int, default=20, help="lam: path steps (default 20)")
+    bench.add_argument("--clients", type=int, default=8, help="load: concurrent users (default 8)")
+    bench.add_argument("--requests", type=int, default=5, help="load: requests per user (default 5)")
+    bench.add_argument("--url", help="load: a running server (default: start one in this process)")
     bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
     bench.set_defaults(func=_cmd_bench)
     return parser

@@ -63,3 +63,8 @@ def max_lam_pixels() -> int:
 def max_attention_pixels() -> int:
     """Largest input whose HAT attention is captured whole; larger ones are attended around the clicked pixel."""
     return _int_env("VTDEMO_MAX_ATTENTION_PIXELS", 192 * 192)
+
+
+def max_tiles() -> int:
+    """Most SR tiles one request may run."""
+    return _int_env("VTDEMO_MAX_TILES", 400)

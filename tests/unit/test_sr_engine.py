@@ -140,3 +140,26 @@ def test_non_sr_and_unsafe_checkpoints_are_refused(tmp_path):
 def test_auto_tile_respects_env(monkeypatch):
     monkeypatch.setenv("VTDEMO_TILE", "96")
     assert engine.auto_tile(1000, 1000, torch.device("cpu")) == 96
+
+
+def test_tile_and_output_limits_refuse_before_any_work(monkeypatch):
+    from vtdemo.imaging import ImageError
+    from vtdemo.sr.engine import upscale
+
+    img = Image.new("RGB", (100, 80), "gray")
+    calls = []
+
+    class Counting(torch.nn.Module):
+        scale = 2
+
+        def forward(self, x):
+            calls.append(1)
+            return torch.nn.functional.interpolate(x, scale_factor=2)
+
+    monkeypatch.setenv("VTDEMO_MAX_TILES", "4")
+    with pytest.raises(ImageError, match="VTDEMO_MAX_TILES"):
+        upscale(img, Counting(), tile=32, overlap=4, backend="torch")
+    monkeypatch.setenv("VTDEMO_MAX_OUTPUT_PIXELS", "30000")
+    with pytest.raises(ImageError, match="VTDEMO_MAX_OUTPUT_PIXELS"):
+        upscale(img, Counting(), backend="torch")
+    assert calls == []

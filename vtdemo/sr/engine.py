@@ -110,6 +110,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
     h, w = lr.shape[-2:]
     tile = tile or auto_tile(h, w, device)
     overlap = min(overlap if overlap is not None else 16, tile // 4)
+    check_tiles(tiling.count_tiles(h, w, tile, overlap), tile)
     fn = backend_fn(net, backend, device, tile)
     while True:
         total = tiling.count_tiles(h, w, tile, overlap)
@@ -155,6 +156,15 @@ def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> til
         return module(t)
 
     return run
+
+
+def check_tiles(count: int, tile: int) -> None:
+    """Refuse a request that would run more than VTDEMO_MAX_TILES tiles (a tiny --tile on a big image)."""
+    from vtdemo import limits
+
+    if count > limits.max_tiles():
+        raise ImageError(f"{tile}px tiles would need {count} tiles, over this server's limit of {limits.max_tiles()} "
+                         "(VTDEMO_MAX_TILES): use larger tiles or a smaller image.")
 
 
 def check_output_size(width: int, height: int, scale: int) -> None:

@@ -1,0 +1,8 @@
+"""Concurrent users against the real server (small numbers; the benchmark command reports the big ones)."""
+
+
+def test_concurrent_clients_all_complete():
+    from vtdemo import loadtest
+
+    lines = loadtest.run(clients=4, requests=3)
+    assert "completed 12, failed 0" in lines[1], "\n".join(lines)
