@@ -81,3 +81,14 @@ def test_context_crop_is_exact_for_a_local_model_and_di_is_bounded():
 def test_box_outside_the_output_is_refused():
     with pytest.raises(ValueError, match="outside"):
         attribution_map(BicubicSR(2), torch.rand(1, 3, 8, 8), x=10, y=0, window=8, steps=2)
+
+
+def test_batched_lam_on_the_embedded_hat_demo_equals_the_reference():
+    from vtdemo.zoo.loading import load_model
+
+    model = load_model("hat-demo-x4", device="cpu")
+    lr = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(5))
+    ours, di = attribution_map(model, lr, x=16, y=20, window=16, steps=6, batch_size=3)
+    ref, ref_di = reference_lam(model, lr[0].double().numpy(), 16, 20, window=16, fold=6)
+    assert np.abs(ours - ref).max() / np.abs(ref).max() <= 1e-4
+    assert di == pytest.approx(ref_di, rel=1e-4)

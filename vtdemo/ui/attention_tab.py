@@ -11,7 +11,7 @@ from PIL import Image
 from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
-from vtdemo.ui.sr_tab import _run_dir
+from vtdemo.ui.files import run_dir
 from vtdemo.zoo.cards import get_card
 
 VIEW = 448  # the model's view is shown at this size (an integer multiple of every token grid here)
@@ -62,7 +62,7 @@ def attention_view(image, model_id, x, y, layer, head, mode):
     start = time.perf_counter()
     cap = CACHE.get(image, model_id)
     img, info = render(cap, (float(x), float(y)), int(layer), head, mode)
-    path = _run_dir() / "attention.png"
+    path = run_dir() / "attention.png"
     img.save(path)
     ms = (time.perf_counter() - start) * 1000
     return str(path), f"{info}. Server time {ms:.0f} ms.", cap, ms
@@ -168,7 +168,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(label="Image (click a point)", sources=["upload", "clipboard"],
-                                 elem_id="att-input", height=320)
+                                    elem_id="att-input", height=320)
                 gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS], inputs=image)
                 model = gr.Dropdown(choices, value=first, label="Model", elem_id="attn-model")
                 with gr.Row():

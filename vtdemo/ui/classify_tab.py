@@ -89,7 +89,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(label="Image", sources=["upload", "clipboard"],
-                                 elem_id="cls-input", height=320)
+                                    elem_id="cls-input", height=320)
                 gr.Examples(photos, inputs=image, label="Examples (scikit-image's public-domain photos)")
                 models = gr.Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
                                      max_choices=SLOTS, label=f"Classifiers (up to {SLOTS})", elem_id="cls-models")

@@ -11,7 +11,8 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
-from vtdemo.ui.sr_tab import BICUBIC, HEAVY, _run_dir, model_choices
+from vtdemo.ui.files import run_dir
+from vtdemo.ui.sr_tab import BICUBIC, HEAVY, model_choices
 from vtdemo.zoo.cards import cards, get_card
 
 WINDOW = 16
@@ -34,7 +35,7 @@ def lam_overlay(result):
 
 
 def _save(img, name: str) -> str:
-    path = _run_dir() / name
+    path = run_dir() / name
     img.save(path)
     return str(path)
 
@@ -177,7 +178,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(label="Input (click to place the box)", elem_id="lam-input",
-                                 sources=["upload", "clipboard"], height=320)
+                                    sources=["upload", "clipboard"], height=320)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
                 with gr.Row():
                     x = gr.Number(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)

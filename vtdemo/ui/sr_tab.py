@@ -3,9 +3,6 @@ score them against a reference, download; plus the /upscale and /compare API end
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
+from vtdemo.ui.files import run_dir, safe_name
 from vtdemo.zoo import weights
 from vtdemo.zoo.builders import builder_ready
 from vtdemo.zoo.cards import cards, get_card
@@ -85,15 +83,15 @@ def on_checkpoint(file: str | None, scale: int, uploads: dict | None, chosen: li
     uploads = dict(uploads or {})
     if not file:
         return gr.skip(), uploads, gr.skip()
-    size = os.path.getsize(file)
-    if size > limits.max_checkpoint_upload_bytes():
-        raise gr.Error(f"The checkpoint is {size / 1e6:.0f} MB, over the {limits.max_checkpoint_upload_bytes() / 1e6:.0f}"
-                       " MB upload limit (VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES).")
+    size, limit = os.path.getsize(file), limits.max_checkpoint_upload_bytes()
+    if size > limit:
+        raise gr.Error(f"The checkpoint is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB upload limit "
+                       "(VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES).")
     net = uploaded_net(file)
     key = f"{UPLOAD}{len(uploads) + 1}"
     uploads[key] = dict(name=Path(file).name, path=file, scale=net.scale)
-    arch = type(net.module).__name__
-    message = f"✅ **{Path(file).name}**: {arch}, ×{net.scale}, {sum(p.numel() for p in net.module.parameters()):,} parameters."
+    arch, params = type(net.module).__name__, sum(p.numel() for p in net.module.parameters())
+    message = f"✅ **{Path(file).name}**: {arch}, ×{net.scale}, {params:,} parameters."
     scale = int(scale)
     if net.scale != scale:
         message += f" It upscales ×{net.scale}: switch the scale to ×{net.scale} to use it."
@@ -120,26 +118,12 @@ def _resolve(value: str, uploads: dict | None):
 
 # --- results on disk -------------------------------------------------------------------------------------------
 
-def _run_dir() -> Path:
-    """A fresh folder for one comparison's files; folders older than two hours are removed."""
-    root = Path(tempfile.gettempdir()) / "vtdemo-sr"
-    root.mkdir(exist_ok=True)
-    for old in root.iterdir():
-        if old.is_dir() and time.time() - old.stat().st_mtime > 7200:
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=root))
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
-
-
 def save_comparison(comparison) -> dict:
     """Write every result (and the input, and the reference) as PNG plus a zip; returns the session state."""
-    folder = _run_dir()
+    folder = run_dir()
     results = []
     for i, r in enumerate(comparison.results):
-        path = folder / f"{i + 1}-{_safe(r.model)}-x{comparison.scale}.png"
+        path = folder / f"{i + 1}-{safe_name(r.model)}-x{comparison.scale}.png"
         r.image.save(path)
         results.append(dict(model=r.model, name=r.name, path=str(path), caption=r.caption()))
     input_path = folder / "input.png"
@@ -242,12 +226,11 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
 
 def on_input_click(image: str | None, evt: gr.SelectData):
     """A click on the input image centres the inspector there."""
-    from PIL import Image
+    from vtdemo.imaging import decode_image
 
     if not image:
         return gr.skip(), gr.skip()
-    with Image.open(image) as img:
-        w, h = img.size
+    w, h = decode_image(image).rgb.size  # EXIF rotation applied, as the results are
     x, y = evt.index
     return round(100 * x / w, 1), round(100 * y / h, 1)
 
@@ -267,7 +250,7 @@ def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
             raise gr.Error(f"{model_id} is a {card.task} model, not a super-resolution model.")
         scale = card.scale
     out = upscale(image, model_id, scale=int(scale))
-    path = _run_dir() / f"{_safe(model_id)}-x{scale}.png"
+    path = run_dir() / f"{safe_name(model_id)}-x{scale}.png"
     out.save(path)
     return str(path)
 
@@ -295,12 +278,12 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(label="Image (click to centre the zoom inspector)",
-                                 sources=["upload", "clipboard"], elem_id="sr-input", height=320)
+                                    sources=["upload", "clipboard"], elem_id="sr-input", height=320)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, label="Examples (generated charts "
                             "and scikit-image's public-domain photos)", examples_per_page=8)
                 mode = gr.Radio(MODES, value="lr", label="What is this image?", elem_id="sr-mode")
                 reference = ImageUpload(label="High-resolution reference", visible=False,
-                                     elem_id="sr-reference", height=200)
+                                        elem_id="sr-reference", height=200)
                 scale = gr.Radio(list(SCALES), value=4, label="Scale", elem_id="sr-scale")
                 models = gr.Dropdown(model_choices(4), value=default_models(4), multiselect=True,
                                      max_choices=limits.max_compare_models(), label="Models (up to "

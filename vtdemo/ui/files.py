@@ -1,0 +1,25 @@
+"""Where the tabs write the files they return (results, overlays, zips): fresh folders under the system temp dir,
+which Gradio may serve; folders older than two hours are removed."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+MAX_AGE_S = 7200
+
+
+def run_dir() -> Path:
+    """A fresh folder for one request's files."""
+    root = Path(tempfile.gettempdir()) / "vtdemo-results"
+    root.mkdir(exist_ok=True)
+    for old in root.iterdir():
+        if old.is_dir() and time.time() - old.stat().st_mtime > MAX_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe version of a model id or uploaded file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
