@@ -29,7 +29,7 @@ def lam_overlay(result):
     from vtdemo.viz.overlay import display_factor, draw_box, heat_overlay, with_colorbar
 
     factor = display_factor(result.lr.size)
-    img = heat_overlay(result.lr, result.map, factor=factor, alpha=0.75)
+    img = heat_overlay(result.lr, result.map, factor=factor, alpha=0.9, gray=True)
     draw_box(img, tuple(v / result.scale for v in result.box), factor, colour=(0, 255, 0))
     return with_colorbar(img, 1.0, "LAM")
 

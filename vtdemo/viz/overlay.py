@@ -24,16 +24,19 @@ def display_factor(size: tuple[int, int], target: int = 512) -> int:
 
 
 def heat_overlay(image: Image.Image, heat: np.ndarray, *, alpha: float = 0.6, factor: int = 1,
-                 vmax: float | None = None, cmap: str = "Inferno") -> Image.Image:
+                 vmax: float | None = None, cmap: str = "Inferno", gray: bool = False) -> Image.Image:
     """``image`` (h, w) with ``heat`` (h, w) blended on top, both enlarged ``factor``× with nearest-neighbour.
-    Where heat is 0 the image shows through untouched; the blend grows with the heat."""
+    Where heat is 0 the image shows through untouched; the blend grows with the heat. ``gray``: show the image as
+    dimmed grey so that a sparse map stands out (as the LAM paper draws it)."""
     h, w = heat.shape
     if image.size != (w, h):
         raise ValueError(f"heat map {w}×{h} does not match the image {image.width}×{image.height}")
     top = float(vmax if vmax is not None else heat.max()) or 1.0
     norm = np.clip(heat / top, 0, 1)
     colours = colormap(cmap)[np.round(norm * 255).astype(int)]
-    base = np.asarray(image.convert("RGB"), dtype=np.float64)
+    base = np.asarray(image.convert("L" if gray else "RGB").convert("RGB"), dtype=np.float64)
+    if gray:
+        base = 40 + 0.5 * base
     weight = (alpha * np.sqrt(norm))[..., None]  # sqrt: faint attention stays visible
     out = (base * (1 - weight) + colours * weight).round().astype(np.uint8)
     return Image.fromarray(out.repeat(factor, 0).repeat(factor, 1))
