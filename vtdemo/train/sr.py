@@ -237,6 +237,15 @@ def train(args) -> None:
         export(args, arch, best_path, clock.total(), device, len(sampler.pairs))
 
 
+def portable(path: Path) -> str:
+    """A data path as the card records it: relative to the checkout's parent when it is under it (../shared/...)."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    rel = os.path.relpath(Path(path).resolve(), root)
+    return rel if rel.startswith("..") and not rel.startswith("../..") else str(path)
+
+
 def export(args, arch: dict, best_path: Path, seconds: float, device: torch.device, n_images: int) -> None:
     """Copy the best weights to ``args.export`` and write the JSON card with Set5/Set14 scores next to bicubic."""
     from vtdemo.models.hat import HAT
@@ -258,7 +267,7 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
     card = dict(
         id=args.id or args.export.stem, architecture="HAT", config=arch, scale=args.scale,
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=size,
-        command=command_line(args.argv), data=[str(d) for d in args.data], training_images=n_images,
+        command=command_line(args.argv), data=[portable(d) for d in args.data], training_images=n_images,
         iterations=args.iters, batch=args.batch, lr_patch=args.patch, lr=args.lr, schedule=args.schedule,
         init_from=str(args.init_from) if args.init_from else None, seed=args.seed,
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
