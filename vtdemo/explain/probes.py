@@ -47,6 +47,7 @@ class Capture:
     layers: list[Layer]
     geometry: Geometry
     view: Image.Image  # what the model sees (the centre crop)
+    display: Image.Image | None = None  # the view enlarged for the Attention tab (made on first use)
 
 
 def _timm_attention_modules(model: nn.Module) -> list[nn.Module]:
@@ -212,9 +213,27 @@ def token_map(cap: Capture, point: tuple[float, float], layer: int = -1, head: s
 
 # --- cache and the public entry point -------------------------------------------------------------------------
 
-def image_key(image: ImageSource) -> tuple[str, Image.Image]:
+_FILE_DIGESTS: OrderedDict[tuple, str] = OrderedDict()
+
+
+def image_key(image: ImageSource) -> tuple[str, Image.Image | None]:
+    """(digest of the decoded pixels, the decoded image or None when the digest was known from the file).
+    A file seen before (same path, size and mtime) is not decoded again: a click needs only the digest."""
+    import os
+
+    file_key = None
+    if isinstance(image, (str, os.PathLike)):
+        st = os.stat(image)
+        file_key = (os.fspath(image), st.st_size, st.st_mtime_ns)
+        if file_key in _FILE_DIGESTS:
+            return _FILE_DIGESTS[file_key], None
     rgb = decode_image(image).rgb
-    return hashlib.sha256(rgb.tobytes() + repr(rgb.size).encode()).hexdigest()[:24], rgb
+    digest = hashlib.sha256(rgb.tobytes() + repr(rgb.size).encode()).hexdigest()[:24]
+    if file_key is not None:
+        _FILE_DIGESTS[file_key] = digest
+        while len(_FILE_DIGESTS) > 64:
+            _FILE_DIGESTS.popitem(last=False)
+    return digest, rgb
 
 
 class CaptureCache:
@@ -227,7 +246,7 @@ class CaptureCache:
         digest, rgb = image_key(image)
         key = (model_id, digest)
         if key not in self.entries:
-            self.entries[key] = capture(rgb, model_id, device)
+            self.entries[key] = capture(rgb if rgb is not None else image, model_id, device)
             self.forwards += 1
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)

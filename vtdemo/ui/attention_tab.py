@@ -11,7 +11,7 @@ from PIL import Image
 from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
-from vtdemo.ui.files import run_dir
+from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.cards import get_card
 
 VIEW = 448  # the model's view is shown at this size (an integer multiple of every token grid here)
@@ -31,7 +31,9 @@ def render(cap, point, layer: int, head, mode: str) -> tuple[Image.Image, str]:
     mode = mode or MODES[cap.family][0]
     heat, mask = token_map(cap, point, layer, head, mode)
     lay = cap.layers[layer % len(cap.layers)]
-    view = cap.view.resize((VIEW, VIEW), Image.Resampling.BICUBIC)
+    if cap.display is None:  # the enlarged view, once per capture
+        cap.display = cap.view.resize((VIEW, VIEW), Image.Resampling.BICUBIC)
+    view = cap.display
     rows, cols = heat.shape
     up = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((VIEW, VIEW), Image.Resampling.NEAREST))
     img = heat_overlay(view, up, alpha=0.7)
@@ -62,8 +64,7 @@ def attention_view(image, model_id, x, y, layer, head, mode):
     start = time.perf_counter()
     cap = CACHE.get(image, model_id)
     img, info = render(cap, (float(x), float(y)), int(layer), head, mode)
-    path = run_dir() / "attention.png"
-    img.save(path)
+    path = save_png(img, run_dir() / "attention.png")
     ms = (time.perf_counter() - start) * 1000
     return str(path), f"{info}. Server time {ms:.0f} ms.", cap, ms
 

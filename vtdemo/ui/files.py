@@ -23,3 +23,9 @@ def run_dir() -> Path:
 def safe_name(name: str) -> str:
     """A file-name-safe version of a model id or uploaded file name."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+
+
+def save_png(image, path: Path) -> str:
+    """Write a lossless PNG with light compression (an interactive view: encoding time matters more than bytes)."""
+    image.save(path, format="PNG", compress_level=1)
+    return str(path)

@@ -11,7 +11,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
-from vtdemo.ui.files import run_dir
+from vtdemo.ui.files import run_dir, save_png
 from vtdemo.ui.sr_tab import BICUBIC, HEAVY, model_choices
 from vtdemo.zoo.cards import cards, get_card
 
@@ -35,9 +35,7 @@ def lam_overlay(result):
 
 
 def _save(img, name: str) -> str:
-    path = run_dir() / name
-    img.save(path)
-    return str(path)
+    return save_png(img, run_dir() / name)
 
 
 def on_click(image: str | None, evt: gr.SelectData):

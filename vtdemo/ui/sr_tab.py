@@ -11,7 +11,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
-from vtdemo.ui.files import run_dir, safe_name
+from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo import weights
 from vtdemo.zoo.builders import builder_ready
 from vtdemo.zoo.cards import cards, get_card
@@ -161,7 +161,7 @@ def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> li
         with Image.open(path) as img:
             crop = zoom_crop(img, center, factor, VIEW)
         target = folder / f"{key}-{cx:.1f}-{cy:.1f}-{zoom:g}.png"
-        crop.save(target)
+        save_png(crop, target)
         out.append((str(target), caption))
     return out
 

@@ -1,10 +1,13 @@
 """Heat maps over images: a colour map, nearest-neighbour display scaling, outlines and a colour bar."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
+@lru_cache(maxsize=8)
 def colormap(name: str = "Inferno", n: int = 256) -> np.ndarray:
     """(n, 3) uint8 lookup table interpolated from one of plotly's sequential colour scales."""
     import plotly.colors
@@ -32,13 +35,13 @@ def heat_overlay(image: Image.Image, heat: np.ndarray, *, alpha: float = 0.6, fa
     if image.size != (w, h):
         raise ValueError(f"heat map {w}×{h} does not match the image {image.width}×{image.height}")
     top = float(vmax if vmax is not None else heat.max()) or 1.0
-    norm = np.clip(heat / top, 0, 1)
-    colours = colormap(cmap)[np.round(norm * 255).astype(int)]
-    base = np.asarray(image.convert("L" if gray else "RGB").convert("RGB"), dtype=np.float64)
+    norm = np.clip(heat.astype(np.float32) / np.float32(top), 0, 1)
+    colours = colormap(cmap)[(norm * 255 + 0.5).astype(np.intp)].astype(np.float32)
+    base = np.asarray(image.convert("L" if gray else "RGB").convert("RGB"), dtype=np.float32)
     if gray:
         base = 40 + 0.5 * base
-    weight = (alpha * np.sqrt(norm))[..., None]  # sqrt: faint attention stays visible
-    out = (base * (1 - weight) + colours * weight).round().astype(np.uint8)
+    weight = (np.float32(alpha) * np.sqrt(norm))[..., None]  # sqrt: faint attention stays visible
+    out = (base * (1 - weight) + colours * weight + 0.5).astype(np.uint8)
     return Image.fromarray(out.repeat(factor, 0).repeat(factor, 1))
 
 
