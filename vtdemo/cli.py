@@ -158,7 +158,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "load":
         from vtdemo import loadtest
 
-        lines = loadtest.run(args.clients, args.requests, args.url)
+        lines = loadtest.run(args.clients, args.requests, args.url, args.rounds)
         print("\n".join(lines))
         return 0 if " failed 0" in lines[1] else 1
     if args.what == "attention":
@@ -232,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=20, help="lam: path steps (default 20)")
     bench.add_argument("--clients", type=int, default=8, help="load: concurrent users (default 8)")
     bench.add_argument("--requests", type=int, default=5, help="load: requests per user (default 5)")
-    bench.add_argument("--url", help="load: a running server (default: start one in this process)")
+    bench.add_argument("--url", help="load: a running server (default: start one as a separate process)")
+    bench.add_argument("--rounds", type=int, default=2, help="load: rounds of all clients (default 2)")
     bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
     bench.set_defaults(func=_cmd_bench)
     return parser

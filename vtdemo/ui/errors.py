@@ -6,6 +6,8 @@ import logging
 
 import gradio as gr
 
+from vtdemo.runtime import release_memory
+
 log = logging.getLogger("vtdemo")
 
 
@@ -19,7 +21,8 @@ def _expected() -> tuple[type[BaseException], ...]:
 
 def user_errors(fn):
     """Decorator for event handlers: known problems become gr.Error(message); anything else is logged with its
-    traceback and reported as an internal error with its one-line reason (the server keeps serving)."""
+    traceback and reported as an internal error with its one-line reason (the server keeps serving). Freed memory
+    is handed back to the OS after every request."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -36,5 +39,7 @@ def user_errors(fn):
             log.exception("unexpected error in %s", fn.__name__)
             raise gr.Error(f"Internal error ({type(exc).__name__}): {str(exc)[:300]}", print_exception=False) \
                 from None
+        finally:
+            release_memory()
 
     return wrapper
