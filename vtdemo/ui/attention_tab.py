@@ -168,8 +168,8 @@ def build(demo: gr.Blocks) -> None:
                     "click runs the model once; further clicks reuse that pass.")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                image = ImageUpload(label="Image (click a point)", sources=["upload", "clipboard"],
-                                    elem_id="att-input", height=320)
+                image = ImageUpload(type="filepath", image_mode=None, label="Image (click a point)",
+                                    sources=["upload", "clipboard"], elem_id="att-input", height=320)
                 gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS], inputs=image)
                 model = gr.Dropdown(choices, value=first, label="Model", elem_id="attn-model")
                 with gr.Row():
@@ -200,7 +200,7 @@ def build(demo: gr.Blocks) -> None:
         for control in (head, mode):
             control.input(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
         with gr.Column(visible=False):
-            api_image = ImageUpload(label="image")
+            api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")
             api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
             api_layer = gr.Number(value=-1, precision=0, label="layer")

@@ -88,8 +88,8 @@ def build(demo: gr.Blocks) -> None:
                     "(Imagenette classes); the others need their ImageNet weights (hub, or a file in `weights/`).")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                image = ImageUpload(label="Image", sources=["upload", "clipboard"],
-                                    elem_id="cls-input", height=320)
+                image = ImageUpload(type="filepath", image_mode=None, label="Image",
+                                    sources=["upload", "clipboard"], elem_id="cls-input", height=320)
                 gr.Examples(photos, inputs=image, label="Examples (scikit-image's public-domain photos)")
                 models = gr.Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
                                      max_choices=SLOTS, label=f"Classifiers (up to {SLOTS})", elem_id="cls-models")
@@ -108,7 +108,7 @@ def build(demo: gr.Blocks) -> None:
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)
         with gr.Column(visible=False):
-            api_image = ImageUpload(label="image")
+            api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")
             api_k = gr.Number(value=5, precision=0, label="top_k")
             api_label = gr.Label(label="prediction")

@@ -10,15 +10,16 @@ class ImageUpload(gr.Image):
     Gradio's own preprocessing opens the file with PIL first, so a non-image (HTML, text, a truncated file) fails
     there with a generic "could not preprocess" error, and a mode conversion would drop alpha or 16-bit depth.
     Here vtdemo's decoder sees the original bytes and says exactly what is wrong. The file is in Gradio's upload
-    cache (Gradio checks that), so no user-chosen path reaches the filesystem.
+    cache (Gradio checks that), so no user-chosen path reaches the filesystem. Create it with
+    ``type="filepath", image_mode=None`` (no ``__init__`` here: Gradio reads a component's props from its
+    constructor's signature).
     """
 
-    is_template = True  # same front-end as gr.Image
+    is_template = True  # same front-end as gr.Image: its block name...
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("type", "filepath")
-        kwargs.setdefault("image_mode", None)
-        super().__init__(*args, **kwargs)
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Image.get_component_class_id()  # ...and its class id (else the page asks for custom JS)
 
     def preprocess(self, payload):
         if payload is None:

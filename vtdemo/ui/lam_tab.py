@@ -175,8 +175,8 @@ def build(demo: gr.Blocks) -> None:
                     "box, then run. Below: HAT's own attention for a clicked pixel.")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                image = ImageUpload(label="Input (click to place the box)", elem_id="lam-input",
-                                    sources=["upload", "clipboard"], height=320)
+                image = ImageUpload(type="filepath", image_mode=None, label="Input (click to place the box)",
+                                    elem_id="lam-input", sources=["upload", "clipboard"], height=320)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
                 with gr.Row():
                     x = gr.Number(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
@@ -231,7 +231,7 @@ def build(demo: gr.Blocks) -> None:
         head.change(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
 
         with gr.Column(visible=False):
-            api_image = ImageUpload(label="image")
+            api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(value="hat-demo-x4", label="model_id")
             api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
             api_steps = gr.Number(value=50, precision=0, label="steps")

@@ -277,13 +277,14 @@ def build(demo: gr.Blocks) -> None:
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                image = ImageUpload(label="Image (click to centre the zoom inspector)",
+                image = ImageUpload(type="filepath", image_mode=None,
+                                    label="Image (click to centre the zoom inspector)",
                                     sources=["upload", "clipboard"], elem_id="sr-input", height=320)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, label="Examples (generated charts "
                             "and scikit-image's public-domain photos)", examples_per_page=8)
                 mode = gr.Radio(MODES, value="lr", label="What is this image?", elem_id="sr-mode")
-                reference = ImageUpload(label="High-resolution reference", visible=False,
-                                        elem_id="sr-reference", height=200)
+                reference = ImageUpload(type="filepath", image_mode=None, label="High-resolution reference",
+                                        visible=False, elem_id="sr-reference", height=200)
                 scale = gr.Radio(list(SCALES), value=4, label="Scale", elem_id="sr-scale")
                 models = gr.Dropdown(model_choices(4), value=default_models(4), multiselect=True,
                                      max_choices=limits.max_compare_models(), label="Models (up to "
@@ -334,14 +335,14 @@ def build(demo: gr.Blocks) -> None:
 
         # Stable API endpoints (gradio_client), independent of the page's layout.
         with gr.Column(visible=False):
-            api_image = ImageUpload(label="image")
+            api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="hat-demo-x4")
             api_scale = gr.Number(label="scale", value=4, precision=0)
             api_out = gr.Image(type="filepath", format="png", label="upscaled")
             api_models = gr.Dropdown([BICUBIC] + [c.id for c in cards("sr")], multiselect=True, label="model_ids",
                                      value=[BICUBIC, "hat-demo-x4"])
             api_mode = gr.Radio([m for _, m in MODES], value="lr", label="mode")
-            api_reference = ImageUpload(label="reference")
+            api_reference = ImageUpload(type="filepath", image_mode=None, label="reference")
             api_gallery = gr.Gallery(format="png", label="results")
             api_table = gr.Dataframe(headers=METRIC_HEADERS, label="metrics")
             upscale_button, compare_button = gr.Button(), gr.Button()
