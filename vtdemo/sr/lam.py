@@ -106,8 +106,9 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
 
     ``lr``: (1, 3, h, w) in [0, 1]. Returns (map, DI): ``map`` float32 (h, w), |Σ_c attribution| / max; DI in
     [0, 100]. ``context``: when set, only the LR region within ``context`` LR pixels of the box is attributed (the
-    rest is zero) — much faster on large images, exact for models whose receptive field fits in it, an
-    approximation for models with a global one (e.g. channel attention pools the whole image).
+    rest is zero, and DI is computed over that region) — much faster on large images, exact for models whose
+    receptive field fits in it, an approximation for models with a global one (channel attention pools the whole
+    image).
     """
     if lr.dim() != 4 or lr.shape[0] != 1:
         raise ValueError("lr must be a (1, C, h, w) tensor")
@@ -139,7 +140,8 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
     crop_map = grad_2d / peak if peak > 0 else grad_2d
     result = np.zeros(full, dtype=np.float64)
     result[offset[0]:offset[0] + crop_map.shape[0], offset[1]:offset[1] + crop_map.shape[1]] = crop_map
-    return result.astype(np.float32), diffusion_index(result)
+    # DI over the pixels attributed: the whole input, or the context region (not diluted by the zeros outside)
+    return result.astype(np.float32), diffusion_index(crop_map)
 
 
 @dataclass

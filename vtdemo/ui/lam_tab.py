@@ -25,12 +25,22 @@ def _hat_choices() -> list[tuple[str, str]]:
 
 
 def lam_overlay(result):
-    """LR image with the LAM map, the box (in LR pixels) outlined in green, and a colour bar."""
+    """The attributed neighbourhood of the input, magnified, with the LAM map, the box (green) and a colour bar.
+    A large image is cropped to where the attribution is (plus a margin), else its few pixels would be invisible."""
     from vtdemo.viz.overlay import display_factor, draw_box, heat_overlay, with_colorbar
 
-    factor = display_factor(result.lr.size)
-    img = heat_overlay(result.lr, result.map, factor=factor, alpha=0.9, gray=True)
-    draw_box(img, tuple(v / result.scale for v in result.box), factor, colour=(0, 255, 0))
+    h, w = result.map.shape
+    bx0, by0, bx1, by1 = (v / result.scale for v in result.box)
+    ys, xs = np.nonzero(result.map > 0.01)
+    margin = 8
+    left = int(max(0, min(xs.min(initial=w), bx0) - margin))
+    top = int(max(0, min(ys.min(initial=h), by0) - margin))
+    right = int(min(w, max(xs.max(initial=0) + 1, bx1) + margin))
+    bottom = int(min(h, max(ys.max(initial=0) + 1, by1) + margin))
+    crop = result.lr.crop((left, top, right, bottom))
+    factor = display_factor(crop.size, 384)
+    img = heat_overlay(crop, result.map[top:bottom, left:right], factor=factor, alpha=0.9, gray=True)
+    draw_box(img, (bx0 - left, by0 - top, bx1 - left, by1 - top), factor, colour=(0, 255, 0))
     return with_colorbar(img, 1.0, "LAM")
 
 
@@ -208,7 +218,8 @@ def build(demo: gr.Blocks) -> None:
                 show = gr.Button("Show attention at (x, y)", elem_id="att-run")
             with gr.Column(scale=3, min_width=420):
                 att_caption = gr.Markdown(elem_id="att-caption")
-                att_image = gr.Image(type="filepath", format="png", label="Attention of the clicked query (click the input to pick another pixel)", elem_id="att-image", interactive=False)
+                att_image = gr.Image(type="filepath", format="png", elem_id="att-image", interactive=False,
+                                     label="Attention of the clicked query (click the input to pick another pixel)")
                 channel_plot = gr.Plot(label="Channel attention (CAB) of this block", elem_id="att-channels")
 
         def refresh_models(s):

@@ -21,7 +21,8 @@ def sr_metrics_figure(rows: list[dict]) -> go.Figure:
                     marker=dict(size=12, color="#f97316", symbol="diamond"),
                     text=[f"{r['seconds']:.2f}s" for r in rows], textposition="top center",
                     secondary_y=bool(scored))
-    fig.update_yaxes(title_text="time (s)", rangemode="tozero", secondary_y=bool(scored))
+    top = max((r["seconds"] for r in rows), default=0) or 1.0
+    fig.update_yaxes(title_text="time (s)", range=[0, top * 1.3], secondary_y=bool(scored))  # room for labels
     title = "PSNR-Y and time per model" if scored else "Time per model (no reference: nothing to score)"
     fig.update_layout(title=title, height=340, margin=dict(l=40, r=40, t=50, b=40), legend=dict(orientation="h"),
                       template="plotly_white")
