@@ -162,7 +162,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         return 0 if " failed 0" in lines[1] else 1
     if args.what == "attention":
-        print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320)))
+        from vtdemo.zoo import weights
+
+        try:
+            print("\n".join(bench.bench_attention(args.models or ["vit-s16"], size=args.size or 320)))
+        except (UnknownModelError, weights.WeightsError) as exc:
+            print(f"vtdemo bench attention: {exc}", file=sys.stderr)
+            return 2
         return 0
     if args.what == "lam":
         model = (args.models or ["hat-demo-x4"])[0]
@@ -223,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "attention click; attention: classifier attention clicks (first and cached); load: "
                             "concurrent users against a local server")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
-                       "lam: one SR model id (default hat-demo-x4)")
+                       "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-s16)")
     bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")

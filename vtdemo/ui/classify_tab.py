@@ -109,7 +109,7 @@ def build(demo: gr.Blocks) -> None:
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
-            api_model = gr.Textbox(label="model_id", value="vit-demo")
+            api_model = gr.Textbox(label="model_id", value="vit-s16")
             api_k = gr.Number(value=5, precision=0, label="top_k")
             api_label = gr.Label(label="prediction")
             button = gr.Button()
