@@ -1,6 +1,4 @@
 """The Attribution (LAM) tab and its endpoints, against independent computations."""
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
