@@ -158,9 +158,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "load":
         from vtdemo import loadtest
 
-        lines = loadtest.run(args.clients, args.requests, args.url, args.rounds)
+        lines, failed = loadtest.run(args.clients, args.requests, args.url, args.rounds)
         print("\n".join(lines))
-        return 0 if " failed 0" in lines[1] else 1
+        return 1 if failed else 0
     if args.what == "attention":
         from vtdemo.zoo import weights
 

@@ -64,7 +64,8 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start within 120 s")
 
 
-def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) -> list[str]:
+def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) -> tuple[list[str], int]:
+    """(report lines, number of failed requests)."""
     from gradio_client import Client
     from PIL import Image
 
@@ -129,4 +130,4 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) ->
         lines.append(f"  server memory: warm baseline {baseline:.0f} MB, peak {peak:.0f} MB, after each round "
                      + ", ".join(f"{m:.0f}" for m in after) + " MB")
     lines += [f"  failure: {f}" for f in failures[:10]]
-    return lines
+    return lines, len(failures)

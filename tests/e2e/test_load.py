@@ -4,6 +4,6 @@
 def test_concurrent_clients_all_complete():
     from vtdemo import loadtest
 
-    lines = loadtest.run(clients=4, requests=3, rounds=1)
-    assert "completed 12, failed 0" in lines[1], "\n".join(lines)
+    lines, failed = loadtest.run(clients=4, requests=3, rounds=1)
+    assert failed == 0 and "completed 12, failed 0" in lines[1], "\n".join(lines)
     assert "server memory" in lines[3]

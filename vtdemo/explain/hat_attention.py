@@ -9,12 +9,12 @@ from the zero-padded ow×ow window around the query's m×m window; keys falling 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from vtdemo.lru import LRU
 from vtdemo.models.hat import HAT, Captured
 
 
@@ -88,18 +88,16 @@ class AttentionCache:
     """Captured blocks per (model key, image digest, group, block): a click only slices (LRU, ``size`` entries)."""
 
     def __init__(self, size: int = 8):
-        self.size, self.entries = size, OrderedDict()
-        self.forwards = 0  # forward passes run (tests count them)
+        self.lru = LRU(size)
+
+    @property
+    def forwards(self) -> int:
+        """Forward passes run so far (tests count them)."""
+        return self.lru.computed
 
     def get(self, key: str, model: HAT, lr: torch.Tensor, group: int, block: int) -> Captured:
-        k = (key, image_digest(lr), group, block)
-        if k not in self.entries:
-            self.entries[k] = capture(model, lr, group, block)
-            self.forwards += 1
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        self.entries.move_to_end(k)
-        return self.entries[k]
+        return self.lru.get_or_compute((key, image_digest(lr), group, block),
+                                       lambda: capture(model, lr, group, block))
 
 
 CACHE = AttentionCache()

@@ -20,6 +20,7 @@ from torch import nn
 
 from vtdemo.classify.preprocess import Geometry, preprocess
 from vtdemo.imaging import ImageSource, decode_image
+from vtdemo.lru import LRU
 from vtdemo.zoo.cards import ModelCard, get_card
 
 MODES = {"ViT": ("patch", "cls", "rollout"), "DeiT": ("patch", "cls", "distill", "rollout"),
@@ -240,18 +241,16 @@ class CaptureCache:
     """Captures per (model id, image digest); LRU of ``size``. ``forwards`` counts model runs (tests read it)."""
 
     def __init__(self, size: int = 4):
-        self.size, self.entries, self.forwards = size, OrderedDict(), 0
+        self.lru = LRU(size)
+
+    @property
+    def forwards(self) -> int:
+        return self.lru.computed
 
     def get(self, image: ImageSource, model_id: str, device=None) -> Capture:
         digest, rgb = image_key(image)
-        key = (model_id, digest)
-        if key not in self.entries:
-            self.entries[key] = capture(rgb if rgb is not None else image, model_id, device)
-            self.forwards += 1
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        self.entries.move_to_end(key)
-        return self.entries[key]
+        return self.lru.get_or_compute((model_id, digest),
+                                       lambda: capture(rgb if rgb is not None else image, model_id, device))
 
 
 CACHE = CaptureCache()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from torch import nn
 
 from vtdemo import limits
 from vtdemo.imaging import ImageError, ImageSource, decode_image
+from vtdemo.lru import LRU
 from vtdemo.sr.engine import BICUBIC, Progress, SRNet, resolve_net, upscale
 from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
 
@@ -73,22 +73,20 @@ def match_reference(reference: Image.Image, lr: Image.Image, scale: int) -> Imag
     return reference.crop((0, 0, w, h))
 
 
-_UPLOADED: OrderedDict[str, SRNet] = OrderedDict()
+_UPLOADED = LRU(2)  # the last uploaded checkpoints stay loaded, keyed by content
 
 
-def uploaded_net(path: str | Path, keep: int = 2) -> SRNet:
-    """An uploaded SR checkpoint as an SRNet named after the file, loaded safely; the last ``keep`` stay loaded."""
+def uploaded_net(path: str | Path) -> SRNet:
+    """An uploaded SR checkpoint as an SRNet named after the file, loaded safely (and once per content)."""
     from vtdemo.sr.checkpoints import load_checkpoint
 
     path = Path(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest not in _UPLOADED:
+
+    def load() -> SRNet:
         module, scale = load_checkpoint(path)
-        _UPLOADED[digest] = SRNet(module, scale, path.name)
-        while len(_UPLOADED) > keep:
-            _UPLOADED.popitem(last=False)
-    _UPLOADED.move_to_end(digest)
-    return _UPLOADED[digest]
+        return SRNet(module, scale, path.name)
+
+    return _UPLOADED.get_or_compute(hashlib.sha256(path.read_bytes()).hexdigest(), load)
 
 
 def _label(model: str | nn.Module | SRNet, net: SRNet) -> tuple[str, str]:

@@ -3,6 +3,7 @@ token grid or window drawn; PerViT adds its peripheral analysis. The /attention 
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import gradio as gr
 import numpy as np
@@ -126,8 +127,9 @@ def _skeleton(card):
                              num_classes=int(card.config.get("num_classes", 1000)))
 
 
+@lru_cache(maxsize=32)
 def layer_and_head_counts(model_id: str) -> tuple[int, int]:
-    """(attention layers, most heads in any layer) of a classifier."""
+    """(attention layers, most heads in any layer) of a classifier; built once per id, not on every page load."""
     from vtdemo.explain.probes import _timm_attention_modules
 
     model = _skeleton(get_card(model_id))

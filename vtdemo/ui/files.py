@@ -8,15 +8,20 @@ import time
 from pathlib import Path
 
 MAX_AGE_S = 7200
+_last_prune = 0.0
 
 
 def run_dir() -> Path:
-    """A fresh folder for one request's files."""
+    """A fresh folder for one request's files (old folders are pruned at most once a minute, not per click)."""
+    global _last_prune
     root = Path(tempfile.gettempdir()) / "vtdemo-results"
     root.mkdir(exist_ok=True)
-    for old in root.iterdir():
-        if old.is_dir() and time.time() - old.stat().st_mtime > MAX_AGE_S:
-            shutil.rmtree(old, ignore_errors=True)
+    now = time.time()
+    if now - _last_prune > 60:
+        _last_prune = now
+        for old in root.iterdir():
+            if old.is_dir() and now - old.stat().st_mtime > MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=root))
 
 
