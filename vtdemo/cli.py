@@ -165,7 +165,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from vtdemo.zoo import weights
 
         try:
-            print("\n".join(bench.bench_attention(args.models or ["vit-s16"], size=args.size or 320)))
+            print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320)))
         except (UnknownModelError, weights.WeightsError) as exc:
             print(f"vtdemo bench attention: {exc}", file=sys.stderr)
             return 2
@@ -179,6 +179,35 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(bench.format_rows(rows))
     return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vtdemo.classify.evaluate import folder_top1
+    from vtdemo.zoo import weights
+    from vtdemo.zoo.cards import cards
+
+    ids = args.models or [c.id for c in cards("classify") if c.source.kind == "embedded"]
+    print(f"{'model':<22} {'top-1':>7} {'images':>7} {'seconds':>8}")
+    failed = 0
+    for model_id in ids:
+        bar = tqdm(desc=model_id, unit="img", leave=False, dynamic_ncols=True)
+
+        def progress(done, total, bar=bar):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            score = folder_top1(model_id, args.folder, limit=args.limit, device=args.device, progress=progress)
+        except (UnknownModelError, weights.WeightsError, FileNotFoundError, ValueError) as exc:
+            bar.close()
+            print(f"{model_id:<22} failed: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        bar.close()
+        print(f"{model_id:<22} {score.top1:>7.2%} {score.images:>7} {score.seconds:>8.1f}")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,13 +252,23 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--force", action="store_true", help="overwrite existing outputs")
     up.set_defaults(func=_cmd_upscale)
 
+    ev = sub.add_parser("evaluate", help="top-1 of classifiers on a folder of <synset>/<image> files",
+                        description="Top-1 accuracy through the app's preprocessing on a folder in ImageNet layout "
+                                    "(one sub-folder per class, named by its synset, e.g. n01440764/). Images of "
+                                    "classes a model does not have are left out of its score.")
+    ev.add_argument("folder", type=Path, help="e.g. an Imagenette val/ folder")
+    ev.add_argument("-m", "--models", nargs="+", help="classifier ids (default: the embedded demo models)")
+    ev.add_argument("--limit", type=int, help="score an evenly spaced subset of this many images")
+    ev.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    ev.set_defaults(func=_cmd_evaluate)
+
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
     bench.add_argument("what", choices=["sr", "lam", "attention", "load"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
                             "attention click; attention: classifier attention clicks (first and cached); load: "
                             "concurrent users against a local server")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
-                       "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-s16)")
+                       "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
     bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")

@@ -16,36 +16,11 @@ import torch
 import torch.nn.functional as F
 
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
-                                 save_state, write_card)
+                                 portable, save_state, write_card)
+from vtdemo.zoo.demo_archs import DEMO_ARCHS, build_classifier
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_DATA = SHARED / "data/cls/imagenette128"
-
-# Demo architectures for 112-px inputs with a 14×14 (ViT/DeiT/PerViT) or 28×28 (Swin) token grid, each ≤ 10 MB.
-DEMO_ARCHS: dict[str, dict] = {
-    "vit": dict(family="ViT", timm_name="vit_tiny_patch16_224",
-                kwargs=dict(img_size=112, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
-    "deit": dict(family="DeiT", timm_name="deit_tiny_distilled_patch16_224",
-                 kwargs=dict(img_size=112, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
-    "swin": dict(family="Swin", timm_name="swin_tiny_patch4_window7_224",
-                 kwargs=dict(img_size=112, patch_size=4, window_size=7, embed_dim=32, depths=(2, 2, 2, 2),
-                             num_heads=(2, 4, 8, 8))),
-    "pvt": dict(family="PVT-v2", timm_name="pvt_v2_b0",
-                kwargs=dict(embed_dims=(32, 64, 128, 192), depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))),
-    "pervit": dict(family="PerViT", config=dict(num_heads=4, emb_dims=[80, 112, 128, 144],
-                                                convstem_dims=[3, 24, 48, 64, 80], img_size=112,
-                                                stem_strides=[2, 2, 2, 1])),
-}
-
-
-def build_classifier(arch: dict, num_classes: int) -> torch.nn.Module:
-    if arch["family"] == "PerViT":
-        from vtdemo.models.pervit import PerViT
-
-        return PerViT(**arch["config"], num_classes=num_classes)
-    import timm
-
-    return timm.create_model(arch["timm_name"], pretrained=False, num_classes=num_classes, **arch["kwargs"])
 
 
 def build_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +29,7 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", choices=sorted(DEMO_ARCHS), required=True, help="demo architecture")
     p.add_argument("--arch-json", type=Path, help="JSON overriding the architecture's keywords")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with train/ and val/ in ImageFolder layout")
-    p.add_argument("--size", type=int, default=112, help="input resolution")
+    p.add_argument("--size", type=int, help="input resolution (default: the architecture's)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -68,6 +43,8 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher", help="DeiT hard distillation: a classifier id or weights file of the same label set")
     p.add_argument("--teacher-arch", choices=sorted(DEMO_ARCHS), help="architecture of a --teacher weights file "
                    "(files exported by this command name their own)")
+    p.add_argument("--teacher-size", type=int, help="input resolution of the teacher (default: the size its file "
+                   "names, else --size); the student's batch is resized for it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--val-every", type=int, default=1)
@@ -108,17 +85,20 @@ def evaluate(model, val_loader, device) -> float:
     return correct / max(1, total)
 
 
-def load_teacher(args, num_classes: int, device):
+def load_teacher(args, num_classes: int, device) -> tuple[torch.nn.Module | None, int]:
+    """(teacher in eval mode, the input size it expects) or (None, 0) without --teacher."""
     if args.teacher is None:
-        return None
-    path = Path(args.teacher)
+        return None, 0
+    path, size = Path(args.teacher), args.teacher_size
     if path.is_file():
         from vtdemo.zoo.weights import load_state_dict
 
         from safetensors import safe_open
 
         with safe_open(str(path), "pt") as f:  # files written by this command carry their architecture
-            saved = (f.metadata() or {}).get("arch")
+            meta = f.metadata() or {}
+        saved = meta.get("arch")
+        size = size or int(meta.get("size", 0)) or (json.loads(saved).get("size") if saved else None)
         if saved is None and not args.teacher_arch:
             raise SystemExit("--teacher-arch is needed with a --teacher weights file that does not name its "
                              "architecture")
@@ -127,8 +107,12 @@ def load_teacher(args, num_classes: int, device):
     else:
         from vtdemo.zoo.loading import load_model
 
+        from vtdemo.zoo.cards import get_card
+
         teacher = load_model(args.teacher, device="cpu")
-    return teacher.to(device).eval()
+        preprocess = get_card(args.teacher).preprocess
+        size = size or (preprocess.size if preprocess else None)
+    return teacher.to(device).eval(), int(size or args.size)
 
 
 def train(args) -> None:
@@ -142,6 +126,8 @@ def train(args) -> None:
     arch = dict(DEMO_ARCHS[args.arch])
     if args.arch_json:
         arch.update(json.loads(args.arch_json.read_text()))
+    args.size = args.size or arch.get("size") or 112
+    arch["size"] = args.size
     for key in ("config", "kwargs"):  # the token grid follows --size
         if "img_size" in arch.get(key, {}):
             arch[key] = dict(arch[key], img_size=args.size)
@@ -153,7 +139,7 @@ def train(args) -> None:
     distill = args.teacher is not None
     if distill and not hasattr(model, "set_distilled_training"):
         raise SystemExit("--teacher needs a model with a distillation token (--arch deit)")
-    teacher = load_teacher(args, len(classes), device)
+    teacher, teacher_size = load_teacher(args, len(classes), device)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "dist_token")) else decay).append(p)
@@ -214,7 +200,9 @@ def train(args) -> None:
             if distill:
                 cls_out, dist_out = out
                 with torch.no_grad():
-                    teacher_labels = teacher(x).argmax(-1)
+                    seen = x if teacher_size == x.shape[-1] else F.interpolate(
+                        x, size=(teacher_size, teacher_size), mode="bicubic", align_corners=False)
+                    teacher_labels = teacher(seen).argmax(-1)
                 loss = 0.5 * _ce(cls_out, y, targets, args.smoothing) + 0.5 * F.cross_entropy(dist_out, teacher_labels)
             else:
                 loss = _ce(out, y, targets, args.smoothing)
@@ -237,7 +225,8 @@ def train(args) -> None:
             print(f"epoch {epoch}: val top-1 {top1:.2%}")
             if top1 > best:
                 best = top1
-                export_weights(scored, best_path, metadata={"arch": json.dumps(arch), "classes": json.dumps(classes)})
+                export_weights(scored, best_path, metadata={"arch": json.dumps(arch), "classes": json.dumps(classes),
+                                                                   "size": str(args.size)})
         log(**row)
         save_state(state_path, model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, best=best,
                    seconds=clock.total(), **({"ema": ema.module.state_dict()} if ema is not None else {}))
@@ -259,7 +248,7 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
     card = dict(
         id=args.id or args.export.stem, family=arch["family"], architecture=arch, classes=list(classes),
         parameters=params, file_bytes=args.export.stat().st_size, input_size=args.size,
-        command=command_line(args.argv), data=str(args.data), training_images=n_train, validation_images=n_val,
+        command=command_line(args.argv), data=portable(args.data), training_images=n_train, validation_images=n_val,
         epochs=args.epochs, batch=args.batch, lr=args.lr, teacher=args.teacher, seed=args.seed,
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
         val_top1=round(best, 4), date=time.strftime("%Y-%m-%d"),

@@ -73,3 +73,12 @@ class Clock:
 
     def total(self) -> float:
         return self.previous + time.perf_counter() - self.start
+
+
+def portable(path: Path) -> str:
+    """A data path as the card records it: relative to the checkout's parent when it is under it (../shared/...)."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    rel = os.path.relpath(Path(path).resolve(), root)
+    return rel if rel.startswith("..") and not rel.startswith("../..") else str(path)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
-                                 save_state, write_card)
+                                 portable, save_state, write_card)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_TRAIN = [SHARED / "data/sr/train/bsds", SHARED / "data/sr/train/t91"]
@@ -235,15 +235,6 @@ def train(args) -> None:
     bar.close()
     if args.export:
         export(args, arch, best_path, clock.total(), device, len(sampler.pairs))
-
-
-def portable(path: Path) -> str:
-    """A data path as the card records it: relative to the checkout's parent when it is under it (../shared/...)."""
-    import os
-
-    root = Path(__file__).resolve().parents[2]
-    rel = os.path.relpath(Path(path).resolve(), root)
-    return rel if rel.startswith("..") and not rel.startswith("../..") else str(path)
 
 
 def export(args, arch: dict, best_path: Path, seconds: float, device: torch.device, n_images: int) -> None:

@@ -203,7 +203,7 @@ def build(demo: gr.Blocks) -> None:
             control.input(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
-            api_model = gr.Textbox(label="model_id", value="vit-s16")
+            api_model = gr.Textbox(label="model_id", value="vit-demo")
             api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
             api_layer = gr.Number(value=-1, precision=0, label="layer")
             api_head = gr.Textbox(value="mean", label="head")

@@ -11,6 +11,8 @@ from vtdemo.zoo.cards import cards, get_card
 
 SLOTS = 4
 HEAVY_CLS = "classify"
+# Offline defaults: four of the five embedded demo models (Swin is one click away).
+DEFAULT_DEMOS = ("vit-demo", "deit-demo", "pvt-demo", "pervit-demo")
 
 
 def classifier_choices() -> list[tuple[str, str]]:
@@ -31,9 +33,10 @@ def unavailable_classifiers() -> str:
 
 
 def default_classifiers() -> list[str]:
+    """The embedded demo models when present (they always work offline), else the first two usable ones."""
     ids = [v for _, v in classifier_choices()]
-    demo = [i for i in ids if i.endswith("-demo")]
-    return (demo or ids)[:2]
+    demo = [i for i in DEFAULT_DEMOS if i in ids]
+    return demo or ids[:2]
 
 
 def _label_value(top: list[tuple[str, float]]) -> dict[str, float]:
@@ -109,7 +112,7 @@ def build(demo: gr.Blocks) -> None:
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
-            api_model = gr.Textbox(label="model_id", value="vit-s16")
+            api_model = gr.Textbox(label="model_id", value="vit-demo")
             api_k = gr.Number(value=5, precision=0, label="top_k")
             api_label = gr.Label(label="prediction")
             button = gr.Button()

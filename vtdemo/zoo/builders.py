@@ -26,7 +26,8 @@ def _build_timm(card: ModelCard, state_dict: dict):
     import timm
 
     model = timm.create_model(card.config["timm_name"], pretrained=False,
-                              num_classes=int(card.config.get("num_classes", 1000)))
+                              num_classes=int(card.config.get("num_classes", 1000)),
+                              **dict(card.config.get("kwargs", {})))  # the demo models' own sizes
     _load_strict(model, state_dict, card)
     return model
 

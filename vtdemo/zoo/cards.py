@@ -286,6 +286,45 @@ for _suffix, (_name, _heads, _dims, _stem, _params, _top1) in _PERVIT_SIZES.item
         notes="official weights are on Google Drive only: download and place the file in weights/",
     ))
 
+# --- embedded demo classifiers: 10 Imagenette classes, trained by `python -m vtdemo.train classify` on a CPU ------
+
+# Measured top-1 on the 1,770 Imagenette val images of each committed file (its JSON card; a test keeps them in step).
+_DEMO_CLASSIFIERS = {
+    # id: (DEMO_ARCHS key, name, paper, paper url, parameters, measured top-1 %)
+    "vit-demo": ("vit", "ViT demo (10 classes, trained by vtdemo)", VIT_PAPER, _VIT_URL, 2_276_362, None),
+    "deit-demo": ("deit", "DeiT ⚗ demo (10 classes, distilled from pvt-demo)", DEIT_PAPER, _DEIT_URL, 2_278_676,
+                  None),
+    "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030",
+                  2_283_766, None),
+    "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
+                 2_251_914, None),
+    "pervit-demo": ("pervit", "PerViT demo (10 classes, trained by vtdemo)", PERVIT_PAPER,
+                    "https://arxiv.org/abs/2206.06243", 2_357_466, None),
+}
+
+
+def _demo_classifier_card(model_id: str) -> ModelCard:
+    from vtdemo.zoo.demo_archs import DEMO_ARCHS
+
+    key, name, paper, url, params, top1 = _DEMO_CLASSIFIERS[model_id]
+    arch = DEMO_ARCHS[key]
+    if arch["family"] == "PerViT":
+        builder, config = "pervit", _cfg(**arch["config"], num_classes=10)
+    else:
+        builder, config = "timm", _cfg(timm_name=arch["timm_name"], num_classes=10,
+                                       kwargs=MappingProxyType(arch["kwargs"]))
+    return ModelCard(
+        id=model_id, task="classify", family=arch["family"], name=name, paper=paper, paper_url=url, builder=builder,
+        sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0", params=params,
+        config=config, labels="imagenette", preprocess=Preprocess(size=arch["size"], crop_pct=0.875),
+        reported=f"{top1:.1f} top-1, Imagenette val (10 classes)" if top1 is not None else "",
+        notes=f"a 10-class demo model trained by vtdemo on Imagenette at {arch['size']} px on a CPU: "
+              "measured, not reported; not comparable to ImageNet-1k numbers",
+    )
+
+
+CLASSIFY_CARDS[:0] = [_demo_classifier_card(i) for i in _DEMO_CLASSIFIERS]
+
 CARDS: tuple[ModelCard, ...] = (*SR_CARDS, *CLASSIFY_CARDS)
 _BY_ID = {card.id: card for card in CARDS}
 

@@ -181,6 +181,10 @@ def offline_message(card: ModelCard, reason: str = "this machine is offline") ->
     if source.kind == "local":
         return (f"{card.id} ({card.name}) needs the file {source.basename}, which has no automatic download. "
                 f"Get it from {source.page} and place it at {target}; vtdemo looks there first.")
+    if source.kind == "embedded":
+        return (f"{card.id} ({card.name}) ships with vtdemo as {target}, but that file is missing: this checkout "
+                f"is incomplete. Restore it with `git checkout -- weights/{source.basename}` (or point "
+                f"VTDEMO_WEIGHTS_DIR at a folder that holds it).")
     size = f" ({source.size / 1e6:.1f} MB)" if source.size else ""
     where = (f"the Hugging Face Hub repo {source.repo_id}" if source.kind == "hub" else "its release page")
     check = f" It is verified against sha256 {source.sha256[:16]}…" if source.sha256 else ""

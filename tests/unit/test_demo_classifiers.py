@@ -1,0 +1,79 @@
+"""The five embedded demo classifiers: committed, ≤ 10 MB, loadable offline, described by their JSON cards, and
+scored through the app's own path (evaluate.folder_top1 agrees with one-image-at-a-time classify)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vtdemo.classify.labels import IMAGENETTE
+from vtdemo.zoo.cards import cards, get_card
+from vtdemo.zoo.weights import weights_dir
+
+DEMOS = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
+
+
+def test_every_family_has_an_embedded_demo_classifier():
+    embedded = {c.id: c.family for c in cards("classify") if c.source.kind == "embedded"}
+    assert embedded == {"vit-demo": "ViT", "deit-demo": "DeiT", "swin-demo": "Swin", "pvt-demo": "PVT-v2",
+                        "pervit-demo": "PerViT"}
+
+
+@pytest.mark.parametrize("model_id", DEMOS)
+def test_weights_load_offline_and_match_their_card(model_id, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from vtdemo.zoo.loading import load_model
+
+    card = get_card(model_id)
+    path = weights_dir() / card.source.basename
+    assert card.source.kind == "embedded" and path.is_file()
+    assert path.stat().st_size <= 10 * 2 ** 20
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["id"] == model_id and info["file_bytes"] == path.stat().st_size
+    for key in ("command", "data", "epochs", "wall_time_s", "device", "val_top1"):
+        assert info[key], key
+    assert info["command"].startswith("python -m vtdemo.train classify")
+    # the label order is Imagenette's synsets, which map to the ImageNet-1k indices of classes.tsv
+    assert info["classes"] == [synset for _, synset, _ in IMAGENETTE]
+    assert info["input_size"] == card.preprocess.size and card.labels == "imagenette"
+    # the zoo's "reported" column quotes the measured top-1 of this very file
+    assert card.reported.startswith(f"{100 * info['val_top1']:.1f} top-1")
+    model = load_model(model_id, device="cpu")
+    assert sum(p.numel() for p in model.parameters()) == card.params == info["parameters"]
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, card.preprocess.size, card.preprocess.size))
+    assert logits.shape == (2, 10)
+
+
+def test_deit_demo_is_distilled_from_another_demo_model():
+    info = json.loads((weights_dir() / "deit-demo.json").read_text())
+    assert info["teacher"] and "pvt-demo" in info["teacher"]
+    assert "--teacher" in info["command"]
+
+
+def test_folder_top1_agrees_with_classify_one_image_at_a_time(tmp_path):
+    from vtdemo.classify import classify
+    from vtdemo.classify.evaluate import folder_top1
+
+    rng = np.random.default_rng(0)
+    names = {}
+    for index, synset, name in IMAGENETTE[:3]:
+        names[synset] = name
+        (tmp_path / synset).mkdir()
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (70 + 9 * i, 90, 3), dtype=np.uint8)).save(tmp_path / synset / f"{i}.png")
+    (tmp_path / "n99999999").mkdir()  # a class no model has: left out of the score
+    Image.new("RGB", (40, 40)).save(tmp_path / "n99999999" / "x.png")
+    score = folder_top1("pvt-demo", tmp_path, batch=5)
+    right = sum(classify(p, "pvt-demo", 1)[0][0] == names[p.parent.name]
+                for p in tmp_path.glob("n0*/*.png"))
+    assert score.images == 12 and score.top1 == pytest.approx(right / 12)
+
+
+def test_class_index_maps_synsets_for_both_label_sets():
+    from vtdemo.classify.evaluate import class_index
+
+    assert [class_index("imagenet-1k", s) for _, s, _ in IMAGENETTE] == [i for i, _, _ in IMAGENETTE]
+    assert [class_index("imagenette", s) for _, s, _ in IMAGENETTE] == list(range(10))
+    assert class_index("imagenette", "n02085620") is None  # Chihuahua: not an Imagenette class

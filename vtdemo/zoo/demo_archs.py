@@ -1,0 +1,38 @@
+"""The architectures of the embedded demo classifiers (trained by ``python -m vtdemo.train classify``).
+
+Each is ≤ 10 MB and sized for training on two CPU cores; "size" is the input resolution it was trained at.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+# ViT/DeiT/PerViT at 64 px (an 8×8 token grid), Swin and PVT-v2 at 96 px (Swin: 24×24 tokens; window 6 divides
+# every stage, which the attention probes rely on).
+DEMO_ARCHS: dict[str, dict] = {
+    "vit": dict(family="ViT", timm_name="vit_tiny_patch16_224", size=64,
+                kwargs=dict(img_size=64, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
+    "deit": dict(family="DeiT", timm_name="deit_tiny_distilled_patch16_224", size=64,
+                 kwargs=dict(img_size=64, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
+    "swin": dict(family="Swin", timm_name="swin_tiny_patch4_window7_224", size=96,
+                 kwargs=dict(img_size=96, patch_size=4, window_size=6, embed_dim=32, depths=(2, 2, 2, 2),
+                             num_heads=(2, 4, 8, 8))),
+    "pvt": dict(family="PVT-v2", timm_name="pvt_v2_b0", size=96,
+                kwargs=dict(embed_dims=(32, 64, 128, 192), depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))),
+    "pervit": dict(family="PerViT", size=64, config=dict(num_heads=4, emb_dims=[80, 112, 128, 144],
+                                                         convstem_dims=[3, 24, 48, 64, 80], img_size=64,
+                                                         stem_strides=[2, 2, 2, 1])),
+}
+
+
+def build_classifier(arch: dict, num_classes: int) -> "torch.nn.Module":
+    """An untrained model of a DEMO_ARCHS entry (or a JSON of the same shape)."""
+    if arch["family"] == "PerViT":
+        from vtdemo.models.pervit import PerViT
+
+        return PerViT(**arch["config"], num_classes=num_classes)
+    import timm
+
+    return timm.create_model(arch["timm_name"], pretrained=False, num_classes=num_classes, **arch["kwargs"])
