@@ -98,3 +98,48 @@ def test_click_in_the_attention_tab_reuses_the_forward_pass(page, photo, artifac
     page.locator("#cls-caption-0").get_by_text("ms").wait_for(timeout=60_000)
     page.screenshot(path=str(artifacts / "classify-tab.png"), full_page=True)
     assert page.console_errors == []
+
+
+DEMOS = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
+
+
+@pytest.mark.parametrize("model_id", DEMOS)
+def test_demo_classifier_endpoint_matches_timms_transform(client, photo, model_id):
+    """The embedded models answer /classify offline; probabilities equal timm's eval transform + plain forward."""
+    from gradio_client import handle_file
+    from timm.data import create_transform
+
+    from vtdemo.classify.labels import label_names
+    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.loading import load_model
+
+    card = get_card(model_id)
+    size = card.preprocess.size
+    x = create_transform((3, size, size), crop_pct=0.875, interpolation="bicubic")(Image.open(photo).convert("RGB"))
+    with torch.no_grad():
+        probs = load_model(model_id, device="cpu")(x.unsqueeze(0)).softmax(-1)[0]
+    result = client.predict(handle_file(photo), model_id, 10, api_name="/classify")
+    names = label_names("imagenette")
+    got = {c["label"]: c["confidence"] for c in result["confidences"]}
+    assert result["label"] == names[int(probs.argmax())]
+    assert [got[n] for n in names] == pytest.approx(probs.tolist(), abs=1e-3)
+
+
+@pytest.mark.parametrize("model_id", DEMOS)
+def test_attention_maps_of_every_demo_model_and_mode(client, photo, model_id):
+    from gradio_client import handle_file
+
+    from vtdemo.explain.probes import MODES
+    from vtdemo.zoo.cards import get_card
+
+    views = {}
+    for mode in MODES[get_card(model_id).family]:
+        out = client.predict(handle_file(photo), model_id, 150, 110, -1, "mean", mode, api_name="/attention")
+        with Image.open(out) as im:
+            views[mode] = np.asarray(im.convert("RGB"))
+        assert views[mode].shape[0] == 448, mode
+    # the family's default map follows the query: another click gives another picture
+    first = MODES[get_card(model_id).family][0]
+    out = client.predict(handle_file(photo), model_id, 60, 60, -1, "mean", first, api_name="/attention")
+    with Image.open(out) as im:
+        assert np.abs(np.asarray(im.convert("RGB")).astype(int) - views[first]).mean() > 1

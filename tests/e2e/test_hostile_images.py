@@ -10,8 +10,8 @@ ENDPOINTS = {
     "/compare": (["bicubic", "hat-demo-x4"], "lr", 4, None),
     "/lam": ("bicubic", 4, 4, 5),
     "/hat_attention": ("hat-demo-x4", 0, 0, 0, 1, "mean"),
-    "/classify": ("vit-ti16", 3),
-    "/attention": ("vit-ti16", 20, 20, -1, "mean", ""),
+    "/classify": ("vit-demo", 3),
+    "/attention": ("pervit-demo", 20, 20, -1, "mean", ""),
 }
 GENERIC = ("Could not preprocess", "Internal error", "Traceback", "Error raised")
 

@@ -52,14 +52,15 @@ def test_learns_resumes_and_exports(folder):
 def test_deit_hard_distillation_from_a_teacher_file(folder):
     teacher = folder / "teacher.safetensors"
     run(folder, folder / "t", "vit", 3, "--export", str(teacher))
-    # the student trains at 40 px; the 32-px teacher (its file names its size) sees the batch resized to 32 px
+    # the student trains at 24 px; the 32-px teacher (its file names its size) sees 32-px crops, the student the
+    # same crops downsampled (a fixed-size ViT teacher would refuse any other size)
     run(folder, folder / "s", "deit", 3, "--teacher", str(teacher), "--teacher-arch", "vit", "--arch-json",
-        str(folder / "deit.json"), "--size", "40")
+        str(folder / "deit.json"), "--size", "24")
     log = [json.loads(line) for line in (folder / "s" / "log.jsonl").read_text().splitlines()]
     assert len(log) == 3 and all(np.isfinite(r["loss"]) for r in log)
     from safetensors import safe_open
 
     with safe_open(str(folder / "s" / "best.safetensors"), "pt") as f:
-        assert json.loads(f.metadata()["arch"])["kwargs"]["img_size"] == 40 and f.metadata()["size"] == "40"
+        assert json.loads(f.metadata()["arch"])["kwargs"]["img_size"] == 24 and f.metadata()["size"] == "24"
     with pytest.raises(SystemExit, match="distillation token"):
         run(folder, folder / "x", "vit", 1, "--teacher", str(teacher), "--teacher-arch", "vit")

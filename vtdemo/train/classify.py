@@ -57,11 +57,12 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=train)
 
 
-def loaders(args, mean, std):
+def loaders(args, mean, std, crop_size: int):
+    """(train set with augmentation, producing crop_size crops; val set with the eval transform at --size)."""
     from timm.data import create_transform
     from torchvision.datasets import ImageFolder
 
-    train_tf = create_transform(args.size, is_training=True, auto_augment=args.randaugment or None,
+    train_tf = create_transform(crop_size, is_training=True, auto_augment=args.randaugment or None,
                                 interpolation="bicubic", mean=mean, std=std, scale=(0.25, 1.0))
     val_tf = create_transform(args.size, is_training=False, interpolation="bicubic", mean=mean, std=std,
                               crop_pct=0.875)
@@ -132,14 +133,19 @@ def train(args) -> None:
         if "img_size" in arch.get(key, {}):
             arch[key] = dict(arch[key], img_size=args.size)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    train_set, val_set = loaders(args, mean, std)
-    classes = (train_set.dataset if hasattr(train_set, "dataset") else train_set).classes
+    if not (args.data / "train").is_dir() or not (args.data / "val").is_dir():
+        raise SystemExit(f"{args.data} needs train/ and val/ folders with one sub-folder per class")
+    classes = sorted(d.name for d in (args.data / "train").iterdir() if d.is_dir())
     torch.manual_seed(args.seed)
     model = build_classifier(arch, len(classes)).to(device)
     distill = args.teacher is not None
     if distill and not hasattr(model, "set_distilled_training"):
         raise SystemExit("--teacher needs a model with a distillation token (--arch deit)")
     teacher, teacher_size = load_teacher(args, len(classes), device)
+    # a teacher at a larger size sees the crop at its own size; the student gets it downsampled (antialiased)
+    train_set, val_set = loaders(args, mean, std, crop_size=max(args.size, teacher_size))
+    if (train_set.dataset if hasattr(train_set, "dataset") else train_set).classes != classes:
+        raise SystemExit("train/ holds folders that are not image classes")
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "dist_token")) else decay).append(p)
@@ -196,12 +202,16 @@ def train(args) -> None:
             targets = mixup(x, y) if mixup else None
             if mixup:
                 x, targets = targets
+            seen = x  # the teacher's view
+            if x.shape[-1] != args.size:
+                x = F.interpolate(x, size=(args.size, args.size), mode="bicubic", antialias=True, align_corners=False)
             out = model(x)
             if distill:
                 cls_out, dist_out = out
                 with torch.no_grad():
-                    seen = x if teacher_size == x.shape[-1] else F.interpolate(
-                        x, size=(teacher_size, teacher_size), mode="bicubic", align_corners=False)
+                    if seen.shape[-1] != teacher_size:  # a teacher smaller than the student
+                        seen = F.interpolate(seen, size=(teacher_size, teacher_size), mode="bicubic",
+                                             antialias=True, align_corners=False)
                     teacher_labels = teacher(seen).argmax(-1)
                 loss = 0.5 * _ce(cls_out, y, targets, args.smoothing) + 0.5 * F.cross_entropy(dist_out, teacher_labels)
             else:

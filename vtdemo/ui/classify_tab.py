@@ -46,6 +46,7 @@ def _label_value(top: list[tuple[str, float]]) -> dict[str, float]:
 @user_errors
 def run_classify(image, models, top_k):
     from vtdemo.classify import classify_heads
+    from vtdemo.classify.labels import label_names
 
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
@@ -63,6 +64,8 @@ def run_classify(image, models, top_k):
             cls, dist = pred.heads["class token"][0], pred.heads["distillation token"][0]
             caption += (f"<br>average of the two heads; class token: {cls[0]} ({cls[1]:.0%}), "
                         f"distillation token: {dist[0]} ({dist[1]:.0%})")
+        if card.labels not in (None, "imagenet-1k"):
+            caption += f"<br>knows only the {len(label_names(card.labels))} {card.labels} classes"
         labels.append(gr.update(value=_label_value(pred.top), label=card.name, visible=True))
         captions.append(gr.update(value=caption, visible=True))
     for _ in range(SLOTS - len(models)):
