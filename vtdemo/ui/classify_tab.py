@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from vtdemo.classify.labels import label_names
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import weights
@@ -46,7 +47,6 @@ def _label_value(top: list[tuple[str, float]]) -> dict[str, float]:
 @user_errors
 def run_classify(image, models, top_k):
     from vtdemo.classify import classify_heads
-    from vtdemo.classify.labels import label_names
 
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
@@ -90,8 +90,9 @@ def build(demo: gr.Blocks) -> None:
     photos = [[str(p)] for p in example_files() if p.stem in PHOTOS]
     with gr.Tab("Classify", id="classify"):
         gr.Markdown("Top-k ImageNet predictions of ViT, DeiT (⚗ distilled: both heads shown), Swin, PVT-v2 and "
-                    "PerViT, side by side. The *-demo* models are small 10-class models trained by vtdemo "
-                    "(Imagenette classes); the others need their ImageNet weights (hub, or a file in `weights/`).")
+                    "PerViT, side by side. The *-demo* models are small models trained by vtdemo that know only "
+                    f"10 ImageNet classes ({', '.join(label_names('imagenette'))}): show them one of those. The "
+                    "others need their ImageNet weights (hub, or a file in `weights/`).")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None, label="Image",
