@@ -1,4 +1,4 @@
-"""Example images the app offers: test charts drawn here, and scikit-image's bundled public-domain photos.
+"""Example images the app offers: test charts and scenes drawn here, and scikit-image's public-domain photos.
 
 Nothing is shipped as a binary: charts are generated and photos read from scikit-image at run time, then written
 once as PNG into a cache folder (Gradio's examples need files).
@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # skimage.data, public domain
 
@@ -45,7 +45,32 @@ def rendered_text(width: int = 256, height: int = 112) -> Image.Image:
     return img
 
 
+def golf_ball(size: int = 320) -> Image.Image:
+    """A rendered golf ball on grass — an object of one of the demo classifiers' 10 classes, made by the project
+    (the Imagenette photos they were trained on may not be shipped)."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) * (320 / size)
+    noise = rng.normal(0, 1, (size, size)).astype(np.float32)
+    grass = np.asarray(Image.fromarray(((noise - noise.min()) / np.ptp(noise) * 255).astype(np.uint8))
+                       .filter(ImageFilter.GaussianBlur(1)), np.float32) / 255
+    img = np.stack([40 + 60 * grass, 110 + 90 * grass, 30 + 40 * grass], -1)
+    cx, cy, r = 165, 150, 90
+    dx, dy = (xx - cx) / r, (yy - cy) / r
+    inside = dx ** 2 + dy ** 2 < 1
+    dz = np.sqrt(np.clip(1 - dx ** 2 - dy ** 2, 0, 1))
+    light = np.array([-0.4, -0.5, 0.77]) / np.linalg.norm([-0.4, -0.5, 0.77])
+    shade = np.clip(dx * light[0] + dy * light[1] + dz * light[2], 0, 1)  # Lambert
+    u, v = np.arctan2(dx, dz) * 9, np.arcsin(np.clip(dy, -1, 1)) * 9  # dimples on a lattice of the sphere's angles
+    dimples = (np.cos(u * 3.2) * np.cos(v * 3.2) > 0.55) * 0.12
+    ball = np.clip(0.25 + 0.8 * shade - dimples, 0, 1) * 245
+    img = np.where(inside[..., None], ball[..., None], img)
+    shadow = ((xx - cx - 40) / (r * 1.1)) ** 2 + ((yy - cy - r * 0.95) / (r * 0.3)) ** 2 < 1
+    img[shadow & ~inside] *= 0.55
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
 CHARTS = {"zone-plate": zone_plate, "resolution-wedge": resolution_wedge, "text": rendered_text}
+SCENES = {"golf-ball": golf_ball}  # rendered objects for the classifiers
 
 
 def photo(name: str) -> Image.Image:
@@ -63,10 +88,10 @@ def examples_dir() -> Path:
 
 
 def example_files(photos: bool = True) -> list[Path]:
-    """PNG files of every chart (and photo), written on first use."""
+    """PNG files of every chart and rendered scene (and photo), written on first use."""
     folder = examples_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    makers = dict(CHARTS)
+    makers = {**CHARTS, **SCENES}
     if photos:
         makers.update({name: (lambda n=name: photo(n)) for name in PHOTOS})
     files = []

@@ -158,7 +158,7 @@ def attention_api(image: str, model_id: str, x: float, y: float, layer: int = -1
 
 
 def build(demo: gr.Blocks) -> None:
-    from vtdemo.examples import PHOTOS, example_files
+    from vtdemo.examples import PHOTOS, SCENES, example_files
 
     choices = classifier_choices()
     first = (default_classifiers() or [None])[0]
@@ -172,7 +172,8 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None, label="Image (click a point)",
                                     sources=["upload", "clipboard"], elem_id="att-input", height=320)
-                gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS], inputs=image)
+                gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS or p.stem in SCENES],
+                            inputs=image)
                 model = gr.Dropdown(choices, value=first, label="Model", elem_id="attn-model")
                 with gr.Row():
                     x = gr.Number(value=0, precision=0, label="x", elem_id="attn-x")

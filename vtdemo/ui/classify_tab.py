@@ -85,9 +85,9 @@ def classify_api(image: str, model_id: str, top_k: int = 5) -> dict[str, float]:
 
 
 def build(demo: gr.Blocks) -> None:
-    from vtdemo.examples import PHOTOS, example_files
+    from vtdemo.examples import PHOTOS, SCENES, example_files
 
-    photos = [[str(p)] for p in example_files() if p.stem in PHOTOS]
+    photos = [[str(p)] for p in example_files() if p.stem in PHOTOS or p.stem in SCENES]
     with gr.Tab("Classify", id="classify"):
         gr.Markdown("Top-k ImageNet predictions of ViT, DeiT (⚗ distilled: both heads shown), Swin, PVT-v2 and "
                     "PerViT, side by side. The *-demo* models are small models trained by vtdemo that know only "
@@ -97,7 +97,8 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None, label="Image",
                                     sources=["upload", "clipboard"], elem_id="cls-input", height=320)
-                gr.Examples(photos, inputs=image, label="Examples (scikit-image's public-domain photos)")
+                gr.Examples(photos, inputs=image, label="Examples (a rendered golf ball; scikit-image's public-domain "
+                            "photos)")
                 models = gr.Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
                                      max_choices=SLOTS, label=f"Classifiers (up to {SLOTS})", elem_id="cls-models")
                 top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k")
