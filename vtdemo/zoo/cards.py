@@ -295,7 +295,7 @@ _DEMO_CLASSIFIERS = {
     "deit-demo": ("deit", "DeiT ⚗ demo (10 classes, distilled from pvt-demo)", DEIT_PAPER, _DEIT_URL, 2_278_676,
                   None),
     "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030",
-                  2_283_766, None),
+                  2_281_494, None),
     "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
                  2_251_914, 77.3),
     "pervit-demo": ("pervit", "PerViT demo (10 classes, trained by vtdemo)", PERVIT_PAPER,

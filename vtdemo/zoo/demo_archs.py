@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-# ViT/DeiT/PerViT at 64 px (an 8×8 token grid), Swin and PVT-v2 at 96 px (Swin: 24×24 tokens; window 6 divides
-# every stage, which the attention probes rely on).
+# ViT/DeiT/PerViT at 64 px (an 8×8 token grid), Swin at 64 px (16×16 tokens; window 4 divides every stage, which
+# the attention probes rely on), PVT-v2 at 96 px.
 DEMO_ARCHS: dict[str, dict] = {
     "vit": dict(family="ViT", timm_name="vit_tiny_patch16_224", size=64,
                 kwargs=dict(img_size=64, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
     "deit": dict(family="DeiT", timm_name="deit_tiny_distilled_patch16_224", size=64,
                  kwargs=dict(img_size=64, patch_size=8, embed_dim=192, depth=5, num_heads=3)),
-    "swin": dict(family="Swin", timm_name="swin_tiny_patch4_window7_224", size=96,
-                 kwargs=dict(img_size=96, patch_size=4, window_size=6, embed_dim=32, depths=(2, 2, 2, 2),
+    "swin": dict(family="Swin", timm_name="swin_tiny_patch4_window7_224", size=64,
+                 kwargs=dict(img_size=64, patch_size=4, window_size=4, embed_dim=32, depths=(2, 2, 2, 2),
                              num_heads=(2, 4, 8, 8))),
     "pvt": dict(family="PVT-v2", timm_name="pvt_v2_b0", size=96,
                 kwargs=dict(embed_dims=(32, 64, 128, 192), depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))),
