@@ -30,13 +30,16 @@ def rss_mb(pid: int) -> float:
 
 
 def _requests(image: str):
-    """The mix each user sends, in turn: an upscale, a HAT attention click, a LAM with few steps, the zoo."""
+    """The mix each user sends, in turn: an upscale, a HAT attention click, a LAM with few steps, a classification
+    and a classifier attention click with embedded demo models, the zoo."""
     from gradio_client import handle_file
 
     return [
         ("/upscale", (handle_file(image), "hat-demo-x4", 4)),
         ("/hat_attention", (handle_file(image), "hat-demo-x4", 10, 12, 0, 1, "mean")),
         ("/lam", (handle_file(image), "bicubic", 10, 12, 5)),
+        ("/classify", (handle_file(image), "pvt-demo", 3)),
+        ("/attention", (handle_file(image), "pvt-demo", 20, 16, -1, "mean", "")),
         ("/models", ()),
     ]
 
