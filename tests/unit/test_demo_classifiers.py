@@ -62,7 +62,8 @@ def test_folder_top1_agrees_with_classify_one_image_at_a_time(tmp_path):
         names[synset] = name
         (tmp_path / synset).mkdir()
         for i in range(4):
-            Image.fromarray(rng.integers(0, 255, (70 + 9 * i, 90, 3), dtype=np.uint8)).save(tmp_path / synset / f"{i}.png")
+            noise = rng.integers(0, 255, (70 + 9 * i, 90, 3), dtype=np.uint8)
+            Image.fromarray(noise).save(tmp_path / synset / f"{i}.png")
     (tmp_path / "n99999999").mkdir()  # a class no model has: left out of the score
     Image.new("RGB", (40, 40)).save(tmp_path / "n99999999" / "x.png")
     score = folder_top1("pvt-demo", tmp_path, batch=5)

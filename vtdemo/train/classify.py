@@ -44,7 +44,8 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-arch", choices=sorted(DEMO_ARCHS), help="architecture of a --teacher weights file "
                    "(files exported by this command name their own)")
     p.add_argument("--teacher-size", type=int, help="input resolution of the teacher (default: the size its file "
-                   "names, else --size); the student's batch is resized for it")
+                   "or card names, else --size); training crops are cut at the larger of the two sizes and resized "
+                   "(antialiased) for the other model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--val-every", type=int, default=1)
@@ -106,9 +107,8 @@ def load_teacher(args, num_classes: int, device) -> tuple[torch.nn.Module | None
         teacher = build_classifier(json.loads(saved) if saved else DEMO_ARCHS[args.teacher_arch], num_classes)
         teacher.load_state_dict(load_state_dict(path))
     else:
-        from vtdemo.zoo.loading import load_model
-
         from vtdemo.zoo.cards import get_card
+        from vtdemo.zoo.loading import load_model
 
         teacher = load_model(args.teacher, device="cpu")
         preprocess = get_card(args.teacher).preprocess

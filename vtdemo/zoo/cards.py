@@ -288,13 +288,15 @@ for _suffix, (_name, _heads, _dims, _stem, _params, _top1) in _PERVIT_SIZES.item
 
 # --- embedded demo classifiers: 10 Imagenette classes, trained by `python -m vtdemo.train classify` on a CPU ------
 
-# Measured top-1 on the 1,770 Imagenette val images of each committed file (its JSON card; a test keeps them in step).
+# Measured top-1 on the 1,770 Imagenette val images of each committed file (its JSON card; a test keeps them in
+# step).
 _DEMO_CLASSIFIERS = {
     # id: (DEMO_ARCHS key, name, paper, paper url, parameters, measured top-1 %)
     "vit-demo": ("vit", "ViT demo (10 classes, trained by vtdemo)", VIT_PAPER, _VIT_URL, 2_276_362, 64.1),
     "deit-demo": ("deit", "DeiT ⚗ demo (10 classes, distilled from pvt-demo)", DEIT_PAPER, _DEIT_URL, 2_278_676,
                   None),
-    "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030",
+    "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER,
+                  "https://arxiv.org/abs/2103.14030",
                   2_281_494, None),
     "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
                  2_251_914, 77.3),
