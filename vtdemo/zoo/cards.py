@@ -297,7 +297,7 @@ _DEMO_CLASSIFIERS = {
                   None),
     "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER,
                   "https://arxiv.org/abs/2103.14030",
-                  2_281_494, None),
+                  2_281_494, 48.1),
     "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
                  2_251_914, 77.3),
     "pervit-demo": ("pervit", "PerViT demo (10 classes, trained by vtdemo)", PERVIT_PAPER,
