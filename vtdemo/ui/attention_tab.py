@@ -124,7 +124,8 @@ def _skeleton(card):
     import timm
 
     return timm.create_model(card.config["timm_name"], pretrained=False,
-                             num_classes=int(card.config.get("num_classes", 1000)))
+                             num_classes=int(card.config.get("num_classes", 1000)),
+                             **dict(card.config.get("kwargs", {})))  # the demo models' own sizes
 
 
 @lru_cache(maxsize=32)
