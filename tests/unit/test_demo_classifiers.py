@@ -78,3 +78,19 @@ def test_class_index_maps_synsets_for_both_label_sets():
     assert [class_index("imagenet-1k", s) for _, s, _ in IMAGENETTE] == [i for i, _, _ in IMAGENETTE]
     assert [class_index("imagenette", s) for _, s, _ in IMAGENETTE] == list(range(10))
     assert class_index("imagenette", "n02085620") is None  # Chihuahua: not an Imagenette class
+
+
+@pytest.mark.parametrize("model_id", DEMOS)
+def test_attention_selectors_match_the_loaded_model(model_id):
+    """The Attention tab sizes its layer/head selectors without loading weights; they must fit the real model
+    (a skeleton built without the card's kwargs once gave the 5-block vit-demo 12 layers)."""
+    from vtdemo.examples import golf_ball
+    from vtdemo.explain import probes
+    from vtdemo.ui.attention_tab import layer_and_head_counts
+    from vtdemo.zoo.loading import load_model
+
+    card = get_card(model_id)
+    cap = probes.capture_module(load_model(model_id, device="cpu"), card.family, golf_ball(), card.preprocess)
+    layers, heads = layer_and_head_counts(model_id)
+    assert layers == len(cap.layers)
+    assert heads == max(layer.attn.shape[-3] for layer in cap.layers)

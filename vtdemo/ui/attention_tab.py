@@ -115,25 +115,13 @@ def on_view_click(image, model_id, evt: gr.SelectData):
     return int(x), int(y)
 
 
-def _skeleton(card):
-    """The architecture of a classifier card without its weights (no download just to fill the selectors)."""
-    if card.family == "PerViT":
-        from vtdemo.models.pervit import PerViT
-
-        return PerViT(**card.config)
-    import timm
-
-    return timm.create_model(card.config["timm_name"], pretrained=False,
-                             num_classes=int(card.config.get("num_classes", 1000)),
-                             **dict(card.config.get("kwargs", {})))  # the demo models' own sizes
-
-
 @lru_cache(maxsize=32)
 def layer_and_head_counts(model_id: str) -> tuple[int, int]:
     """(attention layers, most heads in any layer) of a classifier; built once per id, not on every page load."""
     from vtdemo.explain.probes import _timm_attention_modules
+    from vtdemo.zoo.builders import classifier_architecture
 
-    model = _skeleton(get_card(model_id))
+    model = classifier_architecture(get_card(model_id))
     modules = [b.attn for b in model.blocks] if hasattr(model, "rpe_proj") else _timm_attention_modules(model)
     return len(modules), max(m.num_heads for m in modules)
 

@@ -22,12 +22,22 @@ class Builder:
     build: Callable[[ModelCard, dict], "torch.nn.Module"]
 
 
-def _build_timm(card: ModelCard, state_dict: dict):
+def classifier_architecture(card: ModelCard) -> "torch.nn.Module":
+    """A classifier card's architecture with untrained weights (timm or our PerViT); builders load into it, the
+    Attention tab reads its layer and head counts from it."""
+    if card.builder == "pervit":
+        from vtdemo.models.pervit import PerViT
+
+        return PerViT(**card.config)
     import timm
 
-    model = timm.create_model(card.config["timm_name"], pretrained=False,
-                              num_classes=int(card.config.get("num_classes", 1000)),
-                              **dict(card.config.get("kwargs", {})))  # the demo models' own sizes
+    return timm.create_model(card.config["timm_name"], pretrained=False,
+                             num_classes=int(card.config.get("num_classes", 1000)),
+                             **dict(card.config.get("kwargs", {})))  # the demo models' own sizes
+
+
+def _build_timm(card: ModelCard, state_dict: dict):
+    model = classifier_architecture(card)
     _load_strict(model, state_dict, card)
     return model
 
@@ -54,9 +64,7 @@ def _build_hat(card: ModelCard, state_dict: dict):
 
 
 def _build_pervit(card: ModelCard, state_dict: dict):
-    from vtdemo.models.pervit import PerViT
-
-    model = PerViT(**card.config)
+    model = classifier_architecture(card)
     _load_strict(model, state_dict, card)
     return model
 
