@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 ImageSource = Union[str, os.PathLike, bytes, io.IOBase, Image.Image, np.ndarray]
 
-# Pillow refuses images over 2 x MAX_IMAGE_PIXELS itself; we check our own (lower) limit from the header first and
-# turn Pillow's bomb warning into an error so nothing is decoded past it.
-Image.MAX_IMAGE_PIXELS = None
+# Pillow's own bomb guard (Image.MAX_IMAGE_PIXELS) is left as it is: it protects every library in the process.
+# Our limit (VTDEMO_MAX_INPUT_PIXELS, lower by default) is checked from the header before any pixel is decoded.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+ROWS_PER_CHUNK = 256  # high-bit-depth conversion works on this many rows at a time (bounded temporaries)
 
 
 class ImageError(ValueError):
@@ -96,29 +96,39 @@ def check_pixels(width: int, height: int, name: str = "The image") -> None:
 
 
 def _to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
-    """Map integer or float samples to 0..255."""
+    """Map integer or float samples to 0..255, a few rows at a time: the temporaries stay small whatever the size
+    (a whole-image float64 copy of a 16-MP float TIFF would be 130 MB per operation)."""
     if arr.dtype == np.uint8:
         return arr
-    is_float = np.issubdtype(arr.dtype, np.floating)
-    arr = arr.astype(np.float64)
-    if is_float and not sixteen_bit:
-        finite = arr[np.isfinite(arr)]
-        top = float(finite.max()) if finite.size else 1.0
-        if top <= 1.0:  # float images are conventionally in [0, 1]
-            arr = arr * 255.0
+    offset, gain = 0.0, 1 / 257.0  # 16-bit: 65535 -> 255
+    if np.issubdtype(arr.dtype, np.floating) and not sixteen_bit:
+        low, top = np.inf, -np.inf
+        for start in range(0, arr.shape[0], ROWS_PER_CHUNK):
+            rows = arr[start:start + ROWS_PER_CHUNK]
+            finite = rows[np.isfinite(rows)]
+            if finite.size:
+                low, top = min(low, float(finite.min())), max(top, float(finite.max()))
+        offset, gain = 0.0, 1.0
+        if top <= 1.0:  # float images are conventionally in [0, 1] (also when nothing is finite)
+            gain = 255.0
         elif top > 255.0:  # HDR-ish data: stretch to the full range
-            low = float(finite.min())
-            arr = (arr - low) * (255.0 / max(top - low, 1e-12))
-    else:
-        arr = arr / 257.0  # 16-bit: 65535 -> 255
-    return np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
+            offset, gain = low, 255.0 / max(top - low, 1e-12)
+    out = np.empty(arr.shape, dtype=np.uint8)
+    for start in range(0, arr.shape[0], ROWS_PER_CHUNK):
+        rows = arr[start:start + ROWS_PER_CHUNK].astype(np.float64)
+        rows -= offset
+        rows *= gain
+        np.nan_to_num(rows, copy=False)
+        np.clip(rows, 0, 255, out=rows)
+        out[start:start + ROWS_PER_CHUNK] = np.rint(rows)
+    return out
 
 
 def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
     """I;16*, I (16/32-bit integer) and F (float) gray images to 8-bit L."""
     arr = np.asarray(img)
     if img.mode == "F":
-        return Image.fromarray(_to_uint8(arr.astype(np.float64), sixteen_bit=False), "L")
+        return Image.fromarray(_to_uint8(arr, sixteen_bit=False), "L")
     if img.mode.startswith("I;16") or arr.max(initial=0) > 255 or img.format == "PNG":
         return Image.fromarray(_to_uint8(arr, sixteen_bit=True), "L")
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
@@ -167,7 +177,7 @@ def decode_image(source: ImageSource) -> DecodedImage:
     data, name = _read_bytes(source)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit was checked
             img = Image.open(io.BytesIO(data))  # reads the header only
             check_pixels(*img.size, name=name)
             img.seek(0)  # first frame of GIF / WebP / APNG / multi-page TIFF
@@ -179,7 +189,9 @@ def decode_image(source: ImageSource) -> DecodedImage:
         what = f"it looks like {kind}" if kind else "Pillow does not recognise its format"
         raise ImageError(f"{name} is not an image we can read: {what}.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name} declares too many pixels (decompression bomb?): {exc}") from None
+        raise ImageError(f"{name} declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels "
+                         f"(a decompression bomb?); the limit is {limits.max_input_pixels() / 1e6:.1f} MP "
+                         "(VTDEMO_MAX_INPUT_PIXELS).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{name} is truncated or corrupt ({exc}).") from None
     return _normalise(img)

@@ -35,6 +35,16 @@ def max_checkpoint_bytes() -> int:
     return _int_env("VTDEMO_MAX_CHECKPOINT_BYTES", 1_000 * MB)
 
 
+def max_checkpoint_tensors() -> int:
+    """Most tensors (and zip members) in one checkpoint; HAT-L has about 1,300."""
+    return _int_env("VTDEMO_MAX_CHECKPOINT_TENSORS", 20_000)
+
+
+def max_model_params() -> int:
+    """Largest SR model built from a checkpoint, counted before anything is allocated (HAT-L: 40.8 M)."""
+    return _int_env("VTDEMO_MAX_MODEL_PARAMS", 100_000_000)
+
+
 def max_checkpoint_upload_bytes() -> int:
     """Largest checkpoint accepted as an upload in the app."""
     return _int_env("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", 300 * MB)

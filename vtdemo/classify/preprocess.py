@@ -11,6 +11,7 @@ from PIL import Image
 
 from vtdemo.zoo.cards import Preprocess
 
+FULL_RESIZE_MAX = 16  # the whole image is resized first (as timm does) while that is ≤ 16 model inputs of pixels
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
              "nearest": Image.Resampling.NEAREST}
 
@@ -32,13 +33,31 @@ class Geometry:
 
     def to_image(self, heat: np.ndarray) -> np.ndarray:
         """A map over the model input (any resolution, covering the crop) -> (height, width) over the original
-        image, zero outside the crop (bilinear)."""
-        crop = Image.fromarray(heat.astype(np.float32), mode="F").resize((self.size, self.size),
-                                                                          Image.Resampling.BILINEAR)
-        canvas = np.zeros((self.resized[1], self.resized[0]), dtype=np.float32)
-        canvas[self.top:self.top + self.size, self.left:self.left + self.size] = np.asarray(crop)
-        return np.asarray(Image.fromarray(canvas, mode="F").resize((self.width, self.height),
-                                                                   Image.Resampling.BILINEAR))
+        image, bilinear, zero outside the crop. Computed on the original grid only (never at the resized size,
+        which an extreme aspect ratio makes huge)."""
+        rows, cols = heat.shape
+        out = np.zeros((self.height, self.width), dtype=np.float32)
+        xs = (np.arange(self.width) + 0.5) * self.resized[0] / self.width - self.left  # in crop pixels
+        ys = (np.arange(self.height) + 0.5) * self.resized[1] / self.height - self.top
+        in_x, in_y = np.nonzero((xs >= 0) & (xs < self.size))[0], np.nonzero((ys >= 0) & (ys < self.size))[0]
+        if in_x.size and in_y.size:
+            mx = _linear_weights(xs[in_x] * cols / self.size - 0.5, cols)
+            my = _linear_weights(ys[in_y] * rows / self.size - 0.5, rows)
+            out[in_y[0]:in_y[-1] + 1, in_x[0]:in_x[-1] + 1] = my @ heat.astype(np.float32) @ mx.T
+        return out
+
+
+def _linear_weights(coords: np.ndarray, n: int) -> np.ndarray:
+    """(len(coords), n) weights of linear interpolation at ``coords`` (edge samples repeated outside)."""
+    c = np.clip(coords, 0, n - 1)
+    i0 = np.floor(c).astype(int)
+    i1 = np.minimum(i0 + 1, n - 1)
+    frac = (c - i0).astype(np.float32)
+    weights = np.zeros((len(coords), n), dtype=np.float32)
+    rows = np.arange(len(coords))
+    np.add.at(weights, (rows, i0), 1 - frac)
+    np.add.at(weights, (rows, i1), frac)
+    return weights
 
 
 def geometry(width: int, height: int, pp: Preprocess) -> Geometry:
@@ -55,8 +74,15 @@ def geometry(width: int, height: int, pp: Preprocess) -> Geometry:
 def preprocess(rgb: Image.Image, pp: Preprocess) -> tuple[torch.Tensor, Geometry, Image.Image]:
     """(normalised (1, 3, size, size) tensor, geometry, the crop the model sees as an RGB image)."""
     geo = geometry(rgb.width, rgb.height, pp)
-    resized = rgb.convert("RGB").resize(geo.resized, _RESAMPLE[pp.interpolation])
-    crop = resized.crop((geo.left, geo.top, geo.left + pp.size, geo.top + pp.size))
+    rgb = rgb.convert("RGB")
+    if geo.resized[0] * geo.resized[1] <= FULL_RESIZE_MAX * pp.size * pp.size:
+        resized = rgb.resize(geo.resized, _RESAMPLE[pp.interpolation])  # exactly timm's eval transform
+        crop = resized.crop((geo.left, geo.top, geo.left + pp.size, geo.top + pp.size))
+    else:  # an extreme aspect ratio: resize only the region the crop comes from (PIL's ``box``), so the work and
+        # memory stay bounded by the model's input size (pixels may differ by 1/255 from the full resize)
+        fx, fy = rgb.width / geo.resized[0], rgb.height / geo.resized[1]
+        box = (geo.left * fx, geo.top * fy, (geo.left + pp.size) * fx, (geo.top + pp.size) * fy)
+        crop = rgb.resize((pp.size, pp.size), _RESAMPLE[pp.interpolation], box=box)
     x = torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)
     mean, std = torch.tensor(pp.mean).view(3, 1, 1), torch.tensor(pp.std).view(3, 1, 1)
     return ((x - mean) / std).unsqueeze(0), geo, crop

@@ -468,7 +468,7 @@ class HAT(nn.Module):
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, resolution[0] * resolution[1], embed_dim))
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
         self.pos_drop = nn.Dropout(drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        dpr = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()  # plain floats, also on meta
         self.layers = nn.ModuleList([
             RHAG(embed_dim, resolution, depths[i], num_heads[i], window_size, compress_ratio, squeeze_factor,
                  conv_scale, overlap_ratio, mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate,

@@ -7,7 +7,7 @@ import re
 
 from torch import nn
 
-from vtdemo.zoo.weights import WeightsError, load_state_dict
+from vtdemo.zoo.weights import WeightsError, load_state_dict, without_references
 
 
 def is_hat_state_dict(state_dict: dict) -> bool:
@@ -41,32 +41,67 @@ def hat_config_from_state_dict(sd: dict) -> dict:
     )
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, int]:
+def _parameter_count(build) -> int:
+    """Parameters of the module ``build()`` makes, built on the meta device (no memory, no data)."""
+    import torch
+
+    with torch.device("meta"):
+        module = build()
+    module = getattr(module, "model", module)  # spandrel returns a descriptor
+    return sum(p.numel() for p in module.parameters())
+
+
+def _check_size(params: int, name: str) -> None:
+    from vtdemo import limits
+
+    if params > limits.max_model_params():
+        raise WeightsError(f"{name} describes a model of {params:,} parameters; the limit is "
+                           f"{limits.max_model_params():,} (VTDEMO_MAX_MODEL_PARAMS).")
+
+
+def load_checkpoint(path: str | os.PathLike, upload: bool = False) -> tuple[nn.Module, int]:
     """An SR network and its scale from a .pth/.safetensors file, loaded without unpickling arbitrary objects.
 
     HAT checkpoints get the project's HAT; SwinIR, RRDB/Real-ESRGAN, Compact and the other architectures spandrel
-    knows get spandrel's. Raises WeightsError (or UnsafeCheckpointError) with a message fit for a user.
+    knows get spandrel's. The model the tensors' shapes imply is sized on the meta device before anything is
+    allocated (VTDEMO_MAX_MODEL_PARAMS). ``upload``: the file came from a client (the upload size limit applies). Raises WeightsError (or UnsafeCheckpointError) with a message fit for a
+    user; a refused file leaves nothing referenced.
     """
-    state_dict = load_state_dict(path)
+    try:
+        return _load_checkpoint(path, upload)
+    except WeightsError as exc:
+        error = exc
+    raise without_references(error)
+
+
+def _load_checkpoint(path, upload: bool):
+    state_dict = load_state_dict(path, upload)
     name = os.path.basename(path)
     if is_hat_state_dict(state_dict):
         from vtdemo.models.hat import HAT
 
         try:
-            model = HAT(**hat_config_from_state_dict(state_dict))
+            config = hat_config_from_state_dict(state_dict)
+            _check_size(_parameter_count(lambda: HAT(**config)), name)
+            model = HAT(**config)
             model.load_state_dict(state_dict, strict=True)
-        except (KeyError, RuntimeError, ValueError, IndexError) as exc:
+        except WeightsError:
+            raise
+        except (KeyError, RuntimeError, ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
             raise WeightsError(f"{name} looks like a HAT checkpoint but does not fit the HAT architecture: "
-                               f"{exc!s:.300}") from exc
+                               f"{str(exc)[:300]}") from None
         return model.eval(), model.upscale
-    from spandrel import ModelLoader
+    from spandrel import MAIN_REGISTRY
 
     try:
-        descriptor = ModelLoader().load_from_state_dict(state_dict)
+        _check_size(_parameter_count(lambda: MAIN_REGISTRY.load(state_dict)), name)
+        descriptor = MAIN_REGISTRY.load(state_dict)
+    except WeightsError:
+        raise
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{name} is not a super-resolution checkpoint vtdemo recognises (HAT, SwinIR, "
-                           f"Real-ESRGAN, Compact, ... via spandrel): {detail}") from exc
+                           f"Real-ESRGAN, Compact, ... via spandrel): {detail}") from None
     if descriptor.purpose != "SR" or descriptor.scale < 2 or descriptor.input_channels != 3:
         raise WeightsError(f"{name} is a {descriptor.architecture.name} model for {descriptor.purpose} "
                            f"(scale {descriptor.scale}, {descriptor.input_channels} input channels), not an RGB "

@@ -9,7 +9,6 @@ Modes:
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,13 +79,15 @@ def uploaded_net(path: str | Path) -> SRNet:
     """An uploaded SR checkpoint as an SRNet named after the file, loaded safely (and once per content)."""
     from vtdemo.sr.checkpoints import load_checkpoint
 
+    from vtdemo.zoo.weights import sha256_of
+
     path = Path(path)
 
     def load() -> SRNet:
-        module, scale = load_checkpoint(path)
+        module, scale = load_checkpoint(path, upload=True)
         return SRNet(module, scale, path.name)
 
-    return _UPLOADED.get_or_compute(hashlib.sha256(path.read_bytes()).hexdigest(), load)
+    return _UPLOADED.get_or_compute(sha256_of(path), load)
 
 
 def _label(model: str | nn.Module | SRNet, net: SRNet) -> tuple[str, str]:

@@ -1,18 +1,77 @@
-"""Gradio components adapted to vtdemo."""
+"""Gradio components adapted to vtdemo: file inputs that only ever hand a handler a file the server received.
+
+Gradio 6.31 checks that an input file was uploaded to its cache folder only when the request carries its ``meta``
+marker (``{"_type": "gradio.FileData"}``); a raw API request without it reaches ``preprocess`` with any path the
+client chose (docs/security.md has the upstream report). So every file input here checks the path itself.
+"""
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import os
+from pathlib import Path
+
 import gradio as gr
+from gradio.data_classes import ListFiles
+
+# One message for every refused path, so a client learns nothing about the server's files (existence, type, size).
+NOT_UPLOADED = "That file was not uploaded to this server: send the image itself (an upload), not a path."
+PASTED_DIR = "vtdemo-pasted"  # data URLs are written here, inside Gradio's upload folder
+
+
+def _upload_roots() -> list[str]:
+    from gradio.utils import get_upload_folder
+
+    from vtdemo.examples import examples_dir
+
+    return [os.path.realpath(get_upload_folder()), os.path.realpath(examples_dir())]
+
+
+def uploaded_path(path: str | os.PathLike) -> str:
+    """``path`` resolved, if it is a file inside Gradio's upload folder or the app's examples; otherwise
+    gr.Error(NOT_UPLOADED) — the same message whether the file exists or not."""
+    real = os.path.realpath(os.fspath(path))
+    if any(real.startswith(root + os.sep) for root in _upload_roots()) and os.path.isfile(real):
+        return real
+    raise gr.Error(NOT_UPLOADED, print_exception=False)
+
+
+def save_data_url(url: str) -> str:
+    """A pasted ``data:image/...;base64,`` URL written to a file in the upload folder, refused before decoding
+    anything when its encoded size is over the upload limit. The image itself is decoded later by vtdemo's
+    decoder, which checks the header's pixel count first."""
+    from gradio.utils import get_upload_folder
+
+    from vtdemo import limits
+
+    header, _, encoded = url.partition(",")
+    if not header.startswith("data:") or ";base64" not in header:
+        raise gr.Error("A pasted image must be a base64 data URL (data:image/...;base64,...).", print_exception=False)
+    limit = limits.max_upload_bytes()
+    if len(encoded) > (limit + 2) // 3 * 4 + 4:
+        raise gr.Error(f"The pasted image is over the {limit / 1e6:.1f} MB limit (VTDEMO_MAX_UPLOAD_BYTES).",
+                       print_exception=False)
+    try:
+        data = base64.b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        raise gr.Error("The pasted image is not valid base64.", print_exception=False) from None
+    folder = Path(get_upload_folder()) / PASTED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.img"
+    target.write_bytes(data)
+    return str(target)
 
 
 class ImageUpload(gr.Image):
-    """A ``gr.Image`` whose uploads reach the handler as the uploaded file's path, undecoded.
+    """A ``gr.Image`` whose uploads reach the handler as the uploaded file's path, undecoded and checked.
 
     Gradio's own preprocessing opens the file with PIL first, so a non-image (HTML, text, a truncated file) fails
-    there with a generic "could not preprocess" error, and a mode conversion would drop alpha or 16-bit depth.
-    Here vtdemo's decoder sees the original bytes and says exactly what is wrong. The file is in Gradio's upload
-    cache (Gradio checks that), so no user-chosen path reaches the filesystem. Create it with
-    ``type="filepath", image_mode=None`` (no ``__init__`` here: Gradio reads a component's props from its
-    constructor's signature).
+    there with a generic "could not preprocess" error, a mode conversion would drop alpha or 16-bit depth, and a
+    data URL would be decoded before any limit. Here the path must be inside the upload folder (``uploaded_path``),
+    data URLs are size-checked and written to a file, and vtdemo's decoder sees the original bytes and says exactly
+    what is wrong. Create it with ``type="filepath", image_mode=None`` (no ``__init__`` here: Gradio reads a
+    component's props from its constructor's signature).
     """
 
     is_template = True  # same front-end as gr.Image: its block name...
@@ -24,6 +83,26 @@ class ImageUpload(gr.Image):
     def preprocess(self, payload):
         if payload is None:
             return None
-        if payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return super().preprocess(payload)  # pasted / webcam data URLs: Gradio writes them to a file
+        if (payload.url or "").startswith("data:"):
+            return save_data_url(payload.url)
+        if not payload.path:
+            raise gr.Error(NOT_UPLOADED, print_exception=False)
+        return uploaded_path(payload.path)
+
+
+class FileUpload(gr.File):
+    """A single-file ``gr.File`` (type "filepath") whose path must be an upload (``uploaded_path``)."""
+
+    is_template = True
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.File.get_component_class_id()
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        first = payload[0] if isinstance(payload, ListFiles) else payload
+        if not first.path:
+            raise gr.Error(NOT_UPLOADED, print_exception=False)
+        return uploaded_path(first.path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui.components import ImageUpload
+from vtdemo.ui.components import FileUpload, ImageUpload
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo import weights
@@ -290,7 +290,8 @@ def build(demo: gr.Blocks) -> None:
                                      max_choices=limits.max_compare_models(), label="Models (up to "
                                      f"{limits.max_compare_models()})", elem_id="sr-models")
                 with gr.Accordion("Bring your own model (.pth / .safetensors)", open=False):
-                    checkpoint = gr.File(label="SR checkpoint", file_types=CHECKPOINT_TYPES, elem_id="sr-checkpoint")
+                    checkpoint = FileUpload(label="SR checkpoint", type="filepath", file_types=CHECKPOINT_TYPES,
+                                            elem_id="sr-checkpoint")
                     checkpoint_message = gr.Markdown("HAT, SwinIR, Real-ESRGAN, Compact and the other "
                                                      "architectures spandrel knows. Loaded without unpickling "
                                                      "arbitrary objects.")
