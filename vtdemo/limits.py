@@ -65,6 +65,16 @@ def max_lam_steps() -> int:
     return _int_env("VTDEMO_MAX_LAM_STEPS", 100)
 
 
+def lam_memory_bytes() -> int:
+    """Activation memory one LAM batch may hold; the batch size follows from a measurement of the model."""
+    return _int_env("VTDEMO_LAM_MEMORY_MB", 1500) * MB
+
+
+def max_lam_seconds() -> int:
+    """Longest estimated LAM per model (a measured step cost × pixels × steps); longer requests are refused."""
+    return _int_env("VTDEMO_MAX_LAM_SECONDS", 120)
+
+
 def max_lam_pixels() -> int:
     """Largest input attributed whole by LAM; bigger ones are attributed within a neighbourhood of the box."""
     return _int_env("VTDEMO_MAX_LAM_PIXELS", 128 * 128)
@@ -73,6 +83,11 @@ def max_lam_pixels() -> int:
 def max_attention_pixels() -> int:
     """Largest input whose HAT attention is captured whole; larger ones are attended around the clicked pixel."""
     return _int_env("VTDEMO_MAX_ATTENTION_PIXELS", 192 * 192)
+
+
+def max_tile() -> int:
+    """Largest tile side (LR pixels) a request may choose; a tile's activations grow with its area."""
+    return _int_env("VTDEMO_MAX_TILE", 256)
 
 
 def max_tiles() -> int:

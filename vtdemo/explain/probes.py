@@ -20,6 +20,7 @@ from torch import nn
 
 from vtdemo.classify.preprocess import Geometry, preprocess
 from vtdemo.imaging import ImageSource, decode_image
+from vtdemo.explain import head_index
 from vtdemo.lru import LRU
 from vtdemo.zoo.cards import ModelCard, get_card
 
@@ -145,12 +146,8 @@ def capture(image: ImageSource, model_id: str, device=None) -> Capture:
 
 def _heads(a: torch.Tensor, head: str | int) -> torch.Tensor:
     """(…, heads, q, k) -> (…, q, k): the mean over heads or one head."""
-    if head in ("mean", None):
-        return a.mean(-3)
-    h = int(head)
-    if not 0 <= h < a.shape[-3]:
-        raise ValueError(f"head {h} does not exist: this layer has {a.shape[-3]} heads (0–{a.shape[-3] - 1})")
-    return a[..., h, :, :]
+    h = head_index(head, a.shape[-3])
+    return a.mean(-3) if h is None else a[..., h, :, :]
 
 
 def rollout(layers: list[Layer], upto: int, head: str | int = "mean") -> torch.Tensor:

@@ -25,6 +25,11 @@ from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
 MODES = ("lr", "degrade", "reference")
 
 
+def format_psnr(value: float) -> str:
+    """PSNR for people: a result identical to the reference has no finite PSNR."""
+    return "∞ (identical)" if value == float("inf") else f"{value:.2f} dB"
+
+
 @dataclass
 class SRResult:
     model: str  # id, "bicubic", or the uploaded file's name
@@ -35,7 +40,7 @@ class SRResult:
     ssim_y: float | None = None
 
     def caption(self) -> str:
-        score = f" · {self.psnr_y:.2f} dB / {self.ssim_y:.4f}" if self.psnr_y is not None else ""
+        score = f" · {format_psnr(self.psnr_y)} / {self.ssim_y:.4f}" if self.psnr_y is not None else ""
         return f"{self.name} · {self.seconds:.2f} s{score}"
 
 

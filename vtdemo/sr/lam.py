@@ -82,6 +82,65 @@ def default_batch_size(device: torch.device) -> int:
     return 25 if device.type == "cuda" else 10
 
 
+PROBE = 32  # side (LR pixels) of the patch on which a model's LAM cost is measured
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """What one path step (forward + backward of one sample) costs per LR pixel, measured on this device."""
+
+    bytes_per_pixel: float  # tensors autograd keeps for the backward pass
+    seconds_per_pixel: float
+
+
+_COSTS: dict[tuple, StepCost] = {}
+
+
+def step_cost(model: nn.Module) -> StepCost:
+    """Measured once per model: one forward + backward on a PROBE×PROBE patch, counting the bytes of every tensor
+    autograd saves (each storage once) — the activation memory a LAM step holds, which grows with the pixels."""
+    import time
+
+    device = next(model.parameters(), torch.zeros(())).device
+    key = (id(model), type(model).__name__, sum(p.numel() for p in model.parameters()), str(device))
+    if key in _COSTS:
+        return _COSTS[key]
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    x = torch.rand(1, 3, PROBE, PROBE, device=device, requires_grad=True)
+    start = time.perf_counter()
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = gradient_objective(model(x), 0, 0, min(16, PROBE)).sum()
+        torch.autograd.grad(out, x)
+    seconds = time.perf_counter() - start
+    _COSTS[key] = StepCost(sum(saved.values()) / PROBE ** 2, seconds / PROBE ** 2)
+    return _COSTS[key]
+
+
+def plan_batches(model: nn.Module, pixels: int, steps: int, device: torch.device) -> int:
+    """Samples per batch so that a batch's activations fit VTDEMO_LAM_MEMORY_MB; refuses (ValueError, with what to
+    change) a LAM whose single step does not fit, or whose estimated time exceeds VTDEMO_MAX_LAM_SECONDS."""
+    from vtdemo import limits
+
+    cost = step_cost(model)
+    per_sample = cost.bytes_per_pixel * pixels
+    budget = limits.lam_memory_bytes()
+    seconds = cost.seconds_per_pixel * pixels * steps
+    if per_sample > budget:
+        raise ValueError(f"LAM on {pixels:,} input pixels needs about {per_sample / 1e6:,.0f} MB per path step, over "
+                         f"this server's budget of {budget / 1e6:,.0f} MB (VTDEMO_LAM_MEMORY_MB): use the fast "
+                         "(neighbourhood) mode or a smaller image.")
+    if seconds > limits.max_lam_seconds():
+        raise ValueError(f"LAM on {pixels:,} input pixels with {steps} steps would take about {seconds:,.0f} s here, "
+                         f"over this server's limit of {limits.max_lam_seconds()} s (VTDEMO_MAX_LAM_SECONDS): use "
+                         "fewer steps, the fast (neighbourhood) mode or a smaller image.")
+    return max(1, min(default_batch_size(device), int(budget // per_sample)))
+
+
 def path_gradients(model: nn.Module, path: torch.Tensor, x: int, y: int, window: int, batch_size: int,
                    progress: Progress | None = None) -> torch.Tensor:
     """∇ objective at every path image, ``batch_size`` at a time. The objective is per sample and the model treats
@@ -133,7 +192,10 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
     kernels = gaussian_kernels(kernel_size, sigma, steps)
     blurred = torch.cat([blur(lr, k) for k in kernels])  # (steps + 1, C, h, w)
     path, derivative = blurred[1:], (blurred[1:] - blurred[:-1]) * steps
-    grads = path_gradients(model, path, x, y, window, batch_size or default_batch_size(device), progress)
+    if batch_size is None and isinstance(model, BicubicSR):
+        batch_size = steps  # no weights, tiny activations
+    batch_size = batch_size or plan_batches(model, lr.shape[-2] * lr.shape[-1], steps, device)
+    grads = path_gradients(model, path, x, y, window, batch_size, progress)
     attribution = (grads * derivative).mean(dim=0)  # (C, h, w)
     grad_2d = attribution.sum(dim=0).abs().double().cpu().numpy()
     peak = grad_2d.max()
@@ -192,6 +254,8 @@ def lam_for_image(image, model: str | nn.Module, point: tuple[float, float], *, 
     if not 1 <= steps <= limits.max_lam_steps():
         raise ValueError(f"steps must be between 1 and {limits.max_lam_steps()} (VTDEMO_MAX_LAM_STEPS).")
     rgb = decode_image(image).rgb
+    if not (0 <= point[0] < rgb.width and 0 <= point[1] < rgb.height):
+        raise ValueError(f"Pixel ({point[0]}, {point[1]}) is outside the {rgb.width}×{rgb.height} input.")
     if rgb.width * scale < window or rgb.height * scale < window:
         raise ValueError(f"The image is too small for a {window}×{window} box at ×{scale}.")
     if rgb.width * rgb.height > limits.max_lam_pixels() and context is None:

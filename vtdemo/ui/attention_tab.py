@@ -11,6 +11,7 @@ from PIL import Image
 
 from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
 from vtdemo.ui.components import ImageUpload
+from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.cards import get_card
@@ -63,8 +64,14 @@ def attention_view(image, model_id, x, y, layer, head, mode):
     from vtdemo.explain.probes import CACHE
 
     start = time.perf_counter()
+    model_id = validate.text(model_id, "model_id")
+    x, y = validate.number(x, "x"), validate.number(y, "y")
+    layer = validate.integer(layer, "layer")
+    head = validate.text(str(head) if isinstance(head, int) else head or "mean", "head")
+    mode = validate.text(mode, "mode") if mode else None
+    get_card(model_id)
     cap = CACHE.get(image, model_id)
-    img, info = render(cap, (float(x), float(y)), int(layer), head, mode)
+    img, info = render(cap, (x, y), layer, head, mode)
     path = save_png(img, run_dir() / "attention.png")
     ms = (time.perf_counter() - start) * 1000
     return str(path), f"{info}. Server time {ms:.0f} ms.", cap, ms
@@ -92,7 +99,7 @@ def on_show(image, model_id, x, y, layer, head, mode):
         raise gr.Error("No classifier is available: see the Classify tab.")
     path, info, cap, _ = attention_view(image, model_id, x, y, layer, head, mode)
     if cap.family == "PerViT":
-        distance, heads = peripheral_figures(cap, (float(x), float(y)), int(layer))
+        distance, heads = peripheral_figures(cap, (float(x), float(y)), int(layer))  # validated above
         return path, info, gr.update(value=distance, visible=True), gr.update(value=heads, visible=True)
     return path, info, gr.update(visible=False), gr.update(visible=False)
 
@@ -142,7 +149,6 @@ def attention_api(image: str, model_id: str, x: float, y: float, layer: int = -1
     """The clicked pixel's attention overlay (the model's view, PNG)."""
     if not image:
         raise gr.Error("No image given.")
-    get_card(model_id)
     return attention_view(image, model_id, x, y, layer, head, mode or None)[0]
 
 

@@ -5,12 +5,14 @@ import gradio as gr
 
 from vtdemo.classify.labels import label_names
 from vtdemo.ui.components import ImageUpload
+from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import weights
 from vtdemo.zoo.builders import builder_ready
 from vtdemo.zoo.cards import cards, get_card
 
 SLOTS = 4
+MAX_TOP_K = 10
 HEAVY_CLS = "classify"
 # Offline defaults: four of the five embedded demo models (Swin is one click away).
 DEFAULT_DEMOS = ("vit-demo", "deit-demo", "pvt-demo", "pervit-demo")
@@ -50,14 +52,13 @@ def run_classify(image, models, top_k):
 
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
-    models = list(models or [])
+    models = validate.model_ids(models or [], "classifiers", max_count=SLOTS)
     if not models:
         raise gr.Error("Choose at least one classifier.")
-    if len(models) > SLOTS:
-        raise gr.Error(f"At most {SLOTS} classifiers at a time.")
+    top_k = validate.integer(top_k, "top_k", 1, MAX_TOP_K)
     labels, captions = [], []
     for model_id in models:
-        pred = classify_heads(image, model_id, int(top_k))
+        pred = classify_heads(image, model_id, top_k)
         card = get_card(model_id)
         caption = f"**{card.name}** · {pred.seconds * 1000:.0f} ms"
         if "class token" in pred.heads:
@@ -81,7 +82,8 @@ def classify_api(image: str, model_id: str, top_k: int = 5) -> dict[str, float]:
 
     if not image:
         raise gr.Error("No image given.")
-    return _label_value(classify(image, model_id, int(top_k)))
+    model_id = validate.text(model_id, "model_id")
+    return _label_value(classify(image, model_id, validate.integer(top_k, "top_k", 1, MAX_TOP_K)))
 
 
 def build(demo: gr.Blocks) -> None:
@@ -101,7 +103,7 @@ def build(demo: gr.Blocks) -> None:
                             "photos)")
                 models = gr.Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
                                      max_choices=SLOTS, label=f"Classifiers (up to {SLOTS})", elem_id="cls-models")
-                top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k")
+                top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="Top-k")
                 with gr.Accordion("Classifiers not available here", open=False):
                     gr.Markdown(unavailable_classifiers())
                 run = gr.Button("Classify", variant="primary", elem_id="cls-run")

@@ -1,4 +1,4 @@
-"""Turn task errors into messages a visitor can act on; never show a traceback."""
+"""Turn task errors into messages a visitor can act on; never show a traceback or a server path."""
 from __future__ import annotations
 
 import functools
@@ -9,6 +9,7 @@ import gradio as gr
 from vtdemo.runtime import release_memory
 
 log = logging.getLogger("vtdemo")
+MAX_ECHO = 200  # characters of a message that may repeat the client's input
 
 
 def _expected() -> tuple[type[BaseException], ...]:
@@ -19,26 +20,33 @@ def _expected() -> tuple[type[BaseException], ...]:
     return ImageError, UnknownModelError, WeightsError, ValueError, FileNotFoundError
 
 
+def _user_error(exc: Exception, where: str) -> gr.Error:
+    """The gr.Error to show for ``exc`` (logged with its traceback when it is not a known user-facing problem)."""
+    if isinstance(exc, gr.Error):
+        exc.print_exception = False  # an expected, user-facing message: no traceback in the log
+        return exc.with_traceback(None)
+    if isinstance(exc, _expected()):
+        return gr.Error(str(exc)[:MAX_ECHO * 4], print_exception=False)
+    if isinstance(exc, MemoryError):
+        return gr.Error("Out of memory: try a smaller image or tile size.", print_exception=False)
+    log.error("unexpected error in %s", where, exc_info=exc)
+    return gr.Error(f"Internal error ({type(exc).__name__}): {str(exc)[:300]}", print_exception=False)
+
+
 def user_errors(fn):
     """Decorator for event handlers: known problems become gr.Error(message); anything else is logged with its
-    traceback and reported as an internal error with its one-line reason (the server keeps serving). Freed memory
-    is handed back to the OS after every request."""
+    traceback and reported as an internal error with its one-line reason (the server keeps serving). The error is
+    raised with no chain to the original exception, so no frame of the failed work (a half-loaded checkpoint, a
+    large image) stays alive with it. Freed memory is handed back to the OS after every request."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
-        except gr.Error as exc:
-            exc.print_exception = False  # an expected, user-facing message: no traceback in the log
-            raise
-        except _expected() as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except MemoryError:
-            raise gr.Error("Out of memory: try a smaller image or tile size.", print_exception=False) from None
-        except Exception as exc:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Internal error ({type(exc).__name__}): {str(exc)[:300]}", print_exception=False) \
-                from None
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - every error becomes a message
+                error = _user_error(exc, fn.__name__)
+            raise error  # outside the except block: no __context__ back to ``exc`` and its frames
         finally:
             release_memory()
 

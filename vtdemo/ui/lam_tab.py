@@ -10,12 +10,14 @@ import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui.components import ImageUpload
+from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.ui.sr_tab import BICUBIC, HEAVY, model_choices
 from vtdemo.zoo.cards import cards, get_card
 
 WINDOW = 16
+MAX_LAM_MODELS = 3
 CONTEXT = 24  # LR pixels around the box when "fast" is on
 
 
@@ -62,10 +64,12 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
 
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
+    models = validate.model_ids(models, "models", max_count=MAX_LAM_MODELS)
     if not models:
         raise gr.Error("Choose at least one model.")
-    if len(models) > 3:
-        raise gr.Error("At most three models at a time.")
+    scale = validate.integer(scale, "scale", 2, 4)
+    steps = validate.integer(steps, "steps", 1, limits.max_lam_steps())
+    x, y = validate.integer(x, "x"), validate.integer(y, "y")
     results = []
     for i, model in enumerate(models):
         name = "Bicubic" if model == BICUBIC else get_card(model).name
@@ -73,7 +77,7 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
         def tick(done, total, i=i, name=name):
             progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
 
-        results.append(lam_for_image(image, model, (x, y), scale=int(scale), steps=int(steps),
+        results.append(lam_for_image(image, model, (x, y), scale=scale, steps=steps,
                                      context=CONTEXT if fast else None, progress=tick, name=name))
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")
                for i, r in enumerate(results)]
@@ -105,21 +109,29 @@ def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
 
     if not image:
         raise gr.Error("No image given.")
+    model_id = validate.text(model_id, "model_id")
+    x, y = validate.integer(x, "x"), validate.integer(y, "y")
+    steps = validate.integer(steps, "steps", 1, limits.max_lam_steps())
     scale = 4 if model_id == BICUBIC else get_card(model_id).scale
-    result = lam_for_image(image, model_id, (x, y), scale=scale, steps=int(steps))
+    result = lam_for_image(image, model_id, (x, y), scale=scale, steps=steps)
     return _save(lam_overlay(result), "lam.png"), round(result.di, 3)
 
 
 def attention_view(image, model_id, x, y, group, block, head):
     """(overlay PNG path, channel-attention figure, caption, server milliseconds)."""
+    from vtdemo.explain import head_index
     from vtdemo.explain.hat_attention import hat_attention_for_image
     from vtdemo.viz.overlay import display_factor, draw_box, draw_mask_outline, heat_overlay, with_colorbar
     from vtdemo.viz.plots import channel_figure
 
     start = time.perf_counter()
-    view, lr, (ox, oy) = hat_attention_for_image(image, model_id, (int(x), int(y)), int(group), int(block))
+    model_id = validate.text(model_id, "model_id")
+    x, y = validate.integer(x, "x"), validate.integer(y, "y")
+    group, block = validate.integer(group, "group"), validate.integer(block, "block")
+    view, lr, (ox, oy) = hat_attention_for_image(image, model_id, (x, y), group, block)
     x, y = int(x) - ox, int(y) - oy  # coordinates inside the attended region
-    heat = view.map if head in (None, "mean") else view.heads[int(head)]
+    index = head_index(head, view.heads.shape[0])
+    heat = view.map if index is None else view.heads[index]
     # show the neighbourhood of the keys, magnified: windows are a few pixels wide
     ys, xs = np.nonzero(view.keys)
     margin = int(view.window.sum() ** 0.5)
@@ -193,7 +205,8 @@ def build(demo: gr.Blocks) -> None:
                     y = gr.Number(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
                 scale = gr.Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
                 models = gr.Dropdown(model_choices(4), value=[BICUBIC] + [v for _, v in model_choices(4)][1:2],
-                                     multiselect=True, max_choices=3, label="Models (up to 3)", elem_id="lam-models")
+                                     multiselect=True, max_choices=MAX_LAM_MODELS,
+                                     label=f"Models (up to {MAX_LAM_MODELS})", elem_id="lam-models")
                 steps = gr.Slider(5, limits.max_lam_steps(), value=50, step=5, label="Path steps (the paper: 50)")
                 fast = gr.Checkbox(value=True, label=f"Fast: attribute only within {CONTEXT} input px of the box "
                                    "(exact for local models, an approximation for global channel attention)")

@@ -1,6 +1,8 @@
 """Models tab: the zoo as a table with live weight status, and a fetch action."""
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from vtdemo.zoo import table, weights
@@ -20,8 +22,9 @@ def environment_summary() -> str:
     from vtdemo.runtime import describe_device
 
     online = "online" if weights.is_online() else "offline (downloads disabled)"
-    return (f"**Device:** {describe_device()} · **Network:** {online} · **Weights folder:** "
-            f"`{weights.weights_dir()}` · **Hub cache:** `{weights.hub_cache_dir()}`")
+    folder = "$VTDEMO_WEIGHTS_DIR" if os.environ.get("VTDEMO_WEIGHTS_DIR") else "weights/"
+    return (f"**Device:** {describe_device()} · **Network:** {online} · **Weights folder:** `{folder}` "
+            "(then the Hugging Face cache)")
 
 
 def fetch_weights(model_id: str, progress=gr.Progress(track_tqdm=True)) -> str:
@@ -40,7 +43,7 @@ def fetch_weights(model_id: str, progress=gr.Progress(track_tqdm=True)) -> str:
         return f"⚠️ **{card.id} is not available here.**\n\n{exc}"
     except weights.WeightsError as exc:
         raise gr.Error(str(exc)) from None
-    return f"✅ **{card.id}** weights are ready: `{path}`"
+    return f"✅ **{card.id}** weights are ready: `{weights.display_path(path)}`"
 
 
 def build(demo: gr.Blocks) -> None:

@@ -10,6 +10,7 @@ import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui.components import FileUpload, ImageUpload
+from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo import weights
@@ -23,6 +24,7 @@ MODES = [("My image is low-resolution: upscale it", "lr"),
          ("My image is high-resolution: degrade it ×scale first, then score (the papers' protocol)", "degrade"),
          ("Score against a high-resolution reference I upload", "reference")]
 VIEW = 256  # inspector crop side in pixels
+MAX_ZOOM = 16
 CHECKPOINT_TYPES = [".pth", ".pt", ".safetensors", ".ckpt", ".bin"]
 HEAVY = "sr-heavy"  # one SR job at a time per server: they saturate the device
 
@@ -142,6 +144,7 @@ def save_comparison(comparison) -> dict:
 
 # --- views of a finished comparison ------------------------------------------------------------------------------
 
+@user_errors
 def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> list[tuple[str, str]]:
     """(image path, caption) of the same region of the input, every result and the reference."""
     from PIL import Image
@@ -150,6 +153,8 @@ def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> li
 
     if not state:
         return []
+    cx, cy = validate.number(cx, "Centre x", 0, 100), validate.number(cy, "Centre y", 0, 100)
+    zoom = validate.number(zoom, "Zoom", 1, MAX_ZOOM)
     center, folder = (cx / 100, cy / 100), Path(state["input"]).parent / "zoom"
     folder.mkdir(exist_ok=True)
     items = [("input", state["input"], zoom * state["scale"], "input (nearest)")]
@@ -176,7 +181,12 @@ def slider_pair(state: dict | None, left: str | None, right: str | None):
 
 
 def metrics_rows(state_rows: list[dict]) -> list[list]:
-    return [[r["name"], r["seconds"], r["size"], r["psnr_y"], r["ssim_y"]] for r in state_rows]
+    from vtdemo.sr.compare import format_psnr
+
+    def psnr(value):  # a number in the table, except ∞ which the table cannot show
+        return format_psnr(value) if value == float("inf") else value
+
+    return [[r["name"], r["seconds"], r["size"], psnr(r["psnr_y"]), r["ssim_y"]] for r in state_rows]
 
 
 METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]
@@ -192,6 +202,10 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
         raise gr.Error("Upload an image (or pick an example) first.")
     if not models:
         raise gr.Error("Choose at least one model.")
+    scale = validate.integer(scale, "scale", min(SCALES), max(SCALES))
+    tile = validate.integer(tile or 0, "tile", 0, limits.max_tile())
+    if mode not in {m for _, m in MODES}:
+        raise gr.Error(f"mode must be one of {', '.join(m for _, m in MODES)}, not {validate.echo(mode)}.")
     if mode == "reference" and not reference:
         raise gr.Error("Reference mode: upload the high-resolution reference image too.")
 
@@ -199,8 +213,8 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
         if progress is not None:
             progress(fraction, desc=what)
 
-    comparison = compare(image, [_resolve(m, uploads) for m in models], scale=int(scale), mode=mode,
-                         reference=reference if mode == "reference" else None, tile=int(tile) or None,
+    comparison = compare(image, [_resolve(m, uploads) for m in models], scale=scale, mode=mode,
+                         reference=reference if mode == "reference" else None, tile=tile or None,
                          progress=report)
     return comparison, save_comparison(comparison)
 
@@ -244,12 +258,14 @@ def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
 
     if not image:
         raise gr.Error("No image given.")
+    model_id = validate.text(model_id, "model_id")
     if model_id != BICUBIC:
         card = get_card(model_id)
         if card.task != "sr":
             raise gr.Error(f"{model_id} is a {card.task} model, not a super-resolution model.")
         scale = card.scale
-    out = upscale(image, model_id, scale=int(scale))
+    scale = validate.integer(scale, "scale", min(SCALES), max(SCALES))
+    out = upscale(image, model_id, scale=scale)
     path = run_dir() / f"{safe_name(model_id)}-x{scale}.png"
     out.save(path)
     return str(path)
@@ -260,8 +276,7 @@ def api_compare(image: str, model_ids: list[str], mode: str = "lr", scale: int =
                 progress=gr.Progress()):
     """Compare models on ``image``; returns the results (gallery of PNGs captioned with model, time, scores) and
     the metrics table."""
-    if isinstance(model_ids, str):
-        model_ids = [m.strip() for m in model_ids.split(",") if m.strip()]
+    model_ids = validate.model_ids(model_ids)
     comparison, state = _compare(image, model_ids, mode, scale, reference, None, 0, progress)
     gallery = [(r["path"], r["caption"]) for r in state["results"]]
     return gallery, metrics_rows(comparison.rows())
@@ -298,7 +313,8 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Accordion("Models not available here", open=False):
                     unavailable = gr.Markdown(unavailable_models(4), elem_id="sr-unavailable")
                 with gr.Accordion("Advanced", open=False):
-                    tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size in LR pixels (0 = automatic)")
+                    tile = gr.Slider(0, limits.max_tile(), value=0, step=32,
+                                     label="Tile size in LR pixels (0 = automatic)")
                 run = gr.Button("Upscale and compare", variant="primary", elem_id="sr-run")
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="sr-summary")
@@ -311,7 +327,7 @@ def build(demo: gr.Blocks) -> None:
                     with gr.Row():
                         cx = gr.Slider(0, 100, value=50, step=0.1, label="Centre x (%)", elem_id="sr-cx")
                         cy = gr.Slider(0, 100, value=50, step=0.1, label="Centre y (%)", elem_id="sr-cy")
-                        zoom = gr.Slider(1, 16, value=4, step=1, label="Zoom", elem_id="sr-zoom")
+                        zoom = gr.Slider(1, MAX_ZOOM, value=4, step=1, label="Zoom", elem_id="sr-zoom")
                     inspector = gr.Gallery(label="Zoom inspector: the same region of every result (nearest-neighbour)",
                                            columns=3, height="auto", format="png", elem_id="sr-inspector",
                                            object_fit="contain", allow_preview=True)

@@ -1,6 +1,8 @@
 """Plotly figures for the tabs."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -9,11 +11,12 @@ def sr_metrics_figure(rows: list[dict]) -> go.Figure:
     """PSNR-Y (bars, left axis) and time (markers, right axis) per model; time only when nothing was scored."""
     names = [r["name"] for r in rows]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    scored = [r for r in rows if r.get("psnr_y") is not None]
-    if scored:
-        fig.add_bar(x=names, y=[r.get("psnr_y") for r in rows], name="PSNR-Y (dB)", marker_color="#4f46e5",
-                    text=[f"{r['psnr_y']:.2f}" if r.get("psnr_y") is not None else "" for r in rows],
-                    textposition="outside")
+    scored = finite = [r for r in rows if r.get("psnr_y") is not None and math.isfinite(r["psnr_y"])]
+    if scored:  # an identical result (PSNR ∞) has no bar: its label says so
+        fig.add_bar(x=names, y=[r["psnr_y"] if r in finite else None for r in rows], name="PSNR-Y (dB)",
+                    marker_color="#4f46e5", textposition="outside",
+                    text=[f"{r['psnr_y']:.2f}" if r in finite else "∞ (identical)" if r.get("psnr_y") else ""
+                          for r in rows])
         low = min(r["psnr_y"] for r in scored)
         fig.update_yaxes(title_text="PSNR-Y (dB)", range=[low - 2, max(r["psnr_y"] for r in scored) + 2],
                          secondary_y=False)

@@ -340,13 +340,15 @@ def get_card(model_id: str) -> ModelCard:
     """The card of ``model_id``; a clear error listing close ids when there is none."""
     try:
         return _BY_ID[model_id]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable value from a client
         import difflib
 
-        close = difflib.get_close_matches(str(model_id), _BY_ID, n=3)
+        shown = str(model_id)[:40]  # never echo a client's megabyte back
+        close = difflib.get_close_matches(shown, _BY_ID, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownModelError(
-            f"Unknown model id {model_id!r}.{hint} Run `python -m vtdemo models` to list them.") from None
+            f"Unknown model id {shown!r}{'…' if len(str(model_id)) > 40 else ''}.{hint} Run `python -m vtdemo "
+            "models` to list them.") from None
 
 
 def cards(task: Task | None = None) -> list[ModelCard]:

@@ -72,6 +72,21 @@ def hub_cache_dir() -> str:
     return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as a user may be shown it: relative to the weights folder or a cache, named by the setting that
+    chose it — never the server's absolute layout."""
+    path = Path(path)
+    places = [(url_cache_dir(), "$VTDEMO_CACHE_DIR" if os.environ.get("VTDEMO_CACHE_DIR") else "weights/cache"),
+              (weights_dir(), "$VTDEMO_WEIGHTS_DIR" if os.environ.get("VTDEMO_WEIGHTS_DIR") else "weights"),
+              (Path(hub_cache_dir()), "<Hugging Face cache>")]
+    for folder, name in places:
+        try:
+            return f"{name}/{path.resolve().relative_to(folder.resolve()).as_posix()}"
+        except ValueError:
+            continue
+    return path.name
+
+
 # --- online / offline -------------------------------------------------------------------------------------------
 
 _online_checked: tuple[float, bool] | None = None
@@ -190,7 +205,7 @@ def download_url(url: str, target: Path, *, sha256: str | None = None, size: int
 def offline_message(card: ModelCard, reason: str = "this machine is offline") -> str:
     """One paragraph: which file, from where, where to put it, and the command that fetches it."""
     source = card.source
-    target = weights_dir() / source.basename
+    target = display_path(weights_dir() / source.basename)
     if source.kind == "local":
         return (f"{card.id} ({card.name}) needs the file {source.basename}, which has no automatic download. "
                 f"Get it from {source.page} and place it at {target}; vtdemo looks there first.")
@@ -200,7 +215,7 @@ def offline_message(card: ModelCard, reason: str = "this machine is offline") ->
                 f"VTDEMO_WEIGHTS_DIR at a folder that holds it).")
     size = f" ({source.size / 1e6:.1f} MB)" if source.size else ""
     where = (f"the Hugging Face Hub repo {source.repo_id}" if source.kind == "hub" else "its release page")
-    check = f" It is verified against sha256 {source.sha256[:16]}…" if source.sha256 else ""
+    check = f" It is verified against sha256 {source.sha256}." if source.sha256 else ""
     return (f"{card.id} ({card.name}) needs the file {source.basename}{size} from {where}: "
             f"{source.download_url}. It is not on this machine and {reason}, so it cannot be downloaded now. "
             f"Either run `python -m vtdemo fetch {card.id}` on a machine with internet access and copy the file, "
