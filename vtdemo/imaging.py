@@ -214,18 +214,21 @@ def pil_to_tensor(img: Image.Image) -> "torch.Tensor":
     """RGB PIL image -> (1, 3, H, W) float32 tensor in [0, 1]."""
     import torch
 
-    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32)  # a new, writable array: no further copy needed
+    return torch.from_numpy(arr).div_(255.0).permute(2, 0, 1).unsqueeze(0)
 
 
 def tensor_to_pil(tensor: "torch.Tensor") -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (clamped, rounded)."""
     import torch
 
-    t = tensor.detach().float().cpu()
+    t = tensor.detach().cpu()
     if t.ndim == 4:
         t = t[0]
-    arr = (t.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    arr = np.empty((t.shape[1], t.shape[2], 3), dtype=np.uint8)
+    for start in range(0, t.shape[1], ROWS_PER_CHUNK):  # a few rows at a time: no full-size float temporaries
+        rows = t[:, start:start + ROWS_PER_CHUNK].float().clamp(0, 1).mul_(255.0).round_()
+        arr[start:start + ROWS_PER_CHUNK] = rows.to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(arr, "RGB")
 
 

@@ -51,7 +51,7 @@ def max_checkpoint_upload_bytes() -> int:
 
 
 def max_output_pixels() -> int:
-    """Largest upscaled image (width x height) one request may produce."""
+    """Most upscaled pixels one request may produce (all the models of a comparison together)."""
     return _int_env("VTDEMO_MAX_OUTPUT_PIXELS", 67_108_864)  # 8192 x 8192
 
 
@@ -93,3 +93,24 @@ def max_tile() -> int:
 def max_tiles() -> int:
     """Most SR tiles one request may run."""
     return _int_env("VTDEMO_MAX_TILES", 400)
+
+
+def max_requests_per_client() -> int:
+    """Requests one client (address) may have waiting or running at once."""
+    return _int_env("VTDEMO_MAX_REQUESTS_PER_CLIENT", 4)
+
+
+def max_job_seconds() -> int:
+    """Longest estimated compute time of one SR request (measured model throughput × output pixels)."""
+    return _int_env("VTDEMO_MAX_JOB_SECONDS", 300)
+
+
+def max_sessions() -> int:
+    """Browser/API sessions whose state the server keeps (oldest dropped first); each costs memory."""
+    return _int_env("VTDEMO_MAX_SESSIONS", 1000)
+
+
+def file_max_age_seconds() -> int:
+    """Uploads and results older than this are deleted (Gradio's cache and vtdemo's result folders)."""
+    return _int_env("VTDEMO_FILE_MAX_AGE_S", 3600)
+

@@ -63,7 +63,7 @@ def _data_url(img: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def test_data_urls_are_size_checked_before_decoding_and_land_in_the_upload_folder(upload_folder, monkeypatch):
+def test_data_urls_are_size_checked_and_land_in_the_upload_folder(upload_folder, monkeypatch):
     from vtdemo.imaging import ImageError, decode_image
 
     component = ImageUpload(type="filepath", image_mode=None)

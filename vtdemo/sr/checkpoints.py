@@ -64,8 +64,9 @@ def load_checkpoint(path: str | os.PathLike, upload: bool = False) -> tuple[nn.M
 
     HAT checkpoints get the project's HAT; SwinIR, RRDB/Real-ESRGAN, Compact and the other architectures spandrel
     knows get spandrel's. The model the tensors' shapes imply is sized on the meta device before anything is
-    allocated (VTDEMO_MAX_MODEL_PARAMS). ``upload``: the file came from a client (the upload size limit applies). Raises WeightsError (or UnsafeCheckpointError) with a message fit for a
-    user; a refused file leaves nothing referenced.
+    allocated (VTDEMO_MAX_MODEL_PARAMS). ``upload``: the file came from a client (the upload size limit applies).
+    Raises WeightsError (or UnsafeCheckpointError) with a message fit for a user; a refused file leaves nothing
+    referenced.
     """
     try:
         return _load_checkpoint(path, upload)

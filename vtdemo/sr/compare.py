@@ -19,7 +19,8 @@ from torch import nn
 from vtdemo import limits
 from vtdemo.imaging import ImageError, ImageSource, decode_image
 from vtdemo.lru import LRU
-from vtdemo.sr.engine import BICUBIC, Progress, SRNet, resolve_net, upscale
+from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
+                              seconds_per_output_pixel, upscale)
 from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
 
 MODES = ("lr", "degrade", "reference")
@@ -108,8 +109,11 @@ def _label(model: str | nn.Module | SRNet, net: SRNet) -> tuple[str, str]:
 
 def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale: int, mode: str = "lr",
             reference: ImageSource | None = None, tile: int | None = None, device=None, backend: str = "auto",
-            progress: Progress | None = None) -> Comparison:
-    """Run every model on the same input; score each against the reference when one exists (see module doc)."""
+            progress: Progress | None = None, max_seconds: float | None = None) -> Comparison:
+    """Run every model on the same input; score each against the reference when one exists (see module doc).
+
+    Before any model runs: the outputs of all models together must fit VTDEMO_MAX_OUTPUT_PIXELS, and with
+    ``max_seconds`` the estimated time (each model's measured throughput × its output pixels) must fit too."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not models:
@@ -128,12 +132,16 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         truth = match_reference(decode_image(reference).rgb, rgb, scale)
     comparison = Comparison(input=rgb, reference=truth, scale=scale, mode=mode)
     n = len(models)
-    for i, model in enumerate(models):
+    check_output_size(rgb.width, rgb.height, scale, count=n)  # every result is held until the end
+    nets = [resolve_net(model, scale, device, progress) for model in models]  # checks each model's scale
+    if max_seconds is not None:
+        seconds = sum(seconds_per_output_pixel(net, device) for net in nets) * rgb.width * rgb.height * scale ** 2
+        check_estimate(seconds, max_seconds, f"Upscaling {rgb.width}×{rgb.height} ×{scale} with {n} model(s)")
+    for i, (model, net) in enumerate(zip(models, nets)):
         def step(fraction: float, what: str, i=i) -> None:
             if progress:
                 progress((i + fraction) / n, f"model {i + 1}/{n} · {what}")
 
-        net = resolve_net(model, scale, device, step)  # checks the model's scale against ``scale``
         key, name = _label(model, net)
         step(0.0, f"{name}: running")
         start = time.perf_counter()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -74,12 +76,32 @@ def resolve_net(model: str | nn.Module | SRNet, scale: int | None = None, device
 def bicubic_upscale(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """The benchmarks' bicubic baseline: Keys kernel with a = −0.5 as MATLAB's imresize and PIL use (torch's
     ``interpolate`` uses a = −0.75, about 0.3 dB off the published numbers). Float data, per channel."""
-    import numpy as np
-
     _, c, h, w = lr.shape
-    planes = [np.asarray(Image.fromarray(lr[0, i].float().cpu().numpy(), "F")
-                         .resize((w * scale, h * scale), Image.Resampling.BICUBIC)) for i in range(c)]
-    return torch.from_numpy(np.stack(planes))[None].clamp_(0, 1)
+    out = torch.empty(1, c, h * scale, w * scale)  # filled plane by plane: one temporary plane at a time
+    for i in range(c):
+        plane = Image.fromarray(lr[0, i].float().cpu().numpy(), "F").resize((w * scale, h * scale),
+                                                                           Image.Resampling.BICUBIC)
+        out[0, i].numpy()[:] = np.asarray(plane)
+        del plane
+    return out.clamp_(0, 1)
+
+
+def bicubic_image(rgb: Image.Image, scale: int) -> Image.Image:
+    """``bicubic_upscale`` straight from and to 8-bit RGB, one channel at a time: the same pixels, without a
+    full-size float tensor of the output (12 bytes per output pixel)."""
+    from vtdemo.imaging import ROWS_PER_CHUNK
+
+    size = (rgb.width * scale, rgb.height * scale)
+    bands = []
+    for band in rgb.split():
+        plane = Image.fromarray(np.asarray(band, dtype=np.float32) / 255.0, "F").resize(size, Image.Resampling.BICUBIC)
+        out = np.empty((size[1], size[0]), dtype=np.uint8)
+        for start in range(0, size[1], ROWS_PER_CHUNK):
+            rows = np.asarray(plane.crop((0, start, size[0], min(size[1], start + ROWS_PER_CHUNK))))
+            out[start:start + ROWS_PER_CHUNK] = np.rint(np.clip(rows, 0, 1) * np.float32(255.0))
+        del plane
+        bands.append(Image.fromarray(out, "L"))
+    return Image.merge("RGB", bands)
 
 
 def auto_tile(h: int, w: int, device: torch.device) -> int:
@@ -158,6 +180,39 @@ def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> til
     return run
 
 
+PROBE = 32  # side (LR pixels) of the tile a model's throughput is measured on
+_SECONDS_PER_PIXEL: "weakref.WeakKeyDictionary[nn.Module, dict[str, float]]" = weakref.WeakKeyDictionary()
+
+
+def seconds_per_output_pixel(net: SRNet, device=None) -> float:
+    """The model's compute time per output pixel on ``device``, measured once (a warm PROBE×PROBE tile)."""
+    import time
+
+    from vtdemo.runtime import default_device
+
+    if net.module is None:
+        return 0.0
+    device = torch.device(device) if device is not None else default_device()
+    per_device = _SECONDS_PER_PIXEL.setdefault(net.module, {})
+    if str(device) not in per_device:
+        fn = backend_fn(net, "torch", device, PROBE)
+        lr = torch.rand(1, 3, PROBE, PROBE)
+        with torch.inference_mode():
+            fn(lr)  # warm-up: first-call allocations and kernel choices
+            start = time.perf_counter()
+            fn(lr)
+            per_device[str(device)] = (time.perf_counter() - start) / (PROBE * PROBE * net.scale ** 2)
+    return per_device[str(device)]
+
+
+def check_estimate(seconds: float, max_seconds: float | None, what: str) -> None:
+    """Refuse (ImageError) a job whose estimated compute time is over ``max_seconds`` (None: no limit)."""
+    if max_seconds is not None and seconds > max_seconds:
+        raise ImageError(f"{what} would take about {seconds:,.0f} s here, over this server's limit of "
+                         f"{max_seconds:,.0f} s per request (VTDEMO_MAX_JOB_SECONDS): use a smaller image, fewer "
+                         "models or a lower scale.")
+
+
 def check_tiles(count: int, tile: int) -> None:
     """Refuse a request that would run more than VTDEMO_MAX_TILES tiles (a tiny --tile on a big image)."""
     from vtdemo import limits
@@ -167,32 +222,42 @@ def check_tiles(count: int, tile: int) -> None:
                          "(VTDEMO_MAX_TILES): use larger tiles or a smaller image.")
 
 
-def check_output_size(width: int, height: int, scale: int) -> None:
-    """Refuse an upscale whose output would exceed VTDEMO_MAX_OUTPUT_PIXELS (before any work is done)."""
+def check_output_size(width: int, height: int, scale: int, count: int = 1) -> None:
+    """Refuse an upscale whose ``count`` outputs together would exceed VTDEMO_MAX_OUTPUT_PIXELS (before any work is
+    done): the limit bounds the memory (about 20 bytes per output pixel) and the disk a request takes."""
     from vtdemo import limits
 
-    out = width * height * scale * scale
+    out = width * height * scale * scale * count
     if out > limits.max_output_pixels():
-        raise ImageError(f"The result would be {width * scale}×{height * scale} = {out / 1e6:.1f} MP, over this "
-                         f"server's limit of {limits.max_output_pixels() / 1e6:.1f} MP (VTDEMO_MAX_OUTPUT_PIXELS): "
-                         "crop or downscale the image first.")
+        what = f"{count} results of" if count > 1 else "The result would be"
+        raise ImageError(f"{what} {width * scale}×{height * scale} = {out / 1e6:.1f} MP, over this server's limit "
+                         f"of {limits.max_output_pixels() / 1e6:.1f} MP per request (VTDEMO_MAX_OUTPUT_PIXELS): crop "
+                         "or downscale the image first" + (", or compare fewer models." if count > 1 else "."))
 
 
 def upscale(image: ImageSource, model: str | nn.Module | SRNet, *, scale: int | None = None, tile: int | None = None,
-            overlap: int | None = None, device=None, backend: str = "auto",
-            progress: Progress | None = None) -> Image.Image:
+            overlap: int | None = None, device=None, backend: str = "auto", progress: Progress | None = None,
+            max_seconds: float | None = None) -> Image.Image:
     """Upscale ``image`` with ``model`` (an id such as "hat-demo-x4", "bicubic", or a loaded module).
 
     The whole image is processed at once when it fits in a tile, otherwise in overlapping tiles blended smoothly.
     An alpha channel is upscaled separately (bicubic) and re-attached; a grayscale input gives a grayscale output
     (mode "L"/"LA"). ``backend``: "torch", "onnxruntime" (exported fixed-tile graph) or "auto" (the faster one on
-    this device, by a cached measurement).
+    this device, by a cached measurement). ``max_seconds``: refuse up front when the measured throughput says the
+    job would take longer.
     """
     decoded = decode_image(image)
     net = resolve_net(model, scale, device, progress)
-    check_output_size(decoded.rgb.width, decoded.rgb.height, net.scale)
-    out = tensor_to_pil(upscale_tensor(net, pil_to_tensor(decoded.rgb), tile=tile, overlap=overlap, device=device,
-                                       backend=backend, progress=progress))
+    w, h = decoded.rgb.size
+    check_output_size(w, h, net.scale)
+    if max_seconds is not None:
+        check_estimate(seconds_per_output_pixel(net, device) * w * h * net.scale ** 2, max_seconds,
+                       f"Upscaling {w}×{h} ×{net.scale} with {net.name}")
+    if net.module is None:
+        out = bicubic_image(decoded.rgb, net.scale)
+    else:
+        out = tensor_to_pil(upscale_tensor(net, pil_to_tensor(decoded.rgb), tile=tile, overlap=overlap,
+                                           device=device, backend=backend, progress=progress))
     if decoded.grayscale:
         out = out.convert("L")
     return reattach_alpha(out, decoded.alpha)

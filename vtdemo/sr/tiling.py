@@ -71,4 +71,4 @@ def run_tiled(fn: TileFn, lr: torch.Tensor, scale: int, tile: int, overlap: int,
             done += 1
             if progress:
                 progress(done, total)
-    return out / weight
+    return out.div_(weight)  # in place: the output is the largest buffer of a request

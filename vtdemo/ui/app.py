@@ -1,4 +1,5 @@
-"""The Blocks app: one tab per module, launched on 127.0.0.1 with upload limits and a bounded queue."""
+"""The Blocks app: one tab per module, launched on 127.0.0.1 with upload limits, a bounded queue (in total and per
+client), a bounded number of sessions, and uploads and results deleted after an age."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui import attention_tab, classify_tab, lam_tab, models_tab, sr_tab
+from vtdemo.ui.admission import limit_per_client
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -21,7 +23,9 @@ CSS = """
 
 def build_app() -> gr.Blocks:
     """The whole app. Cheap: no model and no torch import happens here."""
-    with gr.Blocks(title="vtdemo — vision transformer lab") as demo:
+    age = limits.file_max_age_seconds()
+    # uploads and Gradio's copies of results are deleted once they are older than VTDEMO_FILE_MAX_AGE_S
+    with gr.Blocks(title="vtdemo — vision transformer lab", delete_cache=(max(60, age // 4), age)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             sr_tab.build(demo)
@@ -39,8 +43,10 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     max_upload = max(limits.max_upload_bytes(), limits.max_checkpoint_upload_bytes())
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("VTDEMO_QUEUE_SIZE", "32")))
+    limit_per_client(demo)
     from vtdemo.examples import examples_dir
 
     kwargs.setdefault("allowed_paths", [str(examples_dir())])
     return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_upload,
-                       theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=True, **kwargs)
+                       state_session_capacity=limits.max_sessions(), theme=gr.themes.Soft(primary_hue="indigo"),
+                       css=CSS, show_error=True, **kwargs)

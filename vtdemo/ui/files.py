@@ -1,5 +1,5 @@
 """Where the tabs write the files they return (results, overlays, zips): fresh folders under the system temp dir,
-which Gradio may serve; folders older than two hours are removed."""
+which Gradio may serve; folders older than VTDEMO_FILE_MAX_AGE_S are removed."""
 from __future__ import annotations
 
 import shutil
@@ -7,7 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-MAX_AGE_S = 7200
+from vtdemo import limits
+
 _last_prune = 0.0
 
 
@@ -20,7 +21,7 @@ def run_dir() -> Path:
     if now - _last_prune > 60:
         _last_prune = now
         for old in root.iterdir():
-            if old.is_dir() and now - old.stat().st_mtime > MAX_AGE_S:
+            if old.is_dir() and now - old.stat().st_mtime > limits.file_max_age_seconds():
                 shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=root))
 

@@ -11,9 +11,10 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui.components import ImageUpload
 from vtdemo.ui import validate
+from vtdemo.ui.admission import heavy_slot
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
-from vtdemo.ui.sr_tab import BICUBIC, HEAVY, model_choices
+from vtdemo.ui.sr_tab import BICUBIC, HEAVY, HEAVY_WORKERS, model_choices
 from vtdemo.zoo.cards import cards, get_card
 
 WINDOW = 16
@@ -77,29 +78,43 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
         def tick(done, total, i=i, name=name):
             progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
 
-        results.append(lam_for_image(image, model, (x, y), scale=scale, steps=steps,
-                                     context=CONTEXT if fast else None, progress=tick, name=name))
+        with heavy_slot(lambda what: progress(i / len(models), desc=what)):
+            results.append(lam_for_image(image, model, (x, y), scale=scale, steps=steps,
+                                         context=CONTEXT if fast else None, progress=tick, name=name))
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")
                for i, r in enumerate(results)]
     box = results[0].box
     summary = (f"Box {WINDOW}×{WINDOW} at output ({box[0]}, {box[1]}) — input pixel ({x}, {y}), ×{scale}, "
                f"{int(steps)} path steps" + (f", attributed within {CONTEXT} input px of the box" if fast else ""))
-    return gallery, di_figure([(r.model, r.di) for r in results]), summary, sr_output(image, models[0], results[0])
+    preview, offset = sr_output(image, models[0], results[0])
+    return gallery, di_figure([(r.model, r.di) for r in results]), summary, preview, offset
 
 
-def sr_output(image, model: str, result) -> str:
-    """The first model's SR output with the box drawn (click it to move the box)."""
+PREVIEW = 48  # LR pixels around the box shown upscaled (not the whole image: its time grows with the image)
+
+
+def sr_output(image, model: str, result) -> tuple[str, tuple[int, int]]:
+    """The first model's SR output around the box, with the box drawn; and the preview's (left, top) in LR pixels
+    (a click on the preview maps back through it)."""
     from vtdemo.sr.engine import upscale
     from vtdemo.viz.overlay import draw_box
 
-    out = upscale(image, model, scale=result.scale, backend="torch").convert("RGB")
-    draw_box(out, result.box, 1, colour=(0, 255, 0), width=max(1, result.scale // 2))
-    return _save(out, "sr-output.png")
+    s = result.scale
+    x0, y0, x1, y1 = result.box
+    left, top = max(0, x0 // s - PREVIEW), max(0, y0 // s - PREVIEW)
+    region = result.lr.crop((left, top, min(result.lr.width, -(-x1 // s) + PREVIEW),
+                             min(result.lr.height, -(-y1 // s) + PREVIEW)))
+    with heavy_slot():
+        out = upscale(region, model, scale=s, backend="torch").convert("RGB")
+    draw_box(out, (x0 - left * s, y0 - top * s, x1 - left * s, y1 - top * s), 1, colour=(0, 255, 0),
+             width=max(2, s // 2))
+    return _save(out, "sr-output.png"), (left, top)
 
 
-def on_output_click(scale, evt: gr.SelectData):
-    """A click on the SR output -> the input pixel under it."""
-    return int(evt.index[0]) // int(scale), int(evt.index[1]) // int(scale)
+def on_output_click(scale, offset, evt: gr.SelectData):
+    """A click on the SR preview -> the input pixel under it."""
+    left, top = offset or (0, 0)
+    return left + int(evt.index[0]) // int(scale), top + int(evt.index[1]) // int(scale)
 
 
 @user_errors
@@ -113,7 +128,8 @@ def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
     x, y = validate.integer(x, "x"), validate.integer(y, "y")
     steps = validate.integer(steps, "steps", 1, limits.max_lam_steps())
     scale = 4 if model_id == BICUBIC else get_card(model_id).scale
-    result = lam_for_image(image, model_id, (x, y), scale=scale, steps=steps)
+    with heavy_slot():
+        result = lam_for_image(image, model_id, (x, y), scale=scale, steps=steps)
     return _save(lam_overlay(result), "lam.png"), round(result.di, 3)
 
 
@@ -243,9 +259,10 @@ def build(demo: gr.Blocks) -> None:
         image.select(on_click, image, [x, y], api_visibility="private") \
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")
-        output.select(on_output_click, scale, [x, y], api_visibility="private")
-        run.click(run_lam, [image, models, scale, steps, fast, x, y], [maps, di_plot, summary, output],
-                  api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1, show_progress_on=maps)
+        output.select(on_output_click, [scale, preview_offset], [x, y], api_visibility="private")
+        run.click(run_lam, [image, models, scale, steps, fast, x, y],
+                  [maps, di_plot, summary, output, preview_offset], api_visibility="private", concurrency_id=HEAVY,
+                  concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)
         hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
         att_inputs = [image, hat_model, x, y, group, block, head]
         show.click(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
@@ -267,7 +284,7 @@ def build(demo: gr.Blocks) -> None:
             api_att = gr.Image(type="filepath", format="png", label="attention")
             lam_button, att_button = gr.Button(), gr.Button()
         lam_button.click(lam_api, [api_image, api_model, api_x, api_y, api_steps], [api_overlay, api_di],
-                         api_name="lam", concurrency_id=HEAVY, concurrency_limit=1,
+                         api_name="lam", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS,
                          api_description="LAM for the 16×16 output box centred on input pixel (x, y): overlay and "
                                          "diffusion index.")
         att_button.click(attention_api, [api_image, api_model, api_x, api_y, api_group, api_block, api_head],

@@ -2,6 +2,7 @@
 score them against a reference, download; plus the /upscale and /compare API endpoints."""
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui.components import FileUpload, ImageUpload
 from vtdemo.ui import validate
+from vtdemo.ui.admission import heavy_slot
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo import weights
@@ -26,7 +28,10 @@ MODES = [("My image is low-resolution: upscale it", "lr"),
 VIEW = 256  # inspector crop side in pixels
 MAX_ZOOM = 16
 CHECKPOINT_TYPES = [".pth", ".pt", ".safetensors", ".ckpt", ".bin"]
-HEAVY = "sr-heavy"  # one SR job at a time per server: they saturate the device
+# SR events share a few workers; inside them the heavy computation takes the server's one heavy slot
+# (admission.heavy_slot), so a bicubic request or a cached view never waits for another visitor's model run.
+HEAVY = "sr"
+HEAVY_WORKERS = 4
 
 
 # --- model choices --------------------------------------------------------------------------------------------
@@ -89,7 +94,8 @@ def on_checkpoint(file: str | None, scale: int, uploads: dict | None, chosen: li
     if size > limit:
         raise gr.Error(f"The checkpoint is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB upload limit "
                        "(VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES).")
-    net = uploaded_net(file)
+    with heavy_slot():
+        net = uploaded_net(file)
     key = f"{UPLOAD}{len(uploads) + 1}"
     uploads[key] = dict(name=Path(file).name, path=file, scale=net.scale)
     arch, params = type(net.module).__name__, sum(p.numel() for p in net.module.parameters())
@@ -135,7 +141,7 @@ def save_comparison(comparison) -> dict:
         reference_path = folder / "reference.png"
         comparison.reference.save(reference_path)
     zip_path = folder / f"vtdemo-x{comparison.scale}-results.zip"
-    with zipfile.ZipFile(zip_path, "w") as z:
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for r in results:
             z.write(r["path"], Path(r["path"]).name)
     return dict(scale=comparison.scale, mode=comparison.mode, input=str(input_path),
@@ -213,9 +219,13 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
         if progress is not None:
             progress(fraction, desc=what)
 
-    comparison = compare(image, [_resolve(m, uploads) for m in models], scale=scale, mode=mode,
-                         reference=reference if mode == "reference" else None, tile=tile or None,
-                         progress=report)
+    resolved = [_resolve(m, uploads) for m in models]
+    heavy = heavy_slot(lambda what: report(0.0, what)) if any(m != BICUBIC for m in models) \
+        else contextlib.nullcontext()
+    with heavy:
+        comparison = compare(image, resolved, scale=scale, mode=mode,
+                             reference=reference if mode == "reference" else None, tile=tile or None,
+                             progress=report, max_seconds=limits.max_job_seconds())
     return comparison, save_comparison(comparison)
 
 
@@ -265,7 +275,8 @@ def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
             raise gr.Error(f"{model_id} is a {card.task} model, not a super-resolution model.")
         scale = card.scale
     scale = validate.integer(scale, "scale", min(SCALES), max(SCALES))
-    out = upscale(image, model_id, scale=scale)
+    with heavy_slot() if model_id != BICUBIC else contextlib.nullcontext():
+        out = upscale(image, model_id, scale=scale, max_seconds=limits.max_job_seconds())
     path = run_dir() / f"{safe_name(model_id)}-x{scale}.png"
     out.save(path)
     return str(path)
@@ -340,10 +351,10 @@ def build(demo: gr.Blocks) -> None:
         mode.change(lambda m: gr.update(visible=m == "reference"), mode, reference, api_visibility="private")
         scale.change(on_scale, [scale, uploads], [models, unavailable], api_visibility="private")
         checkpoint.upload(on_checkpoint, [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
-                          api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
+                          api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         run.click(run_comparison, [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
                   [state, summary, left, right, slider, inspector, table, plot, files], show_progress_on=slider,
-                  api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
+                  api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
         image.select(on_input_click, image, [cx, cy], api_visibility="private")
@@ -365,9 +376,9 @@ def build(demo: gr.Blocks) -> None:
             upscale_button, compare_button = gr.Button(), gr.Button()
         upscale_button.click(api_upscale, [api_image, api_model, api_scale], api_out, api_name="upscale",
                              api_description="Upscale an image with one SR model id (or 'bicubic' at `scale`); "
-                                             "returns a PNG.", concurrency_id=HEAVY, concurrency_limit=1)
+                                             "returns a PNG.", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         compare_button.click(api_compare, [api_image, api_models, api_mode, api_scale, api_reference],
                              [api_gallery, api_table], api_name="compare",
                              api_description="Compare up to 4 SR models (mode lr | degrade | reference); returns "
                                              "the results and the metrics table.",
-                             concurrency_id=HEAVY, concurrency_limit=1)
+                             concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)

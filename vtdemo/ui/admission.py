@@ -1,0 +1,71 @@
+"""Who gets the server's time: a per-client cap on waiting + running requests and one heavy computation at a time (cheap
+work such as bicubic never waits for it). Jobs whose estimated time is over the limit are refused by the tasks
+themselves (``max_seconds`` of ``vtdemo.sr.compare.compare`` and ``upscale``).
+
+Gradio 6.31 bounds its queue only in total (``max_size``), so one client could fill it and every other visitor
+would get "queue full". ``limit_per_client`` wraps the queue's ``push`` to count that client's events first.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Callable
+
+import gradio as gr
+
+from vtdemo import limits
+
+
+def client_of(request) -> str:
+    """The client's address. Behind a proxy that appends the real address to X-Forwarded-For (a Hugging Face Space;
+    set VTDEMO_TRUSTED_PROXY=1), the last entry is the one the proxy saw; anything before it is the client's word."""
+    import os
+
+    if request is None:
+        return "?"
+    forwarded = request.headers.get("x-forwarded-for", "") if os.environ.get("VTDEMO_TRUSTED_PROXY") else ""
+    if forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return request.client.host if request.client else "?"
+
+
+def limit_per_client(demo: gr.Blocks) -> None:
+    """Refuse a new request from a client that already has VTDEMO_MAX_REQUESTS_PER_CLIENT waiting or running."""
+    queue = demo._queue
+    push = queue.push
+
+    async def push_with_limit(body, request, username):
+        client, most = client_of(request), limits.max_requests_per_client()
+        mine = sum(1 for event in list(queue.event_ids_to_events.values()) if client_of(event.request) == client)
+        if mine >= most:
+            return (False, f"You already have {mine} requests waiting or running on this server (the limit per "
+                           f"visitor is {most}): wait for them to finish.", "queue_full")
+        return await push(body, request, username)
+
+    queue.push = push_with_limit
+
+
+_HEAVY = threading.BoundedSemaphore(1)
+_waiting = 0
+_waiting_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def heavy_slot(report: Callable[[str], None] | None = None):
+    """Hold the server's one slot for heavy computation (a model over an image, LAM, loading a checkpoint) while
+    the block runs; says how many jobs are ahead while it waits."""
+    global _waiting
+    with _waiting_lock:
+        ahead = _waiting
+        _waiting += 1
+    try:
+        if report and ahead:
+            report(f"waiting for {ahead} job(s) ahead of this one")
+        _HEAVY.acquire()
+    finally:
+        with _waiting_lock:
+            _waiting -= 1
+    try:
+        yield
+    finally:
+        _HEAVY.release()
