@@ -114,3 +114,7 @@ def file_max_age_seconds() -> int:
     """Uploads and results older than this are deleted (Gradio's cache and vtdemo's result folders)."""
     return _int_env("VTDEMO_FILE_MAX_AGE_S", 3600)
 
+
+def download_timeout_seconds() -> int:
+    """Longest a weights download may take in all (a per-read timeout alone lets a drip feed run forever)."""
+    return _int_env("VTDEMO_DOWNLOAD_TIMEOUT_S", 1800)

@@ -56,9 +56,17 @@ def test_cli_models_json():
     assert {"id", "task", "family", "paper", "params", "licence", "source", "status"} <= set(rows[0])
 
 
+class _FakeQueue:
+    event_ids_to_events: dict = {}
+
+    async def push(self, body, request, username):
+        return True, "id", "success"
+
+
 class _FakeBlocks:
     def queue(self, **kwargs):
         self.queue_kwargs = kwargs
+        self._queue = _FakeQueue()
 
     def launch(self, **kwargs):
         self.launch_kwargs = kwargs
@@ -76,6 +84,8 @@ def test_launch_defaults_are_safe(monkeypatch):
     assert kw["server_name"] == "127.0.0.1" and kw["server_port"] == 7860 and kw["share"] is False
     assert kw["max_file_size"] >= limits.max_upload_bytes()
     assert fake.queue_kwargs["max_size"] > 0
+    assert kw["state_session_capacity"] == limits.max_sessions()
+    assert fake._queue.push.__name__ == "push_with_limit"  # the per-client limit is in front of Gradio's queue
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     launch(fake)

@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,26 @@ class _Server:
                     self.wfile.write(PAYLOAD[: len(PAYLOAD) // 10])
                     self.wfile.flush()
                     self.connection.shutdown(2)
+                elif self.path == "/big.bin":  # no Content-Length, more than any limit set by the tests
+                    self.send_response(200)
+                    self.end_headers()
+                    for _ in range(40):
+                        self.wfile.write(PAYLOAD[:50_000])
+                elif self.path == "/drip.bin":  # one byte at a time, well within any per-read timeout
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    for _ in range(1000):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                elif self.path.startswith("/redirect-to-"):
+                    self.send_response(302)
+                    where = self.path.removeprefix("/redirect-to-")
+                    port = self.server.server_address[1]
+                    self.send_header("Location", {"localhost": f"http://localhost:{port}/file.bin",
+                                                  "file": "file:///etc/passwd"}[where])
+                    self.end_headers()
                 else:
                     self.send_error(404)
 
@@ -99,6 +120,47 @@ def test_ctrl_c_during_download_leaves_no_file(server, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         weights.download_url(server.url + "/file.bin", target, progress=interrupt)
     assert _leftovers(target.parent) == []
+
+
+def test_download_is_capped_in_bytes_and_time(server, tmp_path, monkeypatch):
+    target = tmp_path / "dl" / "model.pth"
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "1000000")
+    with pytest.raises(weights.WeightsError, match="more than 1,000,000 bytes"):
+        weights.download_url(server.url + "/big.bin", target)
+    with pytest.raises(weights.WeightsError, match="announces 300,000 bytes"):
+        weights.download_url(server.url + "/file.bin", target, size=1000)
+    monkeypatch.setenv("VTDEMO_DOWNLOAD_TIMEOUT_S", "1")
+    start = time.monotonic()
+    with pytest.raises(weights.WeightsError, match="VTDEMO_DOWNLOAD_TIMEOUT_S"):
+        weights.download_url(server.url + "/drip.bin", target)
+    assert time.monotonic() - start < 10  # cut off soon after the deadline, not after 1000 × 0.2 s
+    assert _leftovers(target.parent) == []
+
+
+def test_redirects_stay_on_http_and_out_of_private_networks(server, tmp_path, monkeypatch):
+    target = tmp_path / "dl" / "model.pth"
+    with pytest.raises(weights.WeightsError, match="(?i)redirect"):  # urllib refuses file: itself
+        weights.download_url(server.url + "/redirect-to-file", target)
+    # the test server is on loopback: pretend 127.0.0.1 is a public mirror whose redirect points at "localhost"
+    monkeypatch.setattr(weights, "_is_private", lambda host: host == "localhost")
+    with pytest.raises(weights.WeightsError, match="private or local address"):
+        weights.download_url(server.url + "/redirect-to-localhost", target)
+    assert not target.exists() and _leftovers(target.parent) == []
+
+
+def test_private_addresses_are_recognised():
+    for host in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "0.0.0.0", "localhost"):
+        assert weights._is_private(host), host
+    assert not weights._is_private("8.8.8.8") and not weights._is_private("2606:4700:4700::1111")
+
+
+def test_stale_partial_downloads_are_removed(tmp_path):
+    stale, fresh = tmp_path / ".model.pth.abc.part", tmp_path / ".model.pth.def.part"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    assert weights.clean_partial_downloads(tmp_path) == 1
+    assert not stale.exists() and fresh.exists()
 
 
 def test_resolve_downloads_into_the_url_cache_when_online(server, weights_home, monkeypatch):

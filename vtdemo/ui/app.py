@@ -44,6 +44,9 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     max_upload = max(limits.max_upload_bytes(), limits.max_checkpoint_upload_bytes())
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("VTDEMO_QUEUE_SIZE", "32")))
     limit_per_client(demo)
+    from vtdemo.zoo.weights import clean_partial_downloads
+
+    clean_partial_downloads()  # a download killed with the previous server
     from vtdemo.examples import examples_dir
 
     kwargs.setdefault("allowed_paths", [str(examples_dir())])

@@ -12,6 +12,7 @@ import socket
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -167,27 +168,82 @@ def verify(path: Path, source: WeightSource) -> None:
                                "the download is corrupt or the file was replaced upstream.")
 
 
+def _is_private(host: str) -> bool:
+    """True when ``host`` resolves to a loopback, private, link-local or reserved address (or does not resolve)."""
+    import ipaddress
+
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return True
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_loopback or address.is_private or address.is_link_local or address.is_reserved \
+                or address.is_multicast or address.is_unspecified:
+            return True
+    return False
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to http(s), and never from a public host to a private one (a compromised mirror
+    must not make the server fetch from its own network)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new, old = urllib.parse.urlsplit(newurl), urllib.parse.urlsplit(req.full_url)
+        if new.scheme not in ("http", "https"):
+            raise WeightsError(f"Refused a redirect to a {new.scheme or 'relative'}: URL.")
+        if _is_private(new.hostname or "") and not _is_private(old.hostname or ""):
+            raise WeightsError(f"Refused a redirect from {old.hostname} to a private or local address.")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def clean_partial_downloads(folder: Path | None = None, older_than_s: float = 3600) -> int:
+    """Delete ``.part`` files a killed download left behind (older than ``older_than_s``); returns how many."""
+    folder = folder or url_cache_dir()
+    removed = 0
+    for part in folder.glob(".*.part") if folder.is_dir() else []:
+        if time.time() - part.stat().st_mtime > older_than_s:
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def download_url(url: str, target: Path, *, sha256: str | None = None, size: int | None = None,
                  progress: Progress | None = None, timeout: float = 30.0) -> Path:
     """Download ``url`` to ``target`` atomically: a temporary file in the same folder, verified, then renamed.
 
-    Nothing is left at ``target`` (nor a temporary file) after an error, a hash mismatch or Ctrl-C.
+    Bounded: at most ``size`` (or VTDEMO_MAX_CHECKPOINT_BYTES) bytes, ``timeout`` s per read and
+    VTDEMO_DOWNLOAD_TIMEOUT_S in all (a server that drips a byte at a time is cut off), redirects only to http(s)
+    and not into a private network. Nothing is left at ``target`` (nor a temporary file) after an error, a hash
+    mismatch or Ctrl-C.
     """
     from tqdm.auto import tqdm
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_partial_downloads(target.parent)
+    limit = size or limits.max_checkpoint_bytes()
+    deadline = time.monotonic() + limits.download_timeout_seconds()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "vtdemo"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+        opener = urllib.request.build_opener(_SafeRedirects)
+        with os.fdopen(fd, "wb") as out, opener.open(request, timeout=timeout) as response:
             total = response.headers.get("Content-Length")
             total = int(total) if total is not None else size
+            if total is not None and total > limit:
+                raise WeightsError(f"{target.name}: the server announces {total:,} bytes, over the {limit:,} "
+                                   "expected (VTDEMO_MAX_CHECKPOINT_BYTES).")
             done = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, leave=False) as bar:
-                while block := response.read(1 << 16):
+                while block := response.read1(1 << 16):  # returns what has arrived: the deadline is checked
                     out.write(block)
                     done += len(block)
+                    if done > limit:
+                        raise WeightsError(f"{target.name}: more than {limit:,} bytes arrived; stopped.")
+                    if time.monotonic() > deadline:
+                        raise WeightsError(f"{target.name}: the download took longer than "
+                                           f"{limits.download_timeout_seconds()} s (VTDEMO_DOWNLOAD_TIMEOUT_S).")
                     bar.update(len(block))
                     if progress:
                         progress(done, total)
