@@ -96,3 +96,161 @@ def test_cli_path(tmp_path, capsys, monkeypatch):
 
 def test_checkpoint_errors_are_weights_errors():
     assert issubclass(UnsafeCheckpointError, WeightsError)
+
+
+# --- checkpoints that describe more than they hold --------------------------------------------------------------
+
+def test_self_referencing_checkpoint_is_refused_quickly(tmp_path):
+    from vtdemo.sr.checkpoints import load_checkpoint
+
+    loop = {}
+    loop["model"] = loop
+    torch.save(loop, tmp_path / "loop.pth")
+    deep = {"w": torch.zeros(1)}
+    for _ in range(20):
+        deep = {"state_dict": deep}
+    torch.save(deep, tmp_path / "deep.pth")
+    for name in ("loop.pth", "deep.pth"):
+        with pytest.raises(WeightsError, match="nest too deep or contain themselves"):
+            load_checkpoint(tmp_path / name)
+
+
+def test_stride_zero_and_overlapping_tensors_are_refused(tmp_path):
+    from vtdemo.sr.checkpoints import load_checkpoint
+
+    expanded = tiny_hat_state()
+    expanded["conv_first.weight"] = torch.zeros(1).expand(4000, 3, 3, 3)  # 4 bytes stored, 432 kB described
+    torch.save({"params_ema": expanded}, tmp_path / "expanded.pth")
+    with pytest.raises(WeightsError, match="stride 0"):
+        load_checkpoint(tmp_path / "expanded.pth")
+    shared = tiny_hat_state()
+    base = torch.zeros(shared["conv_first.weight"].numel() + 1)
+    shared["conv_first.weight"] = base[:-1].view_as(shared["conv_first.weight"])
+    shared["conv_first.bias"] = base[:shared["conv_first.bias"].numel()]  # overlaps the weight
+    torch.save({"params_ema": shared}, tmp_path / "shared.pth")
+    with pytest.raises(WeightsError, match="share or overlap"):
+        load_checkpoint(tmp_path / "shared.pth")
+
+
+def test_model_size_is_counted_before_it_is_built(tmp_path, monkeypatch):
+    from vtdemo.sr import checkpoints
+
+    state = tiny_hat_state()
+    save_file(state, str(tmp_path / "tiny.safetensors"))
+    params = sum(p.numel() for p in HAT(**checkpoints.hat_config_from_state_dict(state)).parameters())
+    built = []
+    real_hat = HAT.__init__
+
+    def record(self, *a, **k):
+        built.append(torch.empty(0).device.type)  # the default device while the HAT is constructed
+        real_hat(self, *a, **k)
+
+    monkeypatch.setattr(HAT, "__init__", record)
+    monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params - 1))
+    with pytest.raises(WeightsError, match=f"{params:,} parameters"):
+        checkpoints.load_checkpoint(tmp_path / "tiny.safetensors")
+    assert built == ["meta"]  # sized on the meta device, never built for real
+    monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params))
+    module, scale = checkpoints.load_checkpoint(tmp_path / "tiny.safetensors")
+    assert scale == 4 and sum(p.numel() for p in module.parameters()) == params
+
+
+def test_spandrel_models_are_sized_too(tmp_path, monkeypatch):
+    from spandrel.architectures.Compact import Compact
+
+    from vtdemo.sr.checkpoints import load_checkpoint
+
+    net = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=2)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "compact.safetensors"))
+    params = sum(p.numel() for p in net.parameters())
+    monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params - 1))
+    with pytest.raises(WeightsError, match=f"{params:,} parameters"):
+        load_checkpoint(tmp_path / "compact.safetensors")
+    monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params))
+    assert load_checkpoint(tmp_path / "compact.safetensors")[1] == 2
+
+
+def _deflated_copy(src, dst):
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item.filename, zin.read(item.filename))
+
+
+def test_zip_bomb_is_refused_by_its_unpacked_size(tmp_path, monkeypatch):
+    from vtdemo.zoo.weights import load_state_dict
+
+    torch.save({"params": {"w": torch.zeros(5_000_000)}}, tmp_path / "plain.pth")  # 20 MB of zeros
+    _deflated_copy(tmp_path / "plain.pth", tmp_path / "bomb.pth")
+    assert (tmp_path / "bomb.pth").stat().st_size < 100_000
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "10000000")
+    with pytest.raises(WeightsError, match="unpacks to 20 MB"):
+        load_state_dict(tmp_path / "bomb.pth")
+    monkeypatch.delenv("VTDEMO_MAX_CHECKPOINT_BYTES")
+    assert load_state_dict(tmp_path / "bomb.pth")["w"].shape == (5_000_000,)  # deflated members are legal
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", "10000000")  # uploads have their own limit
+    with pytest.raises(WeightsError, match="VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES"):
+        load_state_dict(tmp_path / "bomb.pth", upload=True)
+
+
+def test_integer_keys_get_a_clear_error(tmp_path, capsys):
+    from PIL import Image
+
+    torch.save({"params": {0: torch.zeros(1), 1: torch.zeros(1)}}, tmp_path / "ints.pth")
+    with pytest.raises(WeightsError, match="not names"):
+        from vtdemo.zoo.weights import load_state_dict
+
+        load_state_dict(tmp_path / "ints.pth")
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    assert cli(["upscale", str(tmp_path / "a.png"), "-m", str(tmp_path / "ints.pth")]) == 2
+    err = capsys.readouterr().err
+    assert "not names" in err and "Traceback" not in err
+
+
+def test_training_arguments_load_as_an_inert_stand_in(tmp_path):
+    import argparse
+    from collections import OrderedDict
+
+    from vtdemo.zoo import weights
+
+    class Hijack:  # pickles as argparse.Namespace whose BUILD state tries to set __class__
+        def __reduce__(self):
+            return argparse.Namespace, (), (None, {"__class__": OrderedDict})
+
+    torch.save({"model": {"w": torch.zeros(1)}, "args": argparse.Namespace(lr=0.1)}, tmp_path / "official.pth")
+    torch.save({"model": {"w": torch.zeros(1)}, "args": Hijack()}, tmp_path / "hijack.pth")
+    official = weights._read_checkpoint(tmp_path / "official.pth", upload=False)
+    assert isinstance(official["args"], weights.SavedArguments) and official["args"].values == {"lr": 0.1}
+    hijack = weights._read_checkpoint(tmp_path / "hijack.pth", upload=False)
+    assert type(hijack["args"]) is weights.SavedArguments and hijack["args"].values == {}
+    assert set(weights.load_state_dict(tmp_path / "official.pth")) == {"w"}
+
+
+def test_a_refused_checkpoint_leaves_nothing_referenced(tmp_path, monkeypatch):
+    import gc
+    import weakref
+
+    from vtdemo.zoo import weights
+
+    wrong = tiny_hat_state()
+    wrong["conv_first.weight"] = torch.zeros(12, 3, 5, 5)  # loads, then fails to fit HAT
+    save_file(wrong, str(tmp_path / "wrong.safetensors"))
+    refs = []
+    read = weights._read_checkpoint
+
+    def tracked(path, upload):
+        state = read(path, upload)
+        refs.extend(weakref.ref(t) for t in state.values())
+        return state
+
+    monkeypatch.setattr(weights, "_read_checkpoint", tracked)
+    gc.collect()
+    gc.disable()  # what is freed must be freed by reference counting alone, as a busy server would need
+    try:
+        with pytest.raises(gr.Error, match="does not fit"):
+            sr_tab.on_checkpoint(str(tmp_path / "wrong.safetensors"), 4, {}, [])
+        alive = sum(r() is not None for r in refs)
+    finally:
+        gc.enable()
+    assert refs and alive == 0
