@@ -1,0 +1,174 @@
+"""What a public server promises about one request: mistakes get one clear sentence (never "Internal error", never a
+traceback in the log, never a client's megabyte echoed back); extreme aspect ratios, big outputs and LAM stay within
+bounded memory and time; a flat image scores "∞ (identical)"."""
+import logging
+import subprocess
+import sys
+import textwrap
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from vtdemo.ui import attention_tab, classify_tab, lam_tab, sr_tab
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+MISTAKES = [  # (handler, arguments after the image, a phrase the message must contain)
+    (sr_tab.api_upscale, ("bicubic", None), "scale must be a number"),
+    (sr_tab.api_upscale, ("bicubic", 0), "scale must be between 2 and 4"),
+    (sr_tab.api_upscale, ("bicubic", "a"), "scale must be a number"),
+    (sr_tab.api_upscale, ("x" * 1_000_000, 4), "model_id must be a short text"),
+    (sr_tab.api_compare, (["bicubic"], "degrade", 0), "scale must be between 2 and 4"),
+    (sr_tab.api_compare, (["bicubic"], "nonsense", 2), "mode must be one of"),
+    (sr_tab.api_compare, ("bicubic", "lr", 2.5), "scale must be a whole number"),
+    (lam_tab.lam_api, ("bicubic", "a", 3), "x must be a number"),
+    (lam_tab.lam_api, ("bicubic", float("inf"), 3), "x must be a finite number"),
+    (lam_tab.lam_api, ("bicubic", 5000, 3), "outside the 32×24 input"),
+    (lam_tab.lam_api, ("bicubic", -4, 3), "outside the 32×24 input"),
+    (lam_tab.lam_api, ("bicubic", 3, 3, 0), "steps must be between 1"),
+    (lam_tab.attention_api, ("hat-demo-x4", 10, 12, 0, 1, "99"), "head 99 does not exist"),
+    (lam_tab.attention_api, ("hat-demo-x4", 10, 12, 0, 1, "-1"), "head -1 does not exist"),
+    (lam_tab.attention_api, ("hat-demo-x4", 10, 12, 0, 1, "a"), "head must be 'mean' or a head number"),
+    (lam_tab.attention_api, ("hat-demo-x4", 10, 12, "x", 1, "mean"), "group must be a number"),
+    (attention_tab.attention_api, ("vit-demo", 16, 12, -1, "-1", ""), "head -1 does not exist"),
+    (attention_tab.attention_api, ("vit-demo", 16, 12, 99, "mean", ""), "layer 99 does not exist"),
+    (attention_tab.attention_api, ("vit-demo", "a", 12, -1, "mean", ""), "x must be a number"),
+    (classify_tab.classify_api, ("vit-demo", 0), "top_k must be between 1 and 10"),
+    (classify_tab.classify_api, ("no-such-model-" + "y" * 100_000, 3), "model_id must be a short text"),
+    (classify_tab.classify_api, ("no-such-model", 3), "Unknown model id 'no-such-model'"),
+]
+
+
+@pytest.mark.parametrize("handler, args, phrase", MISTAKES,
+                         ids=[f"{h.__module__.split('.')[-1]}.{h.__name__}-{i}" for i, (h, _, _) in enumerate(MISTAKES)])
+def test_mistakes_get_one_clear_sentence_and_no_traceback(handler, args, phrase, photo, caplog):
+    with caplog.at_level(logging.DEBUG), pytest.raises(gr.Error) as err:
+        handler(photo, *args)
+    message = err.value.message
+    assert phrase in message and "Internal error" not in message and len(message) < 400, message
+    assert not [r for r in caplog.records if r.exc_info], "a user mistake must not log a traceback"
+
+
+def test_flat_image_scores_infinity_as_identical(tmp_path):
+    from vtdemo.sr.compare import compare
+
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (32, 32), (90, 120, 200)).save(flat)
+    comparison = compare(str(flat), ["bicubic"], scale=2, mode="degrade")
+    assert comparison.results[0].psnr_y == float("inf")
+    assert "∞ (identical)" in comparison.results[0].caption()
+    assert sr_tab.metrics_rows(comparison.rows())[0][3] == "∞ (identical)"
+
+
+def test_extreme_aspect_ratio_matches_resize_then_crop_within_one_level():
+    from vtdemo.classify.preprocess import _RESAMPLE, geometry, preprocess
+    from vtdemo.zoo.cards import Preprocess
+
+    pp = Preprocess(size=32, crop_pct=0.875)
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (900, 7, 3), dtype=np.uint8))
+    geo = geometry(img.width, img.height, pp)
+    assert geo.resized[0] * geo.resized[1] > 16 * 32 * 32  # the bounded (box) path
+    reference = img.resize(geo.resized, _RESAMPLE[pp.interpolation]).crop(
+        (geo.left, geo.top, geo.left + pp.size, geo.top + pp.size))  # timm's transform, computed whole
+    _, _, crop = preprocess(img, pp)
+    assert np.abs(np.asarray(crop, int) - np.asarray(reference, int)).max() <= 1
+
+
+def _peak_rss_mb(code: str) -> float:
+    """Peak resident memory (MB) that ``code`` adds in a fresh interpreter (after its imports)."""
+    script = textwrap.dedent("""
+        import resource
+        import numpy as np, torch
+        from PIL import Image
+        from vtdemo.classify import classify
+        from vtdemo.sr.engine import upscale
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """) + textwrap.dedent(code) + "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return float(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_one_pixel_wide_image_classifies_in_bounded_memory(tmp_path):
+    path = tmp_path / "line.png"
+    Image.new("RGB", (1, 60000), "red").save(path)  # a few hundred bytes; the old resize needed ~4 GB
+    grown = _peak_rss_mb(f"classify({str(path)!r}, 'pvt-demo', 3)")
+    assert grown < 300, f"{grown:.0f} MB"
+
+
+def test_bicubic_at_the_output_limit_stays_within_its_memory_bound(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), dtype=np.uint8)).save(path)
+    # 2048² ×2 = 16.8 MP out; bytes per output pixel below 12 (the old path held float copies: ~35)
+    grown = _peak_rss_mb(f"upscale({str(path)!r}, 'bicubic', scale=2)")
+    assert grown < 12 * 16.8, f"{grown:.0f} MB"
+
+
+def test_lam_batch_follows_the_memory_budget_and_long_lam_is_refused(monkeypatch):
+    from vtdemo.sr import lam
+
+    model = lam.sr_module("hat-demo-x4", 4)
+    cost = lam.step_cost(model)
+    pixels = 40 * 40
+    per_sample = cost.bytes_per_pixel * pixels
+    monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", str(int(per_sample * 3.5 / 1e6)))
+    assert lam.plan_batches(model, pixels, steps=10, device=lam.torch.device("cpu")) == 3
+    monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", str(max(1, int(per_sample / 2e6))))
+    with pytest.raises(ValueError, match="VTDEMO_LAM_MEMORY_MB"):
+        lam.plan_batches(model, pixels, steps=10, device=lam.torch.device("cpu"))
+    monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", "100000")
+    monkeypatch.setenv("VTDEMO_MAX_LAM_SECONDS", "1")
+    with pytest.raises(ValueError, match="VTDEMO_MAX_LAM_SECONDS"):
+        lam.plan_batches(model, 128 * 128, steps=100, device=lam.torch.device("cpu"))
+
+
+def test_lam_activation_cost_grows_with_the_pixels_as_measured():
+    """The per-pixel cost measured on the probe predicts the bytes autograd saves on a 4× larger input."""
+    import torch
+
+    from vtdemo.sr import lam
+
+    model = lam.sr_module("hat-demo-x4", 4)
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        lam.gradient_objective(model(x), 0, 0, 16).sum().backward()
+    predicted = lam.step_cost(model).bytes_per_pixel * 64 * 64
+    assert 0.8 < sum(saved.values()) / predicted < 1.25
+
+
+def test_sr_jobs_over_the_time_estimate_are_refused_before_running(photo, monkeypatch):
+    from vtdemo.sr import engine
+
+    net = engine.resolve_net("hat-demo-x4", 4)
+    per_pixel = engine.seconds_per_output_pixel(net)
+    assert per_pixel > 0 and engine.seconds_per_output_pixel(net) == per_pixel  # measured once
+    ran = []
+    monkeypatch.setattr(engine, "upscale_tensor", lambda *a, **k: ran.append(1))
+    monkeypatch.setenv("VTDEMO_MAX_JOB_SECONDS", "1")
+    monkeypatch.setattr(engine, "seconds_per_output_pixel",  # as measured on a very slow device: 1 s per pixel
+                        lambda net, device=None: 0.0 if net.module is None else 1.0)
+    with pytest.raises(gr.Error, match="VTDEMO_MAX_JOB_SECONDS"):
+        sr_tab.api_upscale(photo, "hat-demo-x4", 4)
+    assert ran == []
+    assert sr_tab.api_upscale(photo, "bicubic", 2).endswith(".png")  # bicubic costs nothing
+
+
+def test_all_models_of_a_comparison_count_towards_the_output_limit(photo, monkeypatch):
+    monkeypatch.setenv("VTDEMO_MAX_OUTPUT_PIXELS", str(32 * 24 * 16 * 2))  # two ×4 results, not three
+    sr_tab.api_compare(photo, ["bicubic", "hat-demo-x4"], "lr", 4)
+    with pytest.raises(gr.Error, match="3 results of 128×96"):
+        sr_tab.api_compare(photo, ["bicubic", "hat-demo-x4", "bicubic"], "lr", 4)
