@@ -230,7 +230,8 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="lam-summary")
                 output = gr.Image(type="filepath", format="png", interactive=False, elem_id="lam-output",
-                                  label="SR output of the first model, with the box (click to move it)")
+                                  label="SR output of the first model around the box (click to move it)")
+                preview_offset = gr.State((0, 0))  # the preview's (left, top) in input pixels
                 maps = gr.Gallery(label="LAM maps on the input (green: the output box)", columns=3, format="png",
                                   height="auto", elem_id="lam-maps", object_fit="contain")
                 di_plot = gr.Plot(label="Diffusion index per model", elem_id="lam-di")

@@ -1,0 +1,117 @@
+"""The public server against a client that writes its own HTTP (no gradio_client): no server file can be read or
+probed through an image or checkpoint input, pasted data URLs are not decoded by Gradio, and one client's flood
+neither fills the queue for others nor makes their cheap requests wait behind its heavy ones."""
+import base64
+import io
+import json
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from vtdemo.ui.components import NOT_UPLOADED
+
+
+def call(url: str, api: str, data: list, headers: dict | None = None, timeout: float = 180) -> tuple[str, object]:
+    """POST /gradio_api/call/<api> then read its event stream: ("complete" | "error", payload), or ("http <code>",
+    detail) when the request was refused before it was queued."""
+    posted = httpx.post(f"{url}/gradio_api/call/{api}", json={"data": data}, headers=headers, timeout=timeout)
+    if posted.status_code != 200:
+        return f"http {posted.status_code}", posted.json().get("detail")
+    event_id = posted.json()["event_id"]
+    event, payload = None, None
+    with httpx.stream("GET", f"{url}/gradio_api/call/{api}/{event_id}", headers=headers, timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                payload = json.loads(line.split(":", 1)[1].strip() or "null")
+                if event == "error" and isinstance(payload, dict):
+                    payload = payload.get("error")  # the message a visitor sees
+                break
+    return event, payload
+
+
+def upload(url: str, image: Image.Image, headers: dict | None = None) -> dict:
+    """Upload the way the browser does; the FileData (with Gradio's meta marker) of the server's copy."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    r = httpx.post(f"{url}/gradio_api/upload", files={"files": ("img.png", buf.getvalue(), "image/png")},
+                   headers=headers, timeout=60)
+    r.raise_for_status()
+    return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+
+def test_no_server_file_can_be_read_or_probed_through_an_input(app_url, tmp_path):
+    private = tmp_path / "private.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(private)
+    probes = [str(private), "/etc/shadow", "/etc/passwd", "/root/.ssh/id_rsa", str(tmp_path / "missing.png"),
+              "../../../../etc/hostname"]
+    answers = set()
+    for path in probes:
+        for api, rest in (("upscale", ["bicubic", 2]), ("classify", ["vit-demo", 3])):
+            event, payload = call(app_url, api, [{"path": path}] + rest)  # no meta marker
+            assert event == "error", (api, path, payload)
+            answers.add(str(payload))
+    assert answers == {NOT_UPLOADED}, answers  # one answer: existence, type and size stay unknown
+    # with Gradio's marker, Gradio itself refuses a file that was not uploaded
+    event, _ = call(app_url, "upscale", [{"path": str(private), "meta": {"_type": "gradio.FileData"}}, "bicubic", 2])
+    assert event == "error"
+    # the checkpoint input (private to the page, still reachable by fn index) checks paths the same way
+    from vtdemo.ui.components import FileUpload
+    from gradio.data_classes import FileData
+
+    with pytest.raises(Exception, match="not uploaded to this server"):
+        FileUpload(type="filepath").preprocess(FileData(path=str(private)))
+
+
+def test_data_urls_are_not_decoded_by_gradio(app_url, monkeypatch):
+    from gradio import image_utils
+
+    decoded = []
+    for name in ("decode_base64_to_file", "decode_base64_to_image", "decode_base64_to_image_array"):
+        monkeypatch.setattr(image_utils, name, lambda *a, **k: decoded.append(1))
+    buf = io.BytesIO()
+    Image.new("L", (20000, 20000)).save(buf, format="PNG")  # ~0.5 MB pasted, 400 MB once decoded
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    event, payload = call(app_url, "classify", [{"url": url, "path": None}, "vit-demo", 3])
+    assert event == "error" and "megapixels" in str(payload) and decoded == []
+    small = io.BytesIO()
+    Image.new("RGB", (40, 30), (250, 10, 10)).save(small, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(small.getvalue()).decode()
+    event, payload = call(app_url, "upscale", [{"url": url, "path": None}, "bicubic", 2])
+    assert event == "complete", payload
+
+
+def test_one_clients_flood_neither_fills_the_queue_nor_delays_others(app_url, monkeypatch):
+    monkeypatch.setenv("VTDEMO_TRUSTED_PROXY", "1")  # X-Forwarded-For names the client (as behind a Space proxy)
+    monkeypatch.setenv("VTDEMO_MAX_REQUESTS_PER_CLIENT", "2")
+    attacker, visitor = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8))
+    heavy = [upload(app_url, big, attacker), "hat-demo-x4", 4]
+    statuses, lock = [], threading.Lock()
+
+    def flood():
+        event, payload = call(app_url, "upscale", heavy, attacker)
+        with lock:
+            statuses.append(event)
+
+    threads = [threading.Thread(target=flood) for _ in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    time.sleep(0.5)  # the attacker's first heavy job is running now
+    small = upload(app_url, Image.new("RGB", (32, 24), "blue"), visitor)
+    start = time.perf_counter()
+    event, _ = call(app_url, "upscale", [small, "bicubic", 2], visitor)
+    visitor_seconds = time.perf_counter() - start
+    event_cls, _ = call(app_url, "classify", [small, "vit-demo", 3], visitor)
+    for t in threads:
+        t.join()
+    assert event == "complete" and event_cls == "complete"
+    assert statuses.count("http 503") >= 3, statuses  # refused up front: the attacker's own limit, not the queue's
+    assert statuses.count("complete") <= 3
+    assert visitor_seconds < 5, f"a bicubic upscale waited {visitor_seconds:.1f} s behind another client's job"
