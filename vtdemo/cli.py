@@ -158,9 +158,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "load":
         from vtdemo import loadtest
 
-        lines, failed = loadtest.run(args.clients, args.requests, args.url, args.rounds)
+        lines, failed, wrong = loadtest.run(args.clients, args.requests, args.url, args.rounds,
+                                            fresh_sessions=args.fresh_sessions, attack=args.attack)
         print("\n".join(lines))
-        return 1 if failed else 0
+        return 1 if failed or wrong else 0
     if args.what == "attention":
         from vtdemo.zoo import weights
 
@@ -279,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--requests", type=int, default=5, help="load: requests per user (default 5)")
     bench.add_argument("--url", help="load: a running server (default: start one as a separate process)")
     bench.add_argument("--rounds", type=int, default=2, help="load: rounds of all clients (default 2)")
+    bench.add_argument("--fresh-sessions", action="store_true",
+                       help="load: a new session for every request (one-off API callers)")
+    bench.add_argument("--attack", action="store_true",
+                       help="load: add a hostile client (bomb images, path probes, a flood of heavy requests)")
     bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
     bench.set_defaults(func=_cmd_bench)
     return parser

@@ -1,21 +1,29 @@
-"""``python -m vtdemo bench load``: concurrent gradio_client users against a server — completed and failed
-requests, latency percentiles, and the server's resident memory (after a warm-up, at its peak, after each round).
+"""``python -m vtdemo bench load``: concurrent gradio_client users against a server — completed and failed requests,
+latency percentiles, whether every answer equals the one a lone user gets, and the server's resident memory (after a
+warm-up, at its peak, after each round).
 
 Without ``--url`` a server is started as a separate process (``python -m vtdemo serve``) so that its memory is
-measured apart from the clients'. A leak shows as memory growing round after round; a warm server's working set
-(models, caches, allocator pools) is reached in the first round and then stays flat.
+measured apart from the clients'. It trusts X-Forwarded-For (as behind a Space's proxy), so each simulated user is a
+client of its own address. ``--fresh-sessions`` opens a new session for every request (what many one-off API callers
+do: each costs the server some memory until it is dropped). ``--attack`` adds one hostile client: decompression-bomb
+and extreme-aspect images, server paths sent without Gradio's marker, and a flood of heavy requests; the report says
+how it was answered and what the honest clients saw meanwhile.
 """
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
+
+ATTACKER = "203.0.113.66"
 
 
 def rss_mb(pid: int) -> float:
@@ -44,13 +52,27 @@ def _requests(image: str):
     ]
 
 
+def _answer(result):
+    """A comparable form of an endpoint's answer: image files by their pixels, anything else as it is."""
+    from PIL import Image
+
+    if isinstance(result, (list, tuple)):
+        return tuple(_answer(r) for r in result)
+    if isinstance(result, str) and os.path.isfile(result):
+        with Image.open(result) as img:
+            return ("image", img.size, np.asarray(img).tobytes())
+    if isinstance(result, dict) and "data" in result:  # the zoo table: its status may not change under load
+        return ("table", len(result["data"]))
+    return result
+
+
 def _start_server() -> tuple[subprocess.Popen, str]:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", VTDEMO_TRUSTED_PROXY="1")
     proc = subprocess.Popen([sys.executable, "-m", "vtdemo", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
@@ -67,8 +89,66 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start within 120 s")
 
 
-def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) -> tuple[list[str], int]:
-    """(report lines, number of failed requests)."""
+def _hostile_files(folder: Path) -> dict[str, str]:
+    """Images an attacker sends: a PNG header declaring 30000² pixels, a 1×60000 line (a few hundred bytes)."""
+    from PIL import Image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    bomb = folder / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    line = folder / "line.png"
+    Image.new("RGB", (1, 60000), "red").save(line)
+    big = folder / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(big)
+    return {"bomb": str(bomb), "line": str(line), "big": str(big)}
+
+
+def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
+    """One hostile client: hostile images, path probes without Gradio's marker, then a flood of heavy upscales."""
+    import httpx
+    from gradio_client import Client, handle_file
+
+    headers = {"X-Forwarded-For": ATTACKER}
+    client = Client(url, verbose=False, headers=headers)
+    for name, endpoint, args in (("bomb", "/classify", ("pvt-demo", 3)), ("line", "/classify", ("pvt-demo", 3)),
+                                 ("line", "/attention", ("pvt-demo", 0, 30000, -1, "mean", ""))):
+        try:
+            client.predict(handle_file(files[name]), *args, api_name=endpoint)
+            outcomes.append(f"{name} {endpoint}: answered")
+        except Exception as exc:  # noqa: BLE001 - the message is the outcome
+            outcomes.append(f"{name} {endpoint}: refused ({str(exc)[:70]})")
+    for path in ("/etc/passwd", "/etc/shadow", "/nonexistent.png"):
+        r = httpx.post(f"{url.rstrip('/')}/gradio_api/call/upscale", json={"data": [{"path": path}, "bicubic", 2]},
+                       headers=headers, timeout=30)
+        event = "?"
+        if r.status_code == 200:
+            with httpx.stream("GET", f"{url.rstrip('/')}/gradio_api/call/upscale/{r.json()['event_id']}",
+                              headers=headers, timeout=60) as stream:
+                text = "".join(stream.iter_text())
+            event = "read!" if "event: complete" in text else "refused"
+        outcomes.append(f"path {path}: {event}")
+    jobs = []
+    for _ in range(20):
+        try:
+            jobs.append(client.submit(handle_file(files["big"]), "hat-demo-x4", 4, api_name="/upscale"))
+        except Exception:  # noqa: BLE001
+            jobs.append(None)
+    done = refused = 0
+    for job in jobs:
+        try:
+            job.result()
+            done += 1
+        except Exception:  # noqa: BLE001 - refused by the per-client limit (or failed)
+            refused += 1
+    outcomes.append(f"flood of 20 heavy upscales: {done} ran, {refused} refused")
+
+
+def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fresh_sessions: bool = False,
+        attack: bool = False) -> tuple[list[str], int, int]:
+    """(report lines, failed requests of the honest clients, their answers that differ from a lone user's)."""
     from gradio_client import Client
     from PIL import Image
 
@@ -76,12 +156,13 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) ->
     if url is None:
         proc, url = _start_server()
     pid = proc.pid if proc else None
+    folder = Path(tempfile.mkdtemp())
     try:
-        image = str(Path(tempfile.mkdtemp()) / "load.png")
+        image = str(folder / "load.png")
         Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(image)
-        warm = Client(url, verbose=False)  # load the models once: the baseline is a warm server
-        for endpoint, args in _requests(image):
-            warm.predict(*args, api_name=endpoint)
+        warm = Client(url, verbose=False, headers={"X-Forwarded-For": "198.51.100.254"})
+        expected = {endpoint: _answer(warm.predict(*args, api_name=endpoint))  # what a lone user gets
+                    for endpoint, args in _requests(image)}
         baseline = peak = rss_mb(pid) if pid else 0.0
         stop = threading.Event()
 
@@ -92,25 +173,32 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) ->
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        latencies, failures, after, lock = [], [], [], threading.Lock()
+        latencies, failures, wrong, after, attacked, lock = [], [], [], [], [], threading.Lock()
 
         def user(k: int) -> None:
-            client = Client(url, verbose=False)
+            headers = {"X-Forwarded-For": f"198.51.100.{k % 250}"}
+            client = None if fresh_sessions else Client(url, verbose=False, headers=headers)
             mix = _requests(image)
             for i in range(requests):
                 endpoint, args = mix[(k + i) % len(mix)]
                 start = time.perf_counter()
                 try:
-                    client.predict(*args, api_name=endpoint)
+                    session = client or Client(url, verbose=False, headers=headers)
+                    answer = _answer(session.predict(*args, api_name=endpoint))
                     with lock:
                         latencies.append(time.perf_counter() - start)
+                        if answer != expected[endpoint]:
+                            wrong.append(endpoint)
                 except Exception as exc:  # noqa: BLE001 - counted and reported
                     with lock:
                         failures.append(f"{endpoint}: {type(exc).__name__}: {str(exc)[:120]}")
 
         start = time.perf_counter()
+        hostile = _hostile_files(folder) if attack else {}
         for _ in range(rounds):
             threads = [threading.Thread(target=user, args=(k,)) for k in range(clients)]
+            if attack:
+                threads.append(threading.Thread(target=_attack, args=(url, hostile, attacked)))
             for t in threads:
                 t.start()
             for t in threads:
@@ -125,12 +213,15 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2) ->
             proc.terminate()
             proc.wait(timeout=30)
     lat = np.sort(np.asarray(latencies)) if latencies else np.zeros(1)
-    lines = [f"{rounds} rounds × {clients} clients × {requests} requests against {url} in {wall:.1f} s",
-             f"  completed {len(latencies)}, failed {len(failures)}",
+    sessions = "a new session per request" if fresh_sessions else "one session per client"
+    lines = [f"{rounds} rounds × {clients} clients × {requests} requests ({sessions}) against {url} in {wall:.1f} s",
+             f"  completed {len(latencies)}, failed {len(failures)}, answers different from a lone user's "
+             f"{len(wrong)}" + (f" ({', '.join(sorted(set(wrong)))})" if wrong else ""),
              f"  latency p50 {np.percentile(lat, 50):.2f} s, p95 {np.percentile(lat, 95):.2f} s, "
              f"max {lat.max():.2f} s"]
     if pid:
         lines.append(f"  server memory: warm baseline {baseline:.0f} MB, peak {peak:.0f} MB, after each round "
                      + ", ".join(f"{m:.0f}" for m in after) + " MB")
+    lines += [f"  attacker: {o}" for o in attacked]
     lines += [f"  failure: {f}" for f in failures[:10]]
-    return lines, len(failures)
+    return lines, len(failures), len(wrong)
