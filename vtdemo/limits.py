@@ -107,7 +107,7 @@ def max_job_seconds() -> int:
 
 def max_sessions() -> int:
     """Browser/API sessions whose state the server keeps (oldest dropped first); each costs memory."""
-    return _int_env("VTDEMO_MAX_SESSIONS", 1000)
+    return _int_env("VTDEMO_MAX_SESSIONS", 500)
 
 
 def file_max_age_seconds() -> int:

@@ -57,6 +57,10 @@ def test_no_server_file_can_be_read_or_probed_through_an_input(app_url, tmp_path
             assert event == "error", (api, path, payload)
             answers.add(str(payload))
     assert answers == {NOT_UPLOADED}, answers  # one answer: existence, type and size stay unknown
+    # nor does the server fetch a URL for a client (Gradio would download it into its cache)
+    event, payload = call(app_url, "upscale", [{"path": "https://example.com/a.png", "meta": {"_type":
+                                                "gradio.FileData"}}, "bicubic", 2])
+    assert (event, payload) == ("error", NOT_UPLOADED)
     # with Gradio's marker, Gradio itself refuses a file that was not uploaded
     event, _ = call(app_url, "upscale", [{"path": str(private), "meta": {"_type": "gradio.FileData"}}, "bicubic", 2])
     assert event == "error"

@@ -63,7 +63,25 @@ def save_data_url(url: str) -> str:
     return str(target)
 
 
-class ImageUpload(gr.Image):
+class _NoFetching:
+    """Gradio downloads an input given as an http(s) URL (with its meta marker) into its cache — the server would
+    fetch whatever a client names. These inputs take uploads only."""
+
+    def move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_urls(url_or_file_path)
+        return super().move_resource_to_block_cache(url_or_file_path)
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_urls(url_or_file_path)
+        return await super().async_move_resource_to_block_cache(url_or_file_path)
+
+
+def _refuse_urls(url_or_file_path) -> None:
+    if str(url_or_file_path or "").lower().startswith(("http://", "https://")):
+        raise gr.Error(NOT_UPLOADED, print_exception=False)
+
+
+class ImageUpload(_NoFetching, gr.Image):
     """A ``gr.Image`` whose uploads reach the handler as the uploaded file's path, undecoded and checked.
 
     Gradio's own preprocessing opens the file with PIL first, so a non-image (HTML, text, a truncated file) fails
@@ -75,6 +93,9 @@ class ImageUpload(gr.Image):
     """
 
     is_template = True  # same front-end as gr.Image: its block name...
+
+    def get_block_name(self) -> str:
+        return "image"
 
     @classmethod
     def get_component_class_id(cls) -> str:
@@ -90,10 +111,13 @@ class ImageUpload(gr.Image):
         return uploaded_path(payload.path)
 
 
-class FileUpload(gr.File):
+class FileUpload(_NoFetching, gr.File):
     """A single-file ``gr.File`` (type "filepath") whose path must be an upload (``uploaded_path``)."""
 
     is_template = True
+
+    def get_block_name(self) -> str:
+        return "file"
 
     @classmethod
     def get_component_class_id(cls) -> str:
