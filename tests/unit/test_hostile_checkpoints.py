@@ -254,3 +254,28 @@ def test_a_refused_checkpoint_leaves_nothing_referenced(tmp_path, monkeypatch):
     finally:
         gc.enable()
     assert refs and alive == 0
+
+
+def test_architectures_that_cannot_build_on_meta_are_sized_in_a_capped_process(tmp_path, monkeypatch):
+    from spandrel.architectures.RCAN import RCAN
+    from spandrel.architectures.SwinIR import SwinIR
+
+    from vtdemo.sr import checkpoints
+
+    rcan = RCAN(scale=2, n_resgroups=2, n_resblocks=2, n_feats=64)  # its constructor cannot run on meta
+    swinir = SwinIR(upscale=2, img_size=32, embed_dim=24, depths=[2], num_heads=[2], window_size=8,
+                    upsampler="pixelshuffle")  # reads torch.linspace(...).item(): built with small CPU factories
+    for name, net in (("rcan", rcan), ("swinir", swinir)):
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / f"{name}.safetensors"))
+        params = sum(p.numel() for p in net.parameters())
+        module, scale = checkpoints.load_checkpoint(tmp_path / f"{name}.safetensors")
+        assert scale == 2 and sum(p.numel() for p in module.parameters()) == params
+        monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params - 1))
+        with pytest.raises(WeightsError, match=f"{params:,} parameters"):
+            checkpoints.load_checkpoint(tmp_path / f"{name}.safetensors")
+        monkeypatch.delenv("VTDEMO_MAX_MODEL_PARAMS")
+    # the child's memory is capped: with no room, building fails there and the file is refused here
+    monkeypatch.setattr(checkpoints, "CHILD_ROOM", 0)
+    monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", "100")
+    with pytest.raises(WeightsError, match="too large to build here"):
+        checkpoints.load_checkpoint(tmp_path / "rcan.safetensors")

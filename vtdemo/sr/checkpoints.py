@@ -41,14 +41,97 @@ def hat_config_from_state_dict(sd: dict) -> dict:
     )
 
 
-def _parameter_count(build) -> int:
-    """Parameters of the module ``build()`` makes, built on the meta device (no memory, no data)."""
+class _SmallFactoriesOnCPU:
+    """A torch function mode for meta-device builds: ``linspace``/``arange``/``logspace`` results go to the CPU, so
+    constructors that read them back (``[x.item() for x in torch.linspace(0, rate, depth)]``, common for drop-path
+    rates) still work; everything else stays on the meta device."""
+
+    def __new__(cls):
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        factories = (torch.linspace, torch.arange, torch.logspace)
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = dict(kwargs or {})
+                if func in factories:
+                    kwargs["device"] = "cpu"
+                return func(*args, **kwargs)
+
+        return Mode()
+
+
+def _parameter_count(build, state_dict: dict) -> int:
+    """Parameters of the module ``build()`` makes, without allocating it: built on the meta device (retried with
+    small factory tensors on the CPU); when an architecture cannot be built there, in a separate process whose
+    memory is capped, so a checkpoint that implies a huge model fails there and not here."""
+    import warnings
+
     import torch
 
-    with torch.device("meta"):
-        module = build()
-    module = getattr(module, "model", module)  # spandrel returns a descriptor
-    return sum(p.numel() for p in module.parameters())
+    for small_on_cpu in (False, True):
+        try:
+            with warnings.catch_warnings(), torch.device("meta"):
+                warnings.simplefilter("ignore")  # loading data into meta parameters is a no-op, and says so
+                if small_on_cpu:
+                    with _SmallFactoriesOnCPU():
+                        module = build()
+                else:
+                    module = build()
+            module = getattr(module, "model", module)  # spandrel returns a descriptor
+            return sum(p.numel() for p in module.parameters())
+        except WeightsError:
+            raise
+        except Exception:  # noqa: BLE001 - this architecture does not build on meta: try the next way
+            continue
+    return _parameter_count_isolated(state_dict)
+
+
+CHILD_ROOM = 512 * 2 ** 20
+_CHILD = """
+import json, resource, sys, warnings
+import torch
+from spandrel import MAIN_REGISTRY
+warnings.simplefilter("ignore")
+spec, budget = json.loads(sys.stdin.read()), int(sys.argv[1])
+state_dict = {k: torch.zeros(shape, dtype=getattr(torch, dtype)) for k, (shape, dtype) in spec.items()}
+try:  # Linux: cap the data segment (heap and anonymous mappings) at what is used now + the budget
+    used = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmData:"))
+    resource.setrlimit(resource.RLIMIT_DATA, (used + budget, used + budget))
+except (OSError, StopIteration, ValueError):
+    pass
+try:
+    model = MAIN_REGISTRY.load(state_dict).model
+except MemoryError:
+    print("too large"); sys.exit(0)
+print(sum(p.numel() for p in model.parameters()))
+"""
+
+
+def _parameter_count_isolated(state_dict: dict) -> int:
+    """Build the spandrel model of ``state_dict``'s shapes in a child process limited to the memory of
+    VTDEMO_MAX_MODEL_PARAMS fp32 parameters (plus working room); its parameter count, or a refusal."""
+    import json
+    import subprocess
+    import sys
+
+    from vtdemo import limits
+
+    spec = {k: [list(t.shape), str(t.dtype).removeprefix("torch.")] for k, t in state_dict.items()}
+    budget = limits.max_model_params() * 4 * 2 + CHILD_ROOM  # fp32 weights, their initialisation, working room
+    try:
+        run = subprocess.run([sys.executable, "-c", _CHILD, str(budget)], input=json.dumps(spec), text=True,
+                             capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise WeightsError("This checkpoint's model took too long to build: refused.") from None
+    answer = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
+    if answer.isdigit():
+        return int(answer)
+    if answer == "too large" or run.returncode != 0:
+        raise WeightsError("This checkpoint describes a model too large to build here "
+                           f"(VTDEMO_MAX_MODEL_PARAMS = {limits.max_model_params():,}).")
+    raise WeightsError("This checkpoint's model could not be built.")
 
 
 def _check_size(params: int, name: str) -> None:
@@ -83,7 +166,7 @@ def _load_checkpoint(path, upload: bool):
 
         try:
             config = hat_config_from_state_dict(state_dict)
-            _check_size(_parameter_count(lambda: HAT(**config)), name)
+            _check_size(_parameter_count(lambda: HAT(**config), state_dict), name)
             model = HAT(**config)
             model.load_state_dict(state_dict, strict=True)
         except WeightsError:
@@ -95,7 +178,7 @@ def _load_checkpoint(path, upload: bool):
     from spandrel import MAIN_REGISTRY
 
     try:
-        _check_size(_parameter_count(lambda: MAIN_REGISTRY.load(state_dict)), name)
+        _check_size(_parameter_count(lambda: MAIN_REGISTRY.load(state_dict), state_dict), name)
         descriptor = MAIN_REGISTRY.load(state_dict)
     except WeightsError:
         raise
