@@ -2,6 +2,7 @@
 HAT's window / overlapping-cross-attention maps for a clicked pixel; plus the /lam and /hat_attention endpoints."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -9,9 +10,9 @@ import numpy as np
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui.components import ImageUpload
 from vtdemo.ui import validate
 from vtdemo.ui.admission import heavy_slot
+from vtdemo.ui.components import ImageUpload
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.ui.sr_tab import BICUBIC, HEAVY, HEAVY_WORKERS, model_choices
@@ -78,7 +79,9 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
         def tick(done, total, i=i, name=name):
             progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
 
-        with heavy_slot(lambda what: progress(i / len(models), desc=what)):
+        slot = heavy_slot(lambda what: progress(i / len(models), desc=what)) if model != BICUBIC \
+            else contextlib.nullcontext()
+        with slot:
             results.append(lam_for_image(image, model, (x, y), scale=scale, steps=steps,
                                          context=CONTEXT if fast else None, progress=tick, name=name))
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")

@@ -10,9 +10,9 @@ from pathlib import Path
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui.components import FileUpload, ImageUpload
 from vtdemo.ui import validate
 from vtdemo.ui.admission import heavy_slot
+from vtdemo.ui.components import FileUpload, ImageUpload
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo import weights
