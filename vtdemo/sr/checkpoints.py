@@ -69,6 +69,7 @@ def _parameter_count(build, state_dict: dict) -> int:
     import warnings
 
     import torch
+    from spandrel import UnsupportedModelError
 
     for small_on_cpu in (False, True):
         try:
@@ -81,8 +82,8 @@ def _parameter_count(build, state_dict: dict) -> int:
                     module = build()
             module = getattr(module, "model", module)  # spandrel returns a descriptor
             return sum(p.numel() for p in module.parameters())
-        except WeightsError:
-            raise
+        except (WeightsError, UnsupportedModelError):
+            raise  # refused, or no architecture recognises these tensors: nothing to size
         except Exception:  # noqa: BLE001 - this architecture does not build on meta: try the next way
             continue
     return _parameter_count_isolated(state_dict)
@@ -105,6 +106,9 @@ try:
     model = MAIN_REGISTRY.load(state_dict).model
 except MemoryError:
     print("too large"); sys.exit(0)
+except RuntimeError as exc:
+    print("too large" if "allocate" in str(exc) else "error: " + str(exc).strip().splitlines()[0][:200])
+    sys.exit(0)
 print(sum(p.numel() for p in model.parameters()))
 """
 
@@ -128,10 +132,11 @@ def _parameter_count_isolated(state_dict: dict) -> int:
     answer = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     if answer.isdigit():
         return int(answer)
-    if answer == "too large" or run.returncode != 0:
+    if answer == "too large" or run.returncode < 0:  # killed (by the kernel's OOM killer) counts as too large
         raise WeightsError("This checkpoint describes a model too large to build here "
                            f"(VTDEMO_MAX_MODEL_PARAMS = {limits.max_model_params():,}).")
-    raise WeightsError("This checkpoint's model could not be built.")
+    detail = answer.removeprefix("error: ") or (run.stderr.strip().splitlines() or ["unknown error"])[-1][:200]
+    raise WeightsError(f"This checkpoint's model could not be built: {detail}")
 
 
 def _check_size(params: int, name: str) -> None:
