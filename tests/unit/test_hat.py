@@ -1,4 +1,6 @@
 """HAT on small random configs: the fast paths equal the official computation, any size works, attention capture."""
+import threading
+
 import pytest
 import torch
 
@@ -106,7 +108,11 @@ def test_captured_window_attention_equals_independent_recomputation(pair, block_
             window = (i // 8) * 3 + j // 8
             got = cap.attn[window, :, (i % 8) * 8 + j % 8]
             assert torch.allclose(got, expected, atol=1e-6)
-    assert not block.capture  # capture is switched off after the context
+    with ours.capture_attention(0, block_index) as other_call:
+        worker = threading.Thread(target=lambda: ours(x))  # the same model, another request's thread
+        worker.start()
+        worker.join()
+    assert other_call.captured is None  # a capture belongs to the call that asked for it
 
 
 def test_ocab_strided_windows_equal_unfold():

@@ -35,6 +35,33 @@ def test_lru_is_bounded(monkeypatch):
     monkeypatch.setenv("VTDEMO_MODEL_CACHE", "2")
     loading.clear_cache()
     for i in range(4):
-        loading._remember((f"m{i}",), torch.nn.Identity())
-    assert list(loading._cache) == [("m2",), ("m3",)]
+        loading._CACHE.get_or_compute((f"m{i}",), torch.nn.Identity)
+    assert list(loading._CACHE._entries) == [("m2",), ("m3",)]
+    loading.clear_cache()
+
+
+def test_two_first_requests_load_a_model_once(monkeypatch):
+    import threading
+
+    from vtdemo.zoo import builders
+
+    loading.clear_cache()
+    built, real_build = [], builders.build
+    gate = threading.Event()
+
+    def slow_build(card, state_dict):
+        built.append(card.id)
+        gate.wait(2)  # the second request arrives while the first is still building
+        return real_build(card, state_dict)
+
+    monkeypatch.setattr(builders, "build", slow_build)
+    models = []
+    threads = [threading.Thread(target=lambda: models.append(loading.load_model("hat-demo-x4", device="cpu")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert built == ["hat-demo-x4"] and len(models) == 3 and models[0] is models[1] is models[2]
     loading.clear_cache()

@@ -36,10 +36,9 @@ def capture(model: HAT, lr: torch.Tensor, group: int, block: int) -> Captured:
         raise ValueError(f"HAT has {len(blocks)} groups of {len(blocks[0])} blocks (the last one is the OCAB); "
                          f"group {group}, block {block} does not exist.")
     device = next(model.parameters()).device
-    with torch.no_grad(), model.capture_attention(group, block) as target:
+    with torch.no_grad(), model.capture_attention(group, block) as recording:
         model(lr.to(device))
-        captured = target.captured
-    target.captured = None
+    captured = recording.captured
     channel = captured.channel
     return Captured(captured.kind, captured.attn.float().cpu(), captured.window, captured.overlap_window,
                     captured.shift, captured.padded_size, None if channel is None else channel.float().cpu())

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,24 +58,57 @@ def _timm_attention_modules(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if hasattr(m, "fused_attn") and hasattr(m, "attn_drop")]
 
 
-def _capture_timm(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Attention weights of every timm attention module, in forward order, from one explicit pass."""
+# The attention weights a call records. A context variable: each request's thread has its own, so a capture never
+# changes what a concurrent forward of the same shared model computes.
+_PROBING: ContextVar[list | None] = ContextVar("timm_probing", default=None)
+_PROBED_CLASSES: dict[type, type] = {}
+_PROBE_LOCK = threading.Lock()
+
+
+def _fused_attn(self) -> bool:
+    """timm reads ``self.fused_attn`` in forward: the explicit path (whose weights pass ``attn_drop``) only for a
+    call that is probing; every other call keeps the module's own setting."""
+    return _PROBING.get() is None and self.__dict__.get("fused_attn", True)
+
+
+def _set_fused_attn(self, value: bool) -> None:
+    self.__dict__["fused_attn"] = value
+
+
+def _record_attention(module: nn.Module, inputs, output: torch.Tensor) -> None:
+    sink = _PROBING.get()
+    if sink is not None:
+        sink.append(output.detach().float().cpu())
+
+
+def _make_probeable(model: nn.Module) -> list[nn.Module]:
+    """Once per model: give each timm attention module a subclass whose ``fused_attn`` follows the calling context,
+    and a hook on ``attn_drop`` that records for probing calls only. Behaviour for non-probing calls is unchanged."""
     modules = _timm_attention_modules(model)
-    seen: list[torch.Tensor] = []
-    saved = [m.fused_attn for m in modules]
-    hooks = [m.attn_drop.register_forward_hook(lambda mod, inp, out: seen.append(out.detach().float().cpu()))
-             for m in modules]
-    try:
+    with _PROBE_LOCK:
         for m in modules:
-            m.fused_attn = False
+            if type(m) in _PROBED_CLASSES.values():
+                continue
+            cls = type(m)
+            if cls not in _PROBED_CLASSES:
+                _PROBED_CLASSES[cls] = type(cls.__name__, (cls,), {"fused_attn": property(_fused_attn,
+                                                                                          _set_fused_attn)})
+            m.attn_drop.register_forward_hook(_record_attention)
+            m.__class__ = _PROBED_CLASSES[cls]
+    return modules
+
+
+def _capture_timm(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Attention weights of every timm attention module, in forward order, from one explicit pass of this call."""
+    _make_probeable(model)
+    sink: list[torch.Tensor] = []
+    token = _PROBING.set(sink)
+    try:
         with torch.no_grad():
             model(x)
     finally:
-        for m, fused in zip(modules, saved):
-            m.fused_attn = fused
-        for h in hooks:
-            h.remove()
-    return seen
+        _PROBING.reset(token)
+    return sink
 
 
 def _layers_vit(model, weights: list[torch.Tensor]) -> list[Layer]:
@@ -107,10 +142,10 @@ def _layers_pvt(model, weights: list[torch.Tensor]) -> list[Layer]:
 
 def _capture_pervit(model, x: torch.Tensor) -> list[Layer]:
     with torch.no_grad():
-        with model.capturing():
+        with model.capturing() as record:
             model(x)
-            mixed = [blk.attn.captured.float().cpu() for blk in model.blocks]
-            content = [blk.attn.captured_content.float().cpu() for blk in model.blocks]
+        mixed = [a.float().cpu() for a in record.mixed]
+        content = [a.float().cpu() for a in record.content]
         position = [p.float().cpu() for p in model.position_attention()]
     side = model.grid
     return [Layer(m, (side, side), (side, side), name=f"block {i}",

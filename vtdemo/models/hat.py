@@ -15,12 +15,15 @@ names; official ``{"params_ema": ...}`` checkpoints load with ``strict=True``) a
 - any input size: ``forward`` reflect-pads bottom/right to a multiple of the window, runs, and crops, exactly as the
   official test pipeline does.
 
-Attention can be captured for one block (``capture_attention``); when nothing is captured the fused path runs.
+Attention can be captured for one block (``capture_attention``); when nothing is captured the fused path runs. A
+capture belongs to the call that asked for it (a context variable, not a flag on the shared module), so forwards of
+the same model running at the same time in other threads neither record nor change path.
 """
 from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +31,16 @@ import torch.nn.functional as F
 from torch import nn
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean used by the official code
+
+# Per call (each thread / context has its own value): what this call records, and whether it runs the explicit path.
+_RECORDING: ContextVar[dict | None] = ContextVar("hat_recording", default=None)
+_EXPLICIT: ContextVar[bool] = ContextVar("hat_explicit_attention", default=False)
+
+
+def _record_for(module: nn.Module) -> dict | None:
+    """The current call's record when it asked for ``module``'s weights, else None."""
+    record = _RECORDING.get()
+    return record if record is not None and id(module) in record else None
 
 
 # --- small pieces -----------------------------------------------------------------------------------------------
@@ -67,13 +80,10 @@ class ChannelAttention(nn.Module):
         self.attention = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Conv2d(dim, dim // squeeze_factor, 1), nn.ReLU(inplace=True),
             nn.Conv2d(dim // squeeze_factor, dim, 1), nn.Sigmoid())
-        self.capture = False
-        self.captured: torch.Tensor | None = None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.attention(x)
-        if self.capture:
-            self.captured = weights.detach().flatten(1)
+        if (record := _record_for(self)) is not None:
+            record[id(self)] = weights.detach().flatten(1)
         return x * weights
 
 
@@ -244,9 +254,6 @@ class HAB(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
-        self.capture = False
-        self.captured: Captured | None = None
-        self.fused = True  # False: the explicit softmax(q·kᵀ) path (ONNX export; the legacy exporter's SDPA is wrong)
         # The 4 distinct window patterns of the shift mask: interior, right column, bottom row, corner.
         if shift_size:
             patterns = shift_mask(2 * window_size, 2 * window_size, window_size, shift_size)
@@ -261,9 +268,10 @@ class HAB(nn.Module):
         shifted = torch.roll(x, shifts=(-s, -s), dims=(1, 2)) if s else x
         bias = self.attn.bias(rpi)
         dropout = self.attn.attn_drop if self.training else 0.0
-        if self.capture or not self.fused:
+        record = _record_for(self)
+        if record is not None or _EXPLICIT.get():
             q, k, v = self.attn.qkv_heads(window_partition(shifted, m))
-            out = self._explicit_attention(q, k, v, bias, b, h, w)
+            out = self._explicit_attention(q, k, v, bias, b, h, w, record)
             attn_x = window_reverse(self._project(out, c), m, b, h, w)
         elif s:
             # Windows ordered by mask pattern, so that each pattern's windows are one contiguous batch for SDPA.
@@ -293,18 +301,18 @@ class HAB(nn.Module):
         """(B_, heads, N, d) -> merged heads, output projection: (B_, N, C)."""
         return self.attn.proj_drop(self.attn.proj(out.transpose(1, 2).reshape(out.shape[0], -1, c)))
 
-    def _explicit_attention(self, q, k, v, bias, b, h, w):
-        """The official computation, keeping the weights: softmax(q·kᵀ·scale + bias [+ mask])."""
+    def _explicit_attention(self, q, k, v, bias, b, h, w, record: dict | None):
+        """The official computation, keeping the weights in ``record``: softmax(q·kᵀ·scale + bias [+ mask])."""
         m, s = self.window_size, self.shift_size
         logits = (q * self.attn.scale) @ k.transpose(-2, -1) + bias.unsqueeze(0)
         if s:
             mask = shift_mask(h, w, m, s).to(logits)
             logits = (logits.view(b, -1, *logits.shape[1:]) + mask[None, :, None]).view_as(logits)
         attn = logits.softmax(-1)
-        if self.capture:
-            self.captured = Captured(kind="SW-MSA" if s else "W-MSA", attn=attn.detach(), window=m,
-                                     overlap_window=m, shift=s, padded_size=(h, w),
-                                     channel=self.conv_block.cab[3].captured)
+        if record is not None:
+            record[id(self)] = Captured(kind="SW-MSA" if s else "W-MSA", attn=attn.detach(), window=m,
+                                        overlap_window=m, shift=s, padded_size=(h, w),
+                                        channel=record.get(id(self.conv_block.cab[3])))
         return attn @ v
 
 
@@ -326,9 +334,6 @@ class OCAB(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.capture = False
-        self.captured: Captured | None = None
-        self.fused = True
         self._bias = _BiasCache()
 
     def overlapping_windows(self, kv: torch.Tensor) -> torch.Tensor:
@@ -351,11 +356,12 @@ class OCAB(nn.Module):
         kv = self.overlapping_windows(qkv[..., c:]).view(-1, ow * ow, 2, heads, d).permute(2, 0, 3, 1, 4)
         k, v = kv[0], kv[1]
         bias = self._bias.get(self.relative_position_bias_table, rpi, m * m, ow * ow)
-        if self.capture or not self.fused:
+        record = _record_for(self)
+        if record is not None or _EXPLICIT.get():
             attn = ((q * self.scale) @ k.transpose(-2, -1) + bias.unsqueeze(0)).softmax(-1)
-            if self.capture:
-                self.captured = Captured(kind="OCAB", attn=attn.detach(), window=m, overlap_window=ow, shift=0,
-                                         padded_size=(h, w))
+            if record is not None:
+                record[id(self)] = Captured(kind="OCAB", attn=attn.detach(), window=m, overlap_window=ow, shift=0,
+                                            padded_size=(h, w))
             out = attn @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0).to(q.dtype), scale=self.scale)
@@ -529,32 +535,39 @@ class HAT(nn.Module):
 
     @contextmanager
     def capture_attention(self, group: int, block: int):
-        """Within the context, forward passes record the attention weights of one block of one group
-        (block index ``len(depths[group])`` is the group's OCAB). Yields the block; read ``block.captured``."""
+        """Within the context, this call's forward passes record the attention weights of one block of one group
+        (block index ``len(depths[group])`` is the group's OCAB). Yields a ``Recording``; read ``.captured``."""
         target = self.blocks()[group][block]
-        channel = target.conv_block.cab[3] if isinstance(target, HAB) else None
-        target.capture = True
-        if channel is not None:
-            channel.capture = True
+        record = {id(target): None}
+        if isinstance(target, HAB):
+            record[id(target.conv_block.cab[3])] = None  # its channel attention, shown beside the map
+        token = _RECORDING.set(record)
         try:
-            yield target
+            yield Recording(record, id(target))
         finally:
-            target.capture = False
-            if channel is not None:
-                channel.capture = False
+            _RECORDING.reset(token)
+
+
+class Recording:
+    """What one ``capture_attention`` context recorded."""
+
+    def __init__(self, record: dict, key: int):
+        self._record, self._key = record, key
+
+    @property
+    def captured(self) -> Captured | None:
+        return self._record[self._key]
 
 
 @contextmanager
 def unfused_attention(model: nn.Module):
-    """Run HAT blocks with explicit attention inside the context (for exporters that mistranslate SDPA)."""
-    blocks = [m for m in model.modules() if isinstance(m, (HAB, OCAB))]
-    for block in blocks:
-        block.fused = False
+    """Run HAT blocks with explicit attention inside the context, in this call only (for exporters that
+    mistranslate SDPA)."""
+    token = _EXPLICIT.set(True)
     try:
         yield model
     finally:
-        for block in blocks:
-            block.fused = True
+        _EXPLICIT.reset(token)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+# Per call (each thread / context has its own): the MPAs whose weights this call records, and what they recorded.
+_RECORDING: ContextVar[dict | None] = ContextVar("pervit_recording", default=None)
 
 PAD = 2  # the distance grid is padded by (kernel // 2) * 2 = 2 on each side: two valid 3×3 convs remove it
 
@@ -82,9 +86,6 @@ class MPA(nn.Module):
         self.to_qkv = nn.Linear(dim, dim * 3, bias=False)  # the official code ignores qkv_bias here
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
-        self.capture = False
-        self.captured: torch.Tensor | None = None
-        self.captured_content: torch.Tensor | None = None
         for m in (self.to_qkv, self.proj):
             nn.init.trunc_normal_(m.weight, std=0.02)
         nn.init.zeros_(self.proj.bias)
@@ -92,12 +93,13 @@ class MPA(nn.Module):
     def forward(self, x: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
         q, k, v = self.to_qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        if self.capture:
+        record = _RECORDING.get()
+        if record is not None and id(self) in record:
             dots = (q @ k.transpose(-1, -2)) * self.scale
             dots = torch.exp(dots - dots.amax(-1, keepdim=True))
             attn = F.normalize(position * dots, p=1, dim=-1)
-            self.captured = attn.detach()
-            self.captured_content = (dots / dots.sum(-1, keepdim=True)).detach()  # softmax(q·kᵀ·scale)
+            # (mixed attention, content attention softmax(q·kᵀ·scale))
+            record[id(self)] = (attn.detach(), (dots / dots.sum(-1, keepdim=True)).detach())
             out = attn @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.log(position).to(q.dtype), scale=self.scale)
@@ -257,22 +259,39 @@ class PerViT(nn.Module):
 
     @contextmanager
     def capturing(self):
-        """Within the context, every MPA keeps its mixed attention (B, heads, N, N) in ``.captured`` and its content
-        attention softmax(q·kᵀ·scale) in ``.captured_content``."""
-        for blk in self.blocks:
-            blk.attn.capture = True
+        """Within the context, this call's forward passes record every MPA's mixed attention (B, heads, N, N) and
+        its content attention softmax(q·kᵀ·scale); yields an ``AttentionRecord``. Other threads running the same
+        model are untouched (a context variable, not a flag on the shared module)."""
+        record = {id(blk.attn): None for blk in self.blocks}
+        token = _RECORDING.set(record)
         try:
-            yield self
+            yield AttentionRecord(self, record)
         finally:
-            for blk in self.blocks:
-                blk.attn.capture = False
-                blk.attn.captured = blk.attn.captured_content = None
+            _RECORDING.reset(token)
 
     def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(logits, per block the mixed attention (B, heads, N, N)) from one explicit (non-fused) pass."""
-        with self.capturing():
+        with self.capturing() as record:
             logits = self(x)
-            return logits, [blk.attn.captured for blk in self.blocks]
+        return logits, record.mixed
+
+
+class AttentionRecord:
+    """What one ``capturing`` context recorded, per block in order."""
+
+    def __init__(self, model: "PerViT", record: dict):
+        self._model, self._record = model, record
+
+    def _part(self, i: int) -> list[torch.Tensor]:
+        return [self._record[id(blk.attn)][i] for blk in self._model.blocks]
+
+    @property
+    def mixed(self) -> list[torch.Tensor]:
+        return self._part(0)
+
+    @property
+    def content(self) -> list[torch.Tensor]:
+        return self._part(1)
 
 
 _SIZES = {

@@ -1,20 +1,17 @@
-"""Load a model by id: resolve its weights, build its architecture, keep a small LRU of loaded models."""
+"""Load a model by id: resolve its weights, build its architecture, keep a small LRU of loaded models (single-flight:
+two first requests for a model load it once)."""
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vtdemo.lru import LRU
 from vtdemo.zoo import builders, weights
 from vtdemo.zoo.cards import get_card
 
 if TYPE_CHECKING:
     import torch
-
-_cache: "OrderedDict[tuple, torch.nn.Module]" = OrderedDict()
-_lock = threading.Lock()
 
 
 def cache_size() -> int:
@@ -38,22 +35,12 @@ def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = N
     checkpoint = weights.resolve(card, path, download=download, progress=progress)
     stat = checkpoint.stat()
     key = (card.id, str(device), str(Path(checkpoint).resolve()), stat.st_mtime_ns, stat.st_size)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    return _remember(key, builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device))
+    return _CACHE.get_or_compute(
+        key, lambda: builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device))
 
 
-def _remember(key: tuple, model):
-    """Keep ``model`` in the LRU, evicting the least recently used beyond VTDEMO_MODEL_CACHE."""
-    with _lock:
-        _cache[key] = model
-        while len(_cache) > cache_size():
-            _cache.popitem(last=False)
-    return model
+_CACHE = LRU(cache_size)
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    _CACHE.clear()
