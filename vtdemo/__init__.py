@@ -12,5 +12,7 @@ def __getattr__(name: str):
     if name in __all__ and name != "__version__":
         from vtdemo import api
 
-        return getattr(api, name)
+        for public in api.__all__:  # bind them all now: importing api bound subpackages of the same names
+            globals()[public] = getattr(api, public)
+        return globals()[name]
     raise AttributeError(f"module 'vtdemo' has no attribute {name!r}")

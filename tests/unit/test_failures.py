@@ -42,3 +42,39 @@ def test_unexpected_exceptions_become_one_line_messages():
     with pytest.raises(gr.Error, match=r"Internal error \(KeyError\)"):
         broken()
     assert fine() == 42  # other handlers are unaffected
+
+
+def test_library_value_errors_are_bugs_and_vtdemo_checks_are_messages(caplog):
+    import logging
+
+    import numpy as np
+
+    from vtdemo.ui.errors import user_errors
+    from vtdemo.zoo.builders import BuildError
+
+    @user_errors
+    def library_bug():
+        np.zeros(3).reshape(2, 2)  # a ValueError raised inside numpy: our bug, not the visitor's
+
+    @user_errors
+    def our_check():
+        from vtdemo.explain import head_index
+
+        head_index("7", 4)  # vtdemo's own check of a request's value
+
+    @user_errors
+    def wrong_file():
+        raise BuildError("hat-demo-x4: these weights do not fit the HAT-demo architecture")
+
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(gr.Error, match=r"Internal error \(ValueError\)"):
+            library_bug()
+        assert any(r.exc_info for r in caplog.records)  # its traceback is in the log
+        caplog.clear()
+        with pytest.raises(gr.Error, match="head 7 does not exist"):
+            our_check()
+        assert not caplog.records
+        with pytest.raises(gr.Error, match="do not fit") as err:
+            wrong_file()
+        assert "Internal error" not in err.value.message
+        assert [r.levelname for r in caplog.records] == ["WARNING"] and not caplog.records[0].exc_info

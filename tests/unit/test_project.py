@@ -100,3 +100,32 @@ def test_gpu_decorator_is_a_no_op_without_spaces():
         return x + 1
 
     assert gpu(f)(1) == 2 and gpu(duration=30)(f)(1) == 2
+
+
+def test_every_public_name_works_on_every_call_in_a_fresh_process(tmp_path):
+    """vtdemo.classify is also a subpackage: importing it must not turn the function into a module."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from PIL import Image
+
+    image = tmp_path / "img.png"
+    Image.new("RGB", (40, 32), "green").save(image)
+    script = textwrap.dedent(f"""
+        import vtdemo
+        import vtdemo.ui  # imports vtdemo.classify.* first, as the app does
+        for _ in range(2):
+            assert vtdemo.classify({str(image)!r}, "vit-demo", 2)[0][0]
+            assert vtdemo.upscale({str(image)!r}, "bicubic", scale=2).size == (80, 64)
+            assert vtdemo.compare({str(image)!r}, ["bicubic"], scale=2).results
+            assert vtdemo.attention_map({str(image)!r}, "vit-demo", (20, 16)).shape == (32, 40)
+            assert vtdemo.list_models("sr") and vtdemo.load_model("hat-demo-x4", device="cpu") is not None
+            amap, di = vtdemo.attribution_map(vtdemo.load_model("hat-demo-x4", device="cpu"),
+                                              __import__("torch").rand(1, 3, 16, 16), 0, 0, steps=2)
+            assert amap.shape == (16, 16)
+        print("ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]

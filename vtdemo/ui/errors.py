@@ -17,15 +17,33 @@ def _expected() -> tuple[type[BaseException], ...]:
     from vtdemo.zoo.cards import UnknownModelError
     from vtdemo.zoo.weights import WeightsError
 
-    return ImageError, UnknownModelError, WeightsError, ValueError, FileNotFoundError
+    return ImageError, UnknownModelError, WeightsError
+
+
+def _raised_by_vtdemo(exc: BaseException) -> bool:
+    """True when the innermost frame that raised ``exc`` is vtdemo's own code (a check on the request's values), not
+    a library's (which, for a ValueError, means a bug here)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE)
+
+
+_PACKAGE = str(__import__("pathlib").Path(__file__).resolve().parents[1])
 
 
 def _user_error(exc: Exception, where: str) -> gr.Error:
-    """The gr.Error to show for ``exc`` (logged with its traceback when it is not a known user-facing problem)."""
+    """The gr.Error to show for ``exc``: known problems and vtdemo's own checks as they are; a weights file that does
+    not fit its model also goes to the log (the operator must fix it); anything else is logged with its traceback."""
+    from vtdemo.zoo.builders import BuildError
+
     if isinstance(exc, gr.Error):
         exc.print_exception = False  # an expected, user-facing message: no traceback in the log
         return exc.with_traceback(None)
-    if isinstance(exc, _expected()):
+    if isinstance(exc, BuildError):
+        log.warning("%s: %s", where, exc)
+        return gr.Error(str(exc)[:MAX_ECHO * 4], print_exception=False)
+    if isinstance(exc, _expected()) or (isinstance(exc, ValueError) and _raised_by_vtdemo(exc)):
         return gr.Error(str(exc)[:MAX_ECHO * 4], print_exception=False)
     if isinstance(exc, MemoryError):
         return gr.Error("Out of memory: try a smaller image or tile size.", print_exception=False)
