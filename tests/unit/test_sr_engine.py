@@ -4,6 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
+from vtdemo.imaging import ImageError
 from vtdemo.models.hat import HAT
 from vtdemo.sr import engine, tiling
 from vtdemo.sr.checkpoints import hat_config_from_state_dict, load_checkpoint
@@ -62,8 +63,21 @@ def test_out_of_memory_retries_with_smaller_tiles(net):
 
     flaky_net = SRNet(torch.nn.Module(), 2, "flaky")
     flaky_net.module.forward = flaky
-    out = upscale_tensor(flaky_net, torch.rand(1, 3, 64, 64), tile=64, backend="torch")
-    assert out.shape == (1, 3, 128, 128) and calls[0] == 64 and max(calls[1:]) <= 32
+    for backend in ("torch", "auto"):  # "auto" is the default of upscale, compare and the CLI
+        calls.clear()
+        out = upscale_tensor(flaky_net, torch.rand(1, 3, 64, 64), tile=64, backend=backend)
+        assert out.shape == (1, 3, 128, 128) and calls[0] == 64 and max(calls[1:]) <= 32, backend
+
+
+def test_halved_tiles_stay_within_the_tile_limit(net, monkeypatch):
+    def no_memory(x):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    oom_net = SRNet(torch.nn.Module(), 2, "oom")
+    oom_net.module.forward = no_memory
+    monkeypatch.setenv("VTDEMO_MAX_TILES", "9")  # 64-px tiles: 4 tiles; 32-px: 16, over the limit
+    with pytest.raises(ImageError, match="VTDEMO_MAX_TILES"):
+        upscale_tensor(oom_net, torch.rand(1, 3, 120, 120), tile=64, overlap=8, backend="auto")
 
 
 def test_alpha_is_kept_and_grayscale_stays_gray(net):

@@ -132,10 +132,10 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
     h, w = lr.shape[-2:]
     tile = tile or auto_tile(h, w, device)
     overlap = min(overlap if overlap is not None else 16, tile // 4)
-    check_tiles(tiling.count_tiles(h, w, tile, overlap), tile)
-    fn = backend_fn(net, backend, device, tile)
     while True:
         total = tiling.count_tiles(h, w, tile, overlap)
+        check_tiles(total, tile)  # also after halving: smaller tiles must stay within the limit
+        fn = backend_fn(net, backend, device, tile)  # per tile size (an exported graph has a fixed one)
 
         def tick(done: int, of: int) -> None:
             if progress:
@@ -145,7 +145,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
             with torch.inference_mode():
                 return tiling.run_tiled(fn, lr, net.scale, tile, overlap, tick).clamp_(0, 1)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
-            if not _is_out_of_memory(exc) or tile // 2 < MIN_TILE or backend != "torch":
+            if not _is_out_of_memory(exc) or tile // 2 < MIN_TILE:
                 raise
             if device.type == "cuda":
                 torch.cuda.empty_cache()
