@@ -26,6 +26,21 @@ def default_device() -> "torch.device":
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def precision(device: "torch.device") -> str:
+    """"bf16" or "fp32" for SR models on ``device``: VTDEMO_PRECISION when set (any device), else bf16 only on a
+    GPU that computes it natively (a T4 emulates it: slower and not measured), fp32 everywhere else."""
+    import torch
+
+    wanted = os.environ.get("VTDEMO_PRECISION", "").strip().lower()
+    if wanted:
+        if wanted not in ("fp32", "bf16"):
+            raise ValueError(f"VTDEMO_PRECISION must be fp32 or bf16, not {wanted[:20]!r}")
+        return wanted
+    if device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
+        return "bf16"
+    return "fp32"
+
+
 def describe_device() -> str:
     """A short human description, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
     import torch

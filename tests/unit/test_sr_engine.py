@@ -177,3 +177,33 @@ def test_tile_and_output_limits_refuse_before_any_work(monkeypatch):
     with pytest.raises(ImageError, match="VTDEMO_MAX_OUTPUT_PIXELS"):
         upscale(img, Counting(), backend="torch")
     assert calls == []
+
+
+def test_precision_is_bf16_only_where_the_gpu_computes_it_natively(monkeypatch):
+    from vtdemo.runtime import precision
+
+    monkeypatch.delenv("VTDEMO_PRECISION", raising=False)
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    native = []
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: bool(native) or including_emulation)
+    assert precision(cuda) == "fp32"  # a T4: bf16 only emulated
+    native.append(True)
+    assert precision(cuda) == "bf16" and precision(cpu) == "fp32"  # an A100/H100; the CPU default is fp32
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp32")
+    assert precision(cuda) == "fp32"
+    monkeypatch.setenv("VTDEMO_PRECISION", "bf16")
+    assert precision(cpu) == "bf16"
+
+
+def test_the_precision_used_is_in_the_caption_and_bf16_really_runs(net, monkeypatch):
+    from vtdemo.sr.compare import compare
+
+    image = _photo(24, 16)
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp32")
+    fp32 = compare(image, ["bicubic", net], scale=2, backend="torch")
+    monkeypatch.setenv("VTDEMO_PRECISION", "bf16")
+    bf16 = compare(image, [net], scale=2, backend="torch")
+    assert fp32.results[0].caption().count("·") == 1  # bicubic: no precision
+    assert " · fp32" in fp32.results[1].caption() and " · bf16" in bf16.results[0].caption()
+    assert not np.array_equal(np.asarray(fp32.results[1].image), np.asarray(bf16.results[0].image))

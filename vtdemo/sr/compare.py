@@ -19,6 +19,7 @@ from torch import nn
 from vtdemo import limits
 from vtdemo.imaging import ImageError, ImageSource, decode_image
 from vtdemo.lru import LRU
+from vtdemo.runtime import precision
 from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
                               seconds_per_output_pixel, upscale)
 from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
@@ -39,10 +40,12 @@ class SRResult:
     seconds: float
     psnr_y: float | None = None
     ssim_y: float | None = None
+    precision: str = ""  # "fp32" / "bf16" for a model, empty for bicubic
 
     def caption(self) -> str:
         score = f" · {format_psnr(self.psnr_y)} / {self.ssim_y:.4f}" if self.psnr_y is not None else ""
-        return f"{self.name} · {self.seconds:.2f} s{score}"
+        precision = f" · {self.precision}" if self.precision else ""
+        return f"{self.name} · {self.seconds:.2f} s{precision}{score}"
 
 
 @dataclass
@@ -107,6 +110,14 @@ def _label(model: str | nn.Module | SRNet, net: SRNet) -> tuple[str, str]:
     return net.name, net.name
 
 
+def _device(device):
+    import torch
+
+    from vtdemo.runtime import default_device
+
+    return torch.device(device) if device is not None else default_device()
+
+
 def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale: int, mode: str = "lr",
             reference: ImageSource | None = None, tile: int | None = None, device=None, backend: str = "auto",
             progress: Progress | None = None, max_seconds: float | None = None) -> Comparison:
@@ -146,7 +157,8 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         step(0.0, f"{name}: running")
         start = time.perf_counter()
         out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step)
-        result = SRResult(key, name, out, time.perf_counter() - start)
+        result = SRResult(key, name, out, time.perf_counter() - start,
+                          precision="" if net.module is None else precision(_device(device)))
         if truth is not None:
             result.psnr_y, result.ssim_y = float(psnr_y(out, truth, crop=scale)), float(ssim_y(out, truth, crop=scale))
         comparison.results.append(result)

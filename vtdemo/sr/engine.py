@@ -167,13 +167,15 @@ def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> til
         return onnx_backend.tile_fn(net, tile)
     if backend != "torch":
         raise ValueError(f"backend must be 'auto', 'torch' or 'onnxruntime', not {backend!r}")
+    from vtdemo.runtime import precision
+
     module = net.module
-    use_bf16 = device.type == "cuda" and os.environ.get("VTDEMO_PRECISION", "bf16") == "bf16"
+    use_bf16 = precision(device) == "bf16"
 
     def run(t: torch.Tensor) -> torch.Tensor:
         t = t.to(device)
         if use_bf16:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
                 return module(t).float()
         return module(t)
 
