@@ -207,3 +207,29 @@ def test_the_precision_used_is_in_the_caption_and_bf16_really_runs(net, monkeypa
     assert fp32.results[0].caption().count("·") == 1  # bicubic: no precision
     assert " · fp32" in fp32.results[1].caption() and " · bf16" in bf16.results[0].caption()
     assert not np.array_equal(np.asarray(fp32.results[1].image), np.asarray(bf16.results[0].image))
+
+
+def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path):
+    """Placement without a GPU: the meta device stands in for CUDA. Uploads, CLI files and load_checkpoint give
+    CPU modules; the engine must move them (once) to where the inputs go."""
+    from safetensors.torch import save_file
+
+    from vtdemo.sr.compare import uploaded_net
+
+    model = HAT(upscale=2, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
+                squeeze_factor=4, num_feat=8, mlp_ratio=1.0)
+    path = tmp_path / "mine.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    meta = torch.device("meta")
+    nets = {"load_checkpoint / CLI": SRNet(*load_checkpoint(path), "cli"),
+            "upload": uploaded_net(path),
+            "zoo": engine.resolve_net("hat-demo-x4", 4, device="cpu")}
+    for where, net in nets.items():
+        assert next(net.module.parameters()).device.type == "cpu"
+        fn = engine.backend_fn(net, "torch", meta, 16)
+        assert {p.device.type for p in net.module.parameters()} == {"meta"}, where
+        assert fn(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16 * net.scale, 16 * net.scale), where
+        net.module.to_empty(device="cpu")  # give the shared zoo/upload module its CPU storage back
+    from vtdemo.zoo.loading import clear_cache
+
+    clear_cache()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from functools import cached_property
@@ -155,6 +156,20 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
                 progress(0.0, f"{net.name}: out of memory with {total} tiles, retrying with {tile}px tiles")
 
 
+_MOVE_LOCK = threading.Lock()
+
+
+def on_device(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` with its weights on ``device``, moved once (in place) if they are elsewhere: modules that did not
+    come through the zoo (uploads, CLI files, ``load_checkpoint``) start on the CPU."""
+    first = next(module.parameters(), None)
+    if first is not None and first.device != device:
+        with _MOVE_LOCK:
+            if next(module.parameters()).device != device:
+                module.to(device)
+    return module
+
+
 def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> tiling.TileFn:
     """The function that upscales one tile with the chosen backend."""
     if backend == "auto":
@@ -169,7 +184,7 @@ def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> til
         raise ValueError(f"backend must be 'auto', 'torch' or 'onnxruntime', not {backend!r}")
     from vtdemo.runtime import precision
 
-    module = net.module
+    module = on_device(net.module, device)
     use_bf16 = precision(device) == "bf16"
 
     def run(t: torch.Tensor) -> torch.Tensor:
