@@ -289,3 +289,22 @@ def test_oversized_checkpoint_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "1000")
     with pytest.raises(weights.WeightsError, match="VTDEMO_MAX_CHECKPOINT_BYTES"):
         weights.load_state_dict(path)
+
+
+def test_every_card_has_its_own_name_in_the_weights_folder(weights_home, monkeypatch):
+    from vtdemo.zoo.cards import cards
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    names = [s.local_basename for c in cards() for s in c.sources]
+    by_card = {c.id: {s.local_basename for s in c.sources} for c in cards()}
+    for card_id, own in by_card.items():  # no file name serves two models
+        others = set().union(*(v for k, v in by_card.items() if k != card_id))
+        assert not own & others, (card_id, own & others)
+    assert len(names) >= len(by_card)
+    (weights_home / "model.safetensors").write_bytes(b"x")  # one timm-named file makes no card "cached"
+    assert {weights.status(get_card(i), online=False) for i in ("vit-s16", "swin-t", "pvt-v2-b2")} == \
+        {"unavailable offline"}
+    (weights_home / "swin-t.safetensors").write_bytes(b"x")
+    assert weights.status(get_card("swin-t"), online=False) == "cached"
+    assert weights.status(get_card("vit-s16"), online=False) == "unavailable offline"
+    assert "$VTDEMO_WEIGHTS_DIR/vit-s16.safetensors" in weights.offline_message(get_card("vit-s16"))

@@ -65,7 +65,7 @@ def unavailable_models(scale: int) -> str:
         reason = weights.status(card, online)
         how = (f"download it from {card.source.page} into `weights/`" if card.source.kind == "local"
                else f"`python -m vtdemo fetch {card.id}` on a machine with internet, or copy "
-                    f"`{card.source.basename}` into `weights/`")
+                    f"`{card.source.local_basename}` into `weights/`")
         lines.append(f"- **{card.name}** (`{card.id}`) — {reason}: {how}")
     return "\n".join(lines) or "Every model of this scale is available."
 

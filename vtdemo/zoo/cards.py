@@ -34,11 +34,18 @@ class WeightSource:
     sha256: str | None = None
     size: int | None = None
     page: str | None = None
+    local_name: str | None = None  # its name in weights/ when the remote name is shared (every timm file is
+    #                                model.safetensors)
 
     @property
     def basename(self) -> str:
         """The file's name on disk (hub filenames may contain folders)."""
         return self.filename.rsplit("/", 1)[-1]
+
+    @property
+    def local_basename(self) -> str:
+        """The name vtdemo looks for in weights/: unique per model."""
+        return self.local_name or self.basename
 
     @property
     def download_url(self) -> str | None:
@@ -237,7 +244,8 @@ def _timm_card(id: str, family: str, name: str, paper: str, paper_url: str, timm
                preprocess: Preprocess, licence: str, reported: str) -> ModelCard:
     return ModelCard(
         id=id, task="classify", family=family, name=name, paper=paper, paper_url=paper_url, builder="timm",
-        sources=(WeightSource("hub", "model.safetensors", repo_id=f"timm/{timm_name}"),),
+        sources=(WeightSource("hub", "model.safetensors", repo_id=f"timm/{timm_name}",
+                              local_name=f"{id}.safetensors"),),
         licence=licence, params=params, config=_cfg(timm_name=timm_name.split(".")[0]), labels="imagenet-1k",
         preprocess=preprocess, reported=reported,
     )

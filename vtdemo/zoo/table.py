@@ -18,7 +18,7 @@ def short_citation(paper: str) -> str:
 def describe_source(card: ModelCard) -> str:
     s = card.source
     if s.kind == "hub":
-        return f"hub:{s.repo_id}/{s.filename}"
+        return f"hub:{s.repo_id}/{s.filename} (or weights/{s.local_basename})"
     if s.kind == "url":
         return s.url
     if s.kind == "local":

@@ -118,7 +118,7 @@ def is_online(timeout: float = 1.5) -> bool:
 
 def find_local(source: WeightSource) -> Path | None:
     """The file of ``source`` if it is already on this machine (weights/, then the caches), else None."""
-    candidate = weights_dir() / source.basename
+    candidate = weights_dir() / source.local_basename
     if candidate.is_file():
         return candidate
     if source.kind == "url":
@@ -261,7 +261,7 @@ def download_url(url: str, target: Path, *, sha256: str | None = None, size: int
 def offline_message(card: ModelCard, reason: str = "this machine is offline") -> str:
     """One paragraph: which file, from where, where to put it, and the command that fetches it."""
     source = card.source
-    target = display_path(weights_dir() / source.basename)
+    target = display_path(weights_dir() / source.local_basename)
     if source.kind == "local":
         return (f"{card.id} ({card.name}) needs the file {source.basename}, which has no automatic download. "
                 f"Get it from {source.page} and place it at {target}; vtdemo looks there first.")
@@ -275,7 +275,7 @@ def offline_message(card: ModelCard, reason: str = "this machine is offline") ->
     return (f"{card.id} ({card.name}) needs the file {source.basename}{size} from {where}: "
             f"{source.download_url}. It is not on this machine and {reason}, so it cannot be downloaded now. "
             f"Either run `python -m vtdemo fetch {card.id}` on a machine with internet access and copy the file, "
-            f"or download it yourself and place it at {target}; vtdemo looks there first.{check}")
+            f"or download it yourself and place it at {target} (that name); vtdemo looks there first.{check}")
 
 
 def _fetch_source(source: WeightSource, progress: Progress | None) -> Path:
