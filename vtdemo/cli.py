@@ -69,6 +69,11 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
         return 0
     path.unlink(missing_ok=True)
     print(f"{onnx_backend.ensure_exported(net, args.tile)}")
+    import torch
+
+    choice = onnx_backend.measure_backends(net, torch.device("cpu"), args.tile)
+    times = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in choice["seconds_per_tile"].items())
+    print(f"per {args.tile}² tile: {times} -> backend='auto' uses {choice['backend']} for {args.id}")
     return 0
 
 

@@ -112,10 +112,45 @@ def test_onnx_backend_matches_torch(net, tmp_path, monkeypatch):
     assert onnx_backend.onnx_path(net, 32).is_file()
     other = SRNet(HAT(**CFG).eval(), 2, "tiny-hat")  # same name, other weights: never the same graph
     assert onnx_backend.onnx_path(other, 32) != onnx_backend.onnx_path(net, 32)
-    choice = onnx_backend.choose_backend(net, torch.device("cpu"), 32)
-    assert choice in {"torch", "onnxruntime"}
-    recorded = (tmp_path / "onnx" / "backend-choices.json").read_text()
-    assert '"seconds_per_tile"' in recorded and choice in recorded
+
+
+def test_auto_backend_reads_a_choice_measured_outside_the_request(net, tmp_path, monkeypatch):
+    import json
+
+    from vtdemo.sr import onnx_backend
+
+    monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
+    cpu = torch.device("cpu")
+    measured = []
+    real_measure = onnx_backend._measure
+    monkeypatch.setattr(onnx_backend, "_measure", lambda fn, tile: measured.append(tile) or real_measure(fn, tile))
+    assert onnx_backend.choose_backend(net, cpu, 32) == "torch"  # no graph: torch, nothing measured
+    onnx_backend.ensure_exported(net, 32)
+    assert onnx_backend.choose_backend(net, cpu, 32) == "torch" and measured == []  # not measured in a request
+    choice = onnx_backend.measure_backends(net, cpu, 32)  # what `export-onnx` does
+    assert measured == [32, 32] and onnx_backend.choose_backend(net, cpu, 32) == choice["backend"]
+    record = json.loads((tmp_path / "onnx" / "backend-choices.json").read_text())
+    assert list(record.values()) == [choice]
+    (tmp_path / "onnx" / "backend-choices.json").write_text('{"half a fi')  # corrupt: torch, no error
+    assert onnx_backend.choose_backend(net, cpu, 32) == "torch"
+    assert upscale_tensor(net, torch.rand(1, 3, 20, 20), backend="auto").shape == (1, 3, 40, 40)
+
+
+def test_fingerprint_once_per_module_and_sessions_bounded(net, tmp_path, monkeypatch):
+    from vtdemo.sr import onnx_backend
+
+    monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = onnx_backend.weights_fingerprint
+    monkeypatch.setattr(onnx_backend, "weights_fingerprint", lambda m: calls.append(1) or real(m))
+    fresh = SRNet(HAT(**CFG).eval(), 2, "fresh-hat")
+    for _ in range(3):  # a new SRNet per request, the same loaded module
+        assert SRNet(fresh.module, 2, "fresh-hat").fingerprint == fresh.fingerprint
+    assert len(calls) == 1
+    monkeypatch.setenv("VTDEMO_ONNX_SESSIONS", "1")
+    for tile in (16, 24):
+        onnx_backend.tile_fn(fresh, tile)
+    assert len(onnx_backend._SESSIONS._entries) == 1
 
 
 def test_hat_checkpoint_is_detected_with_its_config(tmp_path):

@@ -5,7 +5,6 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -29,12 +28,12 @@ class SRNet:
     scale: int
     name: str
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
-        """Digest of the weights (computed once per net): keys exported graphs and backend measurements."""
-        from vtdemo.sr.onnx_backend import weights_fingerprint
+        """Digest of the weights (computed once per loaded module): keys exported graphs and backend choices."""
+        from vtdemo.sr.onnx_backend import fingerprint_of
 
-        return weights_fingerprint(self.module)
+        return fingerprint_of(self.module)
 
 
 def module_scale(module: nn.Module) -> int | None:

@@ -1,19 +1,28 @@
-"""ONNX export of SR models with a fixed tile, onnxruntime execution, and the measured auto choice of backend."""
+"""ONNX export of SR models with a fixed tile, onnxruntime execution, and the measured auto choice of backend.
+
+The choice is measured when a graph is exported (``python -m vtdemo export-onnx``), never inside a request; a request
+only reads it (a missing or corrupt record means torch). Sessions are kept in a small LRU; a module's weights
+fingerprint is computed once per loaded module.
+"""
 from __future__ import annotations
 
 import copy
 import json
 import os
+import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vtdemo.lru import LRU
 from vtdemo.zoo.weights import url_cache_dir
 
-_sessions: dict[str, object] = {}
+_SESSIONS = LRU(lambda: int(os.environ.get("VTDEMO_ONNX_SESSIONS", "2")))
+_FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -33,6 +42,17 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
         digest.update(f"{key}{tuple(tensor.shape)}{flat.sum().item():.6e}".encode())
         digest.update(sample.numpy().tobytes())
     return digest.hexdigest()[:12]
+
+
+def fingerprint_of(module: torch.nn.Module) -> str:
+    """``weights_fingerprint`` computed once per loaded module (100–220 ms for HAT-S/HAT-L on a CPU)."""
+    with _lock:
+        if module in _FINGERPRINTS:
+            return _FINGERPRINTS[module]
+    value = weights_fingerprint(module)
+    with _lock:
+        _FINGERPRINTS[module] = value
+    return value
 
 
 def onnx_path(net, tile: int) -> Path:
@@ -60,16 +80,15 @@ def export_onnx(module: torch.nn.Module, path: Path, tile: int, opset: int = 17)
 
 
 def session(path: Path):
-    """A cached onnxruntime CPU session for ``path``."""
+    """An onnxruntime CPU session for ``path`` (the VTDEMO_ONNX_SESSIONS most recent ones are kept)."""
     import onnxruntime as ort
 
-    key = str(path)
-    with _lock:
-        if key not in _sessions:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = torch.get_num_threads()
-            _sessions[key] = ort.InferenceSession(key, options, providers=["CPUExecutionProvider"])
-        return _sessions[key]
+    def create():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    return _SESSIONS.get_or_compute(str(path), create)
 
 
 def ensure_exported(net, tile: int) -> Path:
@@ -109,26 +128,51 @@ def _measure(fn, tile: int, repeats: int = 2) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def choose_backend(net, device: torch.device, tile: int) -> str:
-    """The faster backend for ``net`` on ``device`` at ``tile``, by measurement, remembered in a JSON file.
-
-    onnxruntime runs on the CPU only, so CUDA always means torch. On the CPU the choice is measured once an ONNX
-    graph exists (``python -m vtdemo export-onnx <id>``); until then torch is used.
-    """
-    if device.type != "cpu" or net.module is None or not onnx_path(net, tile).is_file():
-        return "torch"
+def _choice_key(net, tile: int) -> str:
     import onnxruntime
 
-    key = (f"{onnx_path(net, tile).stem}|threads{torch.get_num_threads()}|torch{torch.__version__}"
-           f"|ort{onnxruntime.__version__}")
-    file = _choices_file()
-    choices = json.loads(file.read_text()) if file.is_file() else {}
-    if key not in choices:
-        from vtdemo.sr.engine import backend_fn
+    return (f"{onnx_path(net, tile).stem}|threads{torch.get_num_threads()}|torch{torch.__version__}"
+            f"|ort{onnxruntime.__version__}")
 
-        times = {"torch": _measure(backend_fn(net, "torch", device, tile), tile),
-                 "onnxruntime": _measure(tile_fn(net, tile), tile)}
-        choices[key] = {"backend": min(times, key=times.get), "seconds_per_tile": times}
+
+def _read_choices() -> dict:
+    """The recorded choices; an unreadable or corrupt file counts as none (torch is used until re-measured)."""
+    try:
+        choices = json.loads(_choices_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return choices if isinstance(choices, dict) else {}
+
+
+def measure_backends(net, device: torch.device, tile: int) -> dict:
+    """Time torch and onnxruntime on one tile and record the faster one (atomically: other processes may read the
+    file at any moment). Run by ``export-onnx``, outside any request."""
+    from vtdemo.sr.engine import backend_fn
+
+    times = {"torch": _measure(backend_fn(net, "torch", device, tile), tile),
+             "onnxruntime": _measure(tile_fn(net, tile), tile)}
+    choice = {"backend": min(times, key=times.get), "seconds_per_tile": times}
+    key = _choice_key(net, tile)  # before taking the lock: the fingerprint takes it too
+    with _lock:
+        choices = _read_choices()
+        choices[key] = choice
+        file = _choices_file()
         file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(json.dumps(choices, indent=2))
-    return choices[key]["backend"]
+        fd, tmp = tempfile.mkstemp(prefix=".choices.", suffix=".tmp", dir=file.parent)
+        with os.fdopen(fd, "w") as out:
+            json.dump(choices, out, indent=2)
+        os.replace(tmp, file)
+    return choice
+
+
+def choose_backend(net, device: torch.device, tile: int) -> str:
+    """The backend recorded as faster for ``net`` on ``device`` at ``tile``; torch when nothing is recorded.
+
+    onnxruntime runs on the CPU only, so CUDA always means torch. Cheap: no graph for this model name means no
+    fingerprint is computed at all, and nothing is measured here.
+    """
+    if device.type != "cpu" or net.module is None or not onnx_dir().is_dir():
+        return "torch"
+    if not any(onnx_dir().glob(f"{net.name}-*-t{tile}.onnx")) or not onnx_path(net, tile).is_file():
+        return "torch"
+    return _read_choices().get(_choice_key(net, tile), {}).get("backend", "torch")
