@@ -57,13 +57,43 @@ class UnsafeCheckpointError(WeightsError):
     """The file would need arbitrary code to unpickle; it was refused without running anything."""
 
 
+def _checkout() -> bool:
+    """Running from a source checkout (its ``weights/`` beside ``pyproject.toml``), not an installed package."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "weights").is_dir()
+
+
+def user_dir() -> Path:
+    """Where an installed vtdemo keeps what it writes: VTDEMO_CACHE_DIR, else $XDG_CACHE_HOME/vtdemo (~/.cache)."""
+    if os.environ.get("VTDEMO_CACHE_DIR"):
+        return Path(os.environ["VTDEMO_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vtdemo"
+
+
 def weights_dir() -> Path:
-    """The repo's ``weights/`` folder (embedded demo weights; also where users drop files), or VTDEMO_WEIGHTS_DIR."""
-    return Path(os.environ.get("VTDEMO_WEIGHTS_DIR") or REPO_ROOT / "weights")
+    """Where vtdemo looks for weights first and users drop files: VTDEMO_WEIGHTS_DIR, else the checkout's
+    ``weights/``, else (installed) ``<user dir>/weights``."""
+    if os.environ.get("VTDEMO_WEIGHTS_DIR"):
+        return Path(os.environ["VTDEMO_WEIGHTS_DIR"])
+    return REPO_ROOT / "weights" if _checkout() else user_dir() / "weights"
+
+
+def embedded_dir() -> Path:
+    """The embedded demo weights and their cards: VTDEMO_WEIGHTS_DIR when set, the checkout's ``weights/``, or the
+    installed package data."""
+    if os.environ.get("VTDEMO_WEIGHTS_DIR") or _checkout():
+        return weights_dir()
+    from importlib.util import find_spec
+
+    spec = find_spec("vtdemo_weights")  # a data-only (namespace) package: its folder is the search location
+    return Path(next(iter(spec.submodule_search_locations))) if spec else REPO_ROOT / "weights"
 
 
 def url_cache_dir() -> Path:
-    return Path(os.environ.get("VTDEMO_CACHE_DIR") or weights_dir() / "cache")
+    """Downloads, exported graphs and example images: VTDEMO_CACHE_DIR, the checkout's ``weights/cache/``, or the
+    user dir (an installed package's folder may not be writable)."""
+    if os.environ.get("VTDEMO_CACHE_DIR"):
+        return Path(os.environ["VTDEMO_CACHE_DIR"])
+    return REPO_ROOT / "weights" / "cache" if _checkout() else user_dir()
 
 
 def hub_cache_dir() -> str:
@@ -121,6 +151,8 @@ def find_local(source: WeightSource) -> Path | None:
     candidate = weights_dir() / source.local_basename
     if candidate.is_file():
         return candidate
+    if source.kind == "embedded" and (embedded_dir() / source.basename).is_file():
+        return embedded_dir() / source.basename
     if source.kind == "url":
         cached = url_cache_dir() / source.basename
         return cached if cached.is_file() else None
