@@ -25,6 +25,9 @@ ImageSource = Union[str, os.PathLike, bytes, io.IOBase, Image.Image, np.ndarray]
 # Pillow's own bomb guard (Image.MAX_IMAGE_PIXELS) is left as it is: it protects every library in the process.
 # Our limit (VTDEMO_MAX_INPUT_PIXELS, lower by default) is checked from the header before any pixel is decoded.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Formats whose decoders produce the image the header declares. Others (ICO, IPTC/NAA, PSD, ...) can hide a larger
+# embedded image that Pillow decodes while opening or loading, past the header check.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")  # JPEG includes multi-picture (MPO) files
 ROWS_PER_CHUNK = 256  # high-bit-depth conversion works on this many rows at a time (bounded temporaries)
 
 
@@ -178,15 +181,17 @@ def decode_image(source: ImageSource) -> DecodedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit was checked
-            img = Image.open(io.BytesIO(data))  # reads the header only
+            Image.init()  # registers every plugin, so that ``formats`` can name them
+            img = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
             check_pixels(*img.size, name=name)
             img.seek(0)  # first frame of GIF / WebP / APNG / multi-page TIFF
             img.load()
+            check_pixels(*img.size, name=name)  # what was decoded, not only what the header said
     except ImageError:
         raise
     except UnidentifiedImageError:
         kind = _sniff_non_image(data[:512])
-        what = f"it looks like {kind}" if kind else "Pillow does not recognise its format"
+        what = f"it looks like {kind}" if kind else f"it is not {', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
         raise ImageError(f"{name} is not an image we can read: {what}.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name} declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels "

@@ -28,6 +28,11 @@ def evil_pickle(path, canary):
     return path
 
 
+def elements(module) -> int:
+    """What the model-size limit counts: parameters and buffers."""
+    return sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
+
+
 def tiny_hat_state(scale=4):
     model = HAT(upscale=scale, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
                 squeeze_factor=4, num_feat=8, mlp_ratio=1.0)
@@ -137,7 +142,7 @@ def test_model_size_is_counted_before_it_is_built(tmp_path, monkeypatch):
 
     state = tiny_hat_state()
     save_file(state, str(tmp_path / "tiny.safetensors"))
-    params = sum(p.numel() for p in HAT(**checkpoints.hat_config_from_state_dict(state)).parameters())
+    params = elements(HAT(**checkpoints.hat_config_from_state_dict(state)))
     built = []
     real_hat = HAT.__init__
 
@@ -152,7 +157,7 @@ def test_model_size_is_counted_before_it_is_built(tmp_path, monkeypatch):
     assert built == ["meta"]  # sized on the meta device, never built for real
     monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params))
     module, scale = checkpoints.load_checkpoint(tmp_path / "tiny.safetensors")
-    assert scale == 4 and sum(p.numel() for p in module.parameters()) == params
+    assert scale == 4 and elements(module) == params
 
 
 def test_spandrel_models_are_sized_too(tmp_path, monkeypatch):
@@ -162,7 +167,7 @@ def test_spandrel_models_are_sized_too(tmp_path, monkeypatch):
 
     net = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=2)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "compact.safetensors"))
-    params = sum(p.numel() for p in net.parameters())
+    params = elements(net)
     monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params - 1))
     with pytest.raises(WeightsError, match=f"{params:,} parameters"):
         load_checkpoint(tmp_path / "compact.safetensors")
@@ -267,9 +272,9 @@ def test_architectures_that_cannot_build_on_meta_are_sized_in_a_capped_process(t
                     upsampler="pixelshuffle")  # reads torch.linspace(...).item(): built with small CPU factories
     for name, net in (("rcan", rcan), ("swinir", swinir)):
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / f"{name}.safetensors"))
-        params = sum(p.numel() for p in net.parameters())
+        params = elements(net)
         module, scale = checkpoints.load_checkpoint(tmp_path / f"{name}.safetensors")
-        assert scale == 2 and sum(p.numel() for p in module.parameters()) == params
+        assert scale == 2 and elements(module) == params
         monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params - 1))
         with pytest.raises(WeightsError, match=f"{params:,} parameters"):
             checkpoints.load_checkpoint(tmp_path / f"{name}.safetensors")
@@ -279,3 +284,40 @@ def test_architectures_that_cannot_build_on_meta_are_sized_in_a_capped_process(t
     monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", "100")
     with pytest.raises(WeightsError, match="too large to build here"):
         checkpoints.load_checkpoint(tmp_path / "rcan.safetensors")
+
+
+def test_buffers_count_towards_the_model_size(tmp_path, monkeypatch):
+    from vtdemo.sr.checkpoints import load_checkpoint
+
+    big_window = HAT(upscale=2, embed_dim=8, depths=[2], num_heads=[2], window_size=24, compress_ratio=2,
+                     squeeze_factor=4, num_feat=8, mlp_ratio=1.0)  # few weights, large attention-mask buffers
+    save_file({k: v.contiguous() for k, v in big_window.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    params = sum(p.numel() for p in big_window.parameters())
+    assert elements(big_window) > 10 * params
+    monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(elements(big_window) - 1))
+    with pytest.raises(WeightsError, match="buffer values"):
+        load_checkpoint(tmp_path / "w.safetensors")
+
+
+def test_a_zip_with_two_central_directories_is_refused(tmp_path):
+    """Python's zipfile and PyTorch's reader must see the same directory, else sizes can be faked for one of them."""
+    from vtdemo.zoo.weights import load_state_dict
+
+    torch.save({"params": {"w": torch.zeros(1000)}}, tmp_path / "ok.pth")
+    data = (tmp_path / "ok.pth").read_bytes()
+    (tmp_path / "shifted.pth").write_bytes(b"\0" * 64 + data)  # prepended bytes: Python adjusts, the offsets do not
+    assert load_state_dict(tmp_path / "ok.pth")["w"].shape == (1000,)
+    with pytest.raises(WeightsError, match="inconsistent zip"):
+        load_state_dict(tmp_path / "shifted.pth")
+
+
+def test_safetensors_tensor_count_is_read_from_the_header_first(tmp_path, monkeypatch):
+    from vtdemo.zoo import weights
+
+    save_file({f"t{i}": torch.zeros(0) for i in range(50)}, str(tmp_path / "many.safetensors"))
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_TENSORS", "40")
+    loaded = []
+    monkeypatch.setattr("safetensors.torch.load_file", lambda *a, **k: loaded.append(1))
+    with pytest.raises(WeightsError, match="50 tensors"):
+        weights.load_state_dict(tmp_path / "many.safetensors")
+    assert loaded == []

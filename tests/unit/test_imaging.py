@@ -184,3 +184,15 @@ def test_tensor_round_trip_and_alpha_reattach():
     big = img.resize((48, 32))
     out = imaging.reattach_alpha(big, Image.new("L", (24, 16), 77))
     assert out.mode == "RGBA" and out.size == (48, 32) and out.getchannel("A").getextrema() == (77, 77)
+
+
+def test_formats_that_can_hide_a_larger_image_are_refused():
+    """ICO (and IPTC, PSD, ...) embed images that Pillow decodes while opening, past the header's size."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buf, format="ICO", sizes=[(64, 64)])
+    with pytest.raises(ImageError, match="not PNG, JPEG"):
+        decode_image(buf.getvalue())

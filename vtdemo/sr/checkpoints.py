@@ -62,6 +62,11 @@ class _SmallFactoriesOnCPU:
         return Mode()
 
 
+def _elements(module) -> int:
+    """Parameters and buffers (HAT's attention masks grow with the window as the fourth power)."""
+    return sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
+
+
 def _parameter_count(build, state_dict: dict) -> int:
     """Parameters of the module ``build()`` makes, without allocating it: built on the meta device (retried with
     small factory tensors on the CPU); when an architecture cannot be built there, in a separate process whose
@@ -81,7 +86,7 @@ def _parameter_count(build, state_dict: dict) -> int:
                 else:
                     module = build()
             module = getattr(module, "model", module)  # spandrel returns a descriptor
-            return sum(p.numel() for p in module.parameters())
+            return _elements(module)
         except (WeightsError, UnsupportedModelError):
             raise  # refused, or no architecture recognises these tensors: nothing to size
         except Exception:  # noqa: BLE001 - this architecture does not build on meta: try the next way
@@ -109,7 +114,7 @@ except MemoryError:
 except RuntimeError as exc:
     print("too large" if "allocate" in str(exc) else "error: " + str(exc).strip().splitlines()[0][:200])
     sys.exit(0)
-print(sum(p.numel() for p in model.parameters()))
+print(sum(t.numel() for t in model.parameters()) + sum(t.numel() for t in model.buffers()))
 """
 
 
@@ -143,7 +148,7 @@ def _check_size(params: int, name: str) -> None:
     from vtdemo import limits
 
     if params > limits.max_model_params():
-        raise WeightsError(f"{name} describes a model of {params:,} parameters; the limit is "
+        raise WeightsError(f"{name} describes a model of {params:,} parameters and buffer values; the limit is "
                            f"{limits.max_model_params():,} (VTDEMO_MAX_MODEL_PARAMS).")
 
 

@@ -17,20 +17,33 @@ from vtdemo import limits
 
 
 def client_of(request) -> str:
-    """The client's address. Behind a proxy that appends the real address to X-Forwarded-For (a Hugging Face Space;
-    set VTDEMO_TRUSTED_PROXY=1), the last entry is the one the proxy saw; anything before it is the client's word."""
+    """The client's address. Behind a proxy that appends the real address to X-Forwarded-For (a Hugging Face Space,
+    detected by its SPACE_ID, or VTDEMO_TRUSTED_PROXY=1), the last entry is the one the proxy saw; anything before it
+    is the client's word."""
     import os
 
     if request is None:
         return "?"
-    forwarded = request.headers.get("x-forwarded-for", "") if os.environ.get("VTDEMO_TRUSTED_PROXY") else ""
+    trusted = os.environ.get("VTDEMO_TRUSTED_PROXY") or os.environ.get("SPACE_ID")  # a Hugging Face Space
+    forwarded = request.headers.get("x-forwarded-for", "") if trusted else ""
     if forwarded.strip():
         return forwarded.split(",")[-1].strip()
     return request.client.host if request.client else "?"
 
 
+async def _keep_running(task_ids: set[str]) -> list[str]:
+    """In place of Gradio's ``cancel_tasks``: a request that already runs is not cancelled. Cancelling only abandons
+    the asyncio task while its worker thread keeps computing, and frees its slot — so join + cancel, repeated,
+    would start unlimited work. Waiting requests are still removed from the queue."""
+    return []
+
+
 def limit_per_client(demo: gr.Blocks) -> None:
-    """Refuse a new request from a client that already has VTDEMO_MAX_REQUESTS_PER_CLIENT waiting or running."""
+    """Refuse a new request from a client that already has VTDEMO_MAX_REQUESTS_PER_CLIENT waiting or running
+    (running ones stay counted until they finish: they cannot be cancelled)."""
+    import gradio.routes
+
+    gradio.routes.cancel_tasks = _keep_running
     queue = demo._queue
     push = queue.push
 

@@ -407,7 +407,13 @@ def _check_zip(path: Path, upload: bool) -> None:
     """A torch zip checkpoint must unpack to at most the size limit (its members' declared sizes, which the reader
     allocates) and have a sane number of members — a small deflated file can otherwise expand to gigabytes."""
     max_bytes, variable = _limit(upload)
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)  # the end record PyTorch's reader also starts from
     with zipfile.ZipFile(path) as archive:
+        if end is None or archive.start_dir != end[zipfile._ECD_OFFSET]:
+            # Python would read a central directory other than the one at the declared offset, which PyTorch
+            # reads: two directories, one of them lying about sizes
+            raise WeightsError(f"{path.name} is an inconsistent zip archive: refused.")
         members = archive.infolist()
         if len(members) > limits.max_checkpoint_tensors() + 16:
             raise WeightsError(f"{path.name} holds {len(members):,} files: refused "
@@ -467,6 +473,26 @@ def _checked_state_dict(path: Path, upload: bool) -> dict:
     return state_dict
 
 
+def _check_safetensors_header(path: Path, head: bytes) -> None:
+    """Count a safetensors file's tensors from its JSON header before anything is loaded."""
+    import json
+    import struct
+
+    size = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else 0
+    if not 2 <= size <= 16 * 2 ** 20 or size > path.stat().st_size - 8:
+        raise WeightsError(f"{path.name} is not a valid safetensors file (header of {size:,} bytes).")
+    with open(path, "rb") as f:
+        f.seek(8)
+        try:
+            header = json.loads(f.read(size))
+        except ValueError:
+            raise WeightsError(f"{path.name} is not a valid safetensors file (unreadable header).") from None
+    count = len(header) - ("__metadata__" in header) if isinstance(header, dict) else 0
+    if count > limits.max_checkpoint_tensors():
+        raise WeightsError(f"{path.name} has {count:,} tensors; the limit is {limits.max_checkpoint_tensors():,} "
+                           "(VTDEMO_MAX_CHECKPOINT_TENSORS).")
+
+
 def _read_checkpoint(path: Path, upload: bool):
     import pickle
 
@@ -477,6 +503,8 @@ def _read_checkpoint(path: Path, upload: bool):
     is_zip = zipfile.is_zipfile(path)
     if path.suffix == ".safetensors" or (head[8:9] == b"{" and not is_zip):
         from safetensors.torch import load_file
+
+        _check_safetensors_header(path, head)
 
         try:
             return load_file(str(path))  # its header is checked against the file's size: no bombs
