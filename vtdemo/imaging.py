@@ -98,6 +98,25 @@ def check_pixels(width: int, height: int, name: str = "The image") -> None:
         raise ImageError(f"{name} has no pixels ({width}×{height}).")
 
 
+def check_aspect(width: int, height: int, name: str = "The image") -> None:
+    """Refuse extreme aspect ratios for work done over the whole image (upscaling, HAT attention): resampling
+    bookkeeping grows with the long side, so a 1×16 M line costs far more than a square of the same pixels."""
+    most = limits.max_aspect()
+    if max(width, height) > most * max(1, min(width, height)):
+        raise ImageError(f"{name} is {width}×{height}: its aspect ratio is over {most}:1 (VTDEMO_MAX_ASPECT). "
+                         "Crop it first.")
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, or None when it is not an image vtdemo reads."""
+    try:
+        Image.init()
+        with Image.open(path, formats=FORMATS) as img:
+            return img.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 def _to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
     """Map integer or float samples to 0..255, a few rows at a time: the temporaries stay small whatever the size
     (a whole-image float64 copy of a 16-MP float TIFF would be 130 MB per operation)."""

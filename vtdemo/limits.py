@@ -118,3 +118,19 @@ def file_max_age_seconds() -> int:
 def download_timeout_seconds() -> int:
     """Longest a weights download may take in all (a per-read timeout alone lets a drip feed run forever)."""
     return _int_env("VTDEMO_DOWNLOAD_TIMEOUT_S", 1800)
+
+
+def max_request_bytes() -> int:
+    """Largest request body other than a file upload (JSON; a pasted data URL counts here)."""
+    return _int_env("VTDEMO_MAX_REQUEST_BYTES", 2 * MB)
+
+
+def max_aspect() -> int:
+    """Largest aspect ratio (long side : short side) of an image upscaled or attended whole."""
+    return _int_env("VTDEMO_MAX_ASPECT", 64)
+
+
+def small_job_pixels() -> int:
+    """Output pixels under which a bicubic-only request runs at once instead of taking the heavy slot."""
+    return _int_env("VTDEMO_SMALL_JOB_PIXELS", 4_000_000)
+

@@ -119,3 +119,14 @@ def test_one_clients_flood_neither_fills_the_queue_nor_delays_others(app_url, mo
     assert statuses.count("http 503") >= 3, statuses  # refused up front: the attacker's own limit, not the queue's
     assert statuses.count("complete") <= 3
     assert visitor_seconds < 5, f"a bicubic upscale waited {visitor_seconds:.1f} s behind another client's job"
+
+
+def test_oversized_request_bodies_are_refused_before_gradio_parses_them(app_url):
+    start = time.perf_counter()
+    body = '{"data": [' + ",".join(["[]"] * 1_500_000) + "]}"  # ~4.5 MB of nested lists
+    r = httpx.post(f"{app_url}/gradio_api/call/models", content=body, headers={"Content-Type": "application/json"},
+                   timeout=60)
+    assert r.status_code == 413 and "VTDEMO_MAX_REQUEST_BYTES" in r.text
+    assert time.perf_counter() - start < 5
+    event, _ = call(app_url, "models", [])  # and the server answers the next request
+    assert event == "complete"

@@ -172,3 +172,38 @@ def test_all_models_of_a_comparison_count_towards_the_output_limit(photo, monkey
     sr_tab.api_compare(photo, ["bicubic", "hat-demo-x4"], "lr", 4)
     with pytest.raises(gr.Error, match="3 results of 128×96"):
         sr_tab.api_compare(photo, ["bicubic", "hat-demo-x4", "bicubic"], "lr", 4)
+
+
+def test_extreme_aspect_ratios_are_refused_for_whole_image_work(tmp_path):
+    from vtdemo.imaging import ImageError
+    from vtdemo.sr.engine import upscale
+
+    line = tmp_path / "line.png"
+    Image.new("RGB", (4000, 2), "red").save(line)
+    with pytest.raises(ImageError, match="VTDEMO_MAX_ASPECT"):
+        upscale(str(line), "bicubic", scale=2)
+    with pytest.raises(gr.Error, match="VTDEMO_MAX_ASPECT"):
+        sr_tab.api_compare(str(line), ["bicubic"], "lr", 2)
+    with pytest.raises(gr.Error, match="VTDEMO_MAX_ASPECT"):
+        lam_tab.attention_api(str(line), "hat-demo-x4", 10, 1, 0, 1, "mean")
+
+
+def test_only_small_bicubic_jobs_skip_the_heavy_slot(tmp_path):
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    Image.new("RGB", (64, 48)).save(small)
+    Image.new("RGB", (1200, 1000)).save(big)  # ×2: 4.8 MP of output
+    assert not sr_tab._is_heavy(str(small), ["bicubic"], 4)
+    assert sr_tab._is_heavy(str(big), ["bicubic"], 2)
+    assert sr_tab._is_heavy(str(small), ["bicubic", "hat-demo-x4"], 4)
+    assert sr_tab._is_heavy(str(tmp_path / "missing.png"), ["bicubic"], 2)  # unknown size: assume heavy
+
+
+def test_bicubic_lam_batches_follow_the_budget_too(monkeypatch):
+    from vtdemo.sr import lam
+
+    ran = []
+    real = lam.path_gradients
+    monkeypatch.setattr(lam, "path_gradients", lambda *a, **k: ran.append(a[5]) or real(*a, **k))
+    monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", "1")  # ~0.7 MB per step of a 32² input: one step at a time
+    lam.attribution_map(lam.BicubicSR(4), lam.torch.rand(1, 3, 32, 32), 40, 40, steps=6)
+    assert ran == [1]  # (all 6 steps at once before: bicubic LAM of a 128² image took 2.2 GB)

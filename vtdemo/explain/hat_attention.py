@@ -117,7 +117,7 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     only slice. Inputs larger than VTDEMO_MAX_ATTENTION_PIXELS are attended in a neighbourhood of the point:
     window attention is local, only the channel attention's global pooling sees less of the image."""
     from vtdemo import limits
-    from vtdemo.imaging import decode_image, pil_to_tensor
+    from vtdemo.imaging import check_aspect, decode_image, pil_to_tensor
     from vtdemo.zoo.cards import get_card
     from vtdemo.zoo.loading import load_model
 
@@ -125,6 +125,7 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     if card.builder != "hat":
         raise ValueError(f"{card.name} is not a HAT model: window attention maps need HAT.")
     rgb = decode_image(image).rgb
+    check_aspect(*rgb.size)
     x, y = int(point[0]), int(point[1])
     if not (0 <= x < rgb.width and 0 <= y < rgb.height):
         raise ValueError(f"Pixel ({x}, {y}) is outside the {rgb.width}×{rgb.height} input.")

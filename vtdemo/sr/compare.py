@@ -17,7 +17,7 @@ from PIL import Image
 from torch import nn
 
 from vtdemo import limits
-from vtdemo.imaging import ImageError, ImageSource, decode_image
+from vtdemo.imaging import ImageError, ImageSource, check_aspect, decode_image
 from vtdemo.lru import LRU
 from vtdemo.runtime import precision
 from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
@@ -143,6 +143,7 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         truth = match_reference(decode_image(reference).rgb, rgb, scale)
     comparison = Comparison(input=rgb, reference=truth, scale=scale, mode=mode)
     n = len(models)
+    check_aspect(rgb.width, rgb.height)
     check_output_size(rgb.width, rgb.height, scale, count=n)  # every result is held until the end
     nets = [resolve_net(model, scale, device, progress) for model in models]  # checks each model's scale
     if max_seconds is not None:

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from vtdemo.imaging import ImageError, ImageSource, decode_image, pil_to_tensor, reattach_alpha, tensor_to_pil
+from vtdemo.imaging import (ImageError, ImageSource, check_aspect, decode_image, pil_to_tensor, reattach_alpha,
+                             tensor_to_pil)
 from vtdemo.sr import tiling
 
 BICUBIC = "bicubic"
@@ -265,6 +266,7 @@ def upscale(image: ImageSource, model: str | nn.Module | SRNet, *, scale: int | 
     decoded = decode_image(image)
     net = resolve_net(model, scale, device, progress)
     w, h = decoded.rgb.size
+    check_aspect(w, h)
     check_output_size(w, h, net.scale)
     if max_seconds is not None:
         check_estimate(seconds_per_output_pixel(net, device) * w * h * net.scale ** 2, max_seconds,

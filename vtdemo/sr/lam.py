@@ -194,8 +194,6 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
     kernels = gaussian_kernels(kernel_size, sigma, steps)
     blurred = torch.cat([blur(lr, k) for k in kernels])  # (steps + 1, C, h, w)
     path, derivative = blurred[1:], (blurred[1:] - blurred[:-1]) * steps
-    if batch_size is None and isinstance(model, BicubicSR):
-        batch_size = steps  # no weights, tiny activations
     batch_size = batch_size or plan_batches(model, lr.shape[-2] * lr.shape[-1], steps, device)
     grads = path_gradients(model, path, x, y, window, batch_size, progress)
     attribution = (grads * derivative).mean(dim=0)  # (C, h, w)

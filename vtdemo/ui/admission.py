@@ -82,3 +82,47 @@ def heavy_slot(report: Callable[[str], None] | None = None):
         yield
     finally:
         _HEAVY.release()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestBodyLimit:
+    """ASGI middleware: a request body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses
+    it (a 30 MB JSON body of nested lists blocks Gradio's event loop for seconds and takes gigabytes). File uploads
+    are left to Gradio's own ``max_file_size``."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope["path"].rstrip("/").endswith("upload"):
+            return await self.app(scope, receive, send)
+        limit = limits.max_request_bytes()
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > limit:
+            return await _refuse(send, limit)
+        received = 0
+
+        async def limited():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _refuse(send, limit)
+
+
+async def _refuse(send, limit: int) -> None:
+    body = (f'{{"detail": "The request is over {limit:,} bytes (VTDEMO_MAX_REQUEST_BYTES): upload images as files, '
+            f'not in the JSON body."}}').encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

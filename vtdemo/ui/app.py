@@ -8,7 +8,7 @@ import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui import attention_tab, classify_tab, lam_tab, models_tab, sr_tab
-from vtdemo.ui.admission import limit_per_client
+from vtdemo.ui.admission import RequestBodyLimit, limit_per_client
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -50,6 +50,10 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     from vtdemo.examples import examples_dir
 
     kwargs.setdefault("allowed_paths", [str(examples_dir())])
+    from starlette.middleware import Middleware
+
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(RequestBodyLimit)]
     return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_upload,
-                       state_session_capacity=limits.max_sessions(), theme=gr.themes.Soft(primary_hue="indigo"),
-                       css=CSS, show_error=True, **kwargs)
+                       state_session_capacity=limits.max_sessions(), app_kwargs=app_kwargs,
+                       theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=True, **kwargs)

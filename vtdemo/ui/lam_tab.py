@@ -2,7 +2,6 @@
 HAT's window / overlapping-cross-attention maps for a clicked pixel; plus the /lam and /hat_attention endpoints."""
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
@@ -79,9 +78,7 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
         def tick(done, total, i=i, name=name):
             progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
 
-        slot = heavy_slot(lambda what: progress(i / len(models), desc=what)) if model != BICUBIC \
-            else contextlib.nullcontext()
-        with slot:
+        with heavy_slot(lambda what: progress(i / len(models), desc=what)):  # bicubic too: its LAM is not small
             results.append(lam_for_image(image, model, (x, y), scale=scale, steps=steps,
                                          context=CONTEXT if fast else None, progress=tick, name=name))
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")

@@ -220,13 +220,23 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
             progress(fraction, desc=what)
 
     resolved = [_resolve(m, uploads) for m in models]
-    heavy = heavy_slot(lambda what: report(0.0, what)) if any(m != BICUBIC for m in models) \
+    heavy = heavy_slot(lambda what: report(0.0, what)) if _is_heavy(image, models, scale) \
         else contextlib.nullcontext()
     with heavy:
         comparison = compare(image, resolved, scale=scale, mode=mode,
                              reference=reference if mode == "reference" else None, tile=tile or None,
                              progress=report, max_seconds=limits.max_job_seconds())
     return comparison, save_comparison(comparison)
+
+
+def _is_heavy(image: str, models: list, scale: int) -> bool:
+    """Whether a request must take the heavy slot: any model, or bicubic over many output pixels (memory)."""
+    from vtdemo.imaging import header_size
+
+    size = header_size(image)
+    if any(m != BICUBIC for m in models) or size is None:
+        return True
+    return size[0] * size[1] * scale * scale * len(models) > limits.small_job_pixels()
 
 
 @user_errors
@@ -275,7 +285,7 @@ def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
             raise gr.Error(f"{model_id} is a {card.task} model, not a super-resolution model.")
         scale = card.scale
     scale = validate.integer(scale, "scale", min(SCALES), max(SCALES))
-    with heavy_slot() if model_id != BICUBIC else contextlib.nullcontext():
+    with heavy_slot() if _is_heavy(image, [model_id], scale) else contextlib.nullcontext():
         out = upscale(image, model_id, scale=scale, max_seconds=limits.max_job_seconds())
     path = run_dir() / f"{safe_name(model_id)}-x{scale}.png"
     out.save(path)
