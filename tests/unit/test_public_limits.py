@@ -44,6 +44,8 @@ MISTAKES = [  # (handler, arguments after the image, a phrase the message must c
     (classify_tab.classify_api, ("vit-demo", 0), "top_k must be between 1 and 10"),
     (classify_tab.classify_api, ("no-such-model-" + "y" * 100_000, 3), "model_id must be a short text"),
     (classify_tab.classify_api, ("no-such-model", 3), "Unknown model id 'no-such-model'"),
+    (lam_tab.lam_api, ("bicubic", 1e300, 3), "x must be between -1e+09 and 1e+09"),
+    (sr_tab.api_compare, (["bicubic"], "x" * 100_000, 2), "mode must be one of"),
 ]
 
 
@@ -207,3 +209,28 @@ def test_bicubic_lam_batches_follow_the_budget_too(monkeypatch):
     monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", "1")  # ~0.7 MB per step of a 32² input: one step at a time
     lam.attribution_map(lam.BicubicSR(4), lam.torch.rand(1, 3, 32, 32), 40, 40, steps=6)
     assert ran == [1]  # (all 6 steps at once before: bicubic LAM of a 128² image took 2.2 GB)
+
+
+def test_components_pass_values_through_to_the_checks():
+    """Gradio's own Number/Dropdown preprocessing would answer "Could not preprocess" (and log a traceback), or echo
+    a megabyte-long choice; the app's inputs hand the raw value to the handler's checks."""
+    from vtdemo.ui.components import ChoiceInput, NumberInput
+
+    assert NumberInput(precision=0).preprocess("a") == "a"
+    assert ChoiceInput(["lr", "degrade"]).preprocess("x" * 1000) == "x" * 1000
+    with pytest.raises(gr.Error, match="scale must be a number"):
+        sr_tab.api_upscale(__file__, "bicubic", NumberInput(precision=0).preprocess("a"))
+
+
+def test_clicks_with_impossible_positions_get_a_message(photo):
+    class Click:
+        index = [1e308, 2]
+
+    with pytest.raises(gr.Error, match="x must be between"):
+        sr_tab.on_input_click(photo, Click())
+    Click.index = None
+    with pytest.raises(gr.Error, match="A click needs an"):
+        lam_tab.on_click(photo, Click())
+    Click.index = [float("nan"), 1]
+    with pytest.raises(gr.Error, match="finite"):
+        attention_tab.on_image_click(photo, Click())

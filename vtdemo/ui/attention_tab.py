@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
-from vtdemo.ui.components import ImageUpload
+from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
@@ -104,10 +104,12 @@ def on_show(image, model_id, x, y, layer, head, mode):
     return path, info, gr.update(visible=False), gr.update(visible=False)
 
 
+@user_errors
 def on_image_click(image, evt: gr.SelectData):
     if not image:
         return gr.skip(), gr.skip()
-    return int(evt.index[0]), int(evt.index[1])
+    x, y = validate.click(evt)
+    return int(x), int(y)
 
 
 @user_errors
@@ -117,8 +119,8 @@ def on_view_click(image, model_id, evt: gr.SelectData):
 
     if not image or not model_id:
         return gr.skip(), gr.skip()
-    cap = CACHE.get(image, model_id)
-    x, y = _point_from_view(cap, *evt.index)
+    cap = CACHE.get(image, validate.text(model_id, "model_id"))
+    x, y = _point_from_view(cap, *validate.click(evt))
     return int(x), int(y)
 
 
@@ -171,8 +173,8 @@ def build(demo: gr.Blocks) -> None:
                             inputs=image)
                 model = gr.Dropdown(choices, value=first, label="Model", elem_id="attn-model")
                 with gr.Row():
-                    x = gr.Number(value=0, precision=0, label="x", elem_id="attn-x")
-                    y = gr.Number(value=0, precision=0, label="y", elem_id="attn-y")
+                    x = NumberInput(value=0, precision=0, label="x", elem_id="attn-x")
+                    y = NumberInput(value=0, precision=0, label="y", elem_id="attn-y")
                 layer = gr.Slider(0, 11, value=11, step=1, label="Layer", elem_id="attn-layer")
                 head = gr.Dropdown(["mean"], value="mean", label="Head", elem_id="attn-head")
                 mode = gr.Radio(_modes(first), value=_modes(first)[0], label="Mode", elem_id="attn-mode")
@@ -200,8 +202,8 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")
-            api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
-            api_layer = gr.Number(value=-1, precision=0, label="layer")
+            api_x, api_y = NumberInput(label="x"), NumberInput(label="y")
+            api_layer = NumberInput(value=-1, precision=0, label="layer")
             api_head = gr.Textbox(value="mean", label="head")
             api_mode = gr.Textbox(value="", label="mode")
             api_overlay = gr.Image(type="filepath", format="png", label="overlay")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vtdemo.classify.labels import label_names
-from vtdemo.ui.components import ImageUpload
+from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import weights
@@ -120,7 +120,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")
-            api_k = gr.Number(value=5, precision=0, label="top_k")
+            api_k = NumberInput(value=5, precision=0, label="top_k")
             api_label = gr.Label(label="prediction")
             button = gr.Button()
         button.click(classify_api, [api_image, api_model, api_k], api_label, api_name="classify",

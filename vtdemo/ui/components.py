@@ -130,3 +130,34 @@ class FileUpload(_NoFetching, gr.File):
         if not first.path:
             raise gr.Error(NOT_UPLOADED, print_exception=False)
         return uploaded_path(first.path)
+
+
+class _Passthrough:
+    """The client's value reaches the handler as sent: the handler checks it (``vtdemo.ui.validate``) and answers a
+    mistake in one sentence. Gradio's own preprocessing answers "Could not preprocess input component …", logs a
+    traceback, and (for choices) repeats a megabyte-long value back."""
+
+    def preprocess(self, payload):
+        return payload
+
+
+class NumberInput(_Passthrough, gr.Number):
+    is_template = True
+
+    def get_block_name(self) -> str:
+        return "number"
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Number.get_component_class_id()
+
+
+class ChoiceInput(_Passthrough, gr.Dropdown):
+    is_template = True
+
+    def get_block_name(self) -> str:
+        return "dropdown"
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Dropdown.get_component_class_id()

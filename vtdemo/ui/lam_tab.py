@@ -11,7 +11,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui import validate
 from vtdemo.ui.admission import heavy_slot
-from vtdemo.ui.components import ImageUpload
+from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.ui.sr_tab import BICUBIC, HEAVY, HEAVY_WORKERS, model_choices
@@ -51,11 +51,13 @@ def _save(img, name: str) -> str:
     return save_png(img, run_dir() / name)
 
 
+@user_errors
 def on_click(image: str | None, evt: gr.SelectData):
     """A click on the input → its pixel coordinates."""
     if not image:
         return gr.skip(), gr.skip()
-    return int(evt.index[0]), int(evt.index[1])
+    x, y = validate.click(evt)
+    return int(x), int(y)
 
 
 @user_errors
@@ -111,10 +113,13 @@ def sr_output(image, model: str, result) -> tuple[str, tuple[int, int]]:
     return _save(out, "sr-output.png"), (left, top)
 
 
+@user_errors
 def on_output_click(scale, offset, evt: gr.SelectData):
     """A click on the SR preview -> the input pixel under it."""
     left, top = offset or (0, 0)
-    return left + int(evt.index[0]) // int(scale), top + int(evt.index[1]) // int(scale)
+    x, y = validate.click(evt)
+    scale = validate.integer(scale, "scale", 2, 4)
+    return left + int(x) // scale, top + int(y) // scale
 
 
 @user_errors
@@ -217,8 +222,8 @@ def build(demo: gr.Blocks) -> None:
                                     elem_id="lam-input", sources=["upload", "clipboard"], height=320)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
                 with gr.Row():
-                    x = gr.Number(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
-                    y = gr.Number(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
+                    x = NumberInput(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
+                    y = NumberInput(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
                 scale = gr.Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
                 models = gr.Dropdown(model_choices(4), value=[BICUBIC] + [v for _, v in model_choices(4)][1:2],
                                      multiselect=True, max_choices=MAX_LAM_MODELS,
@@ -275,10 +280,10 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(value="hat-demo-x4", label="model_id")
-            api_x, api_y = gr.Number(label="x"), gr.Number(label="y")
-            api_steps = gr.Number(value=50, precision=0, label="steps")
-            api_group = gr.Number(value=0, precision=0, label="group")
-            api_block = gr.Number(value=0, precision=0, label="block")
+            api_x, api_y = NumberInput(label="x"), NumberInput(label="y")
+            api_steps = NumberInput(value=50, precision=0, label="steps")
+            api_group = NumberInput(value=0, precision=0, label="group")
+            api_block = NumberInput(value=0, precision=0, label="block")
             api_head = gr.Textbox(value="mean", label="head")
             api_overlay = gr.Image(type="filepath", format="png", label="overlay")
             api_di = gr.Number(label="DI")

@@ -12,7 +12,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui import validate
 from vtdemo.ui.admission import heavy_slot
-from vtdemo.ui.components import FileUpload, ImageUpload
+from vtdemo.ui.components import ChoiceInput, FileUpload, ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo import weights
@@ -258,6 +258,7 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
             metrics_rows(rows), sr_metrics_figure(rows), files)
 
 
+@user_errors
 def on_input_click(image: str | None, evt: gr.SelectData):
     """A click on the input image centres the inspector there."""
     from vtdemo.imaging import decode_image
@@ -265,7 +266,7 @@ def on_input_click(image: str | None, evt: gr.SelectData):
     if not image:
         return gr.skip(), gr.skip()
     w, h = decode_image(image).rgb.size  # EXIF rotation applied, as the results are
-    x, y = evt.index
+    x, y = validate.click(evt)
     return round(100 * x / w, 1), round(100 * y / h, 1)
 
 
@@ -375,11 +376,11 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="hat-demo-x4")
-            api_scale = gr.Number(label="scale", value=4, precision=0)
+            api_scale = NumberInput(label="scale", value=4, precision=0)
             api_out = gr.Image(type="filepath", format="png", label="upscaled")
-            api_models = gr.Dropdown([BICUBIC] + [c.id for c in cards("sr")], multiselect=True, label="model_ids",
+            api_models = ChoiceInput([BICUBIC] + [c.id for c in cards("sr")], multiselect=True, label="model_ids",
                                      value=[BICUBIC, "hat-demo-x4"])
-            api_mode = gr.Radio([m for _, m in MODES], value="lr", label="mode")
+            api_mode = ChoiceInput([m for _, m in MODES], value="lr", label="mode")
             api_reference = ImageUpload(type="filepath", image_mode=None, label="reference")
             api_gallery = gr.Gallery(format="png", label="results")
             api_table = gr.Dataframe(headers=METRIC_HEADERS, label="metrics")

@@ -7,6 +7,7 @@ import math
 import gradio as gr
 
 ECHO = 40  # characters of a client's value repeated in a message
+SANE = 1e9  # no pixel position, count or scale is larger: bigger numbers are refused (and never echoed in full)
 
 
 def echo(value) -> str:
@@ -27,7 +28,9 @@ def number(value, name: str, low: float | None = None, high: float | None = None
         _fail(f"{name} must be a number, not {echo(value)}.")
     if not math.isfinite(result):
         _fail(f"{name} must be a finite number, not {echo(value)}.")
-    if (low is not None and result < low) or (high is not None and result > high):
+    low = -SANE if low is None else low
+    high = SANE if high is None else high
+    if not low <= result <= high:
         _fail(f"{name} must be between {low:g} and {high:g}; got {result:g}.")
     return result
 
@@ -54,3 +57,11 @@ def model_ids(value, name: str = "model_ids", max_count: int = 8) -> list[str]:
     if not isinstance(value, (list, tuple)) or len(value) > max_count:
         _fail(f"{name} must be a list of at most {max_count} model ids, not {echo(value)}.")
     return [text(v, "a model id") for v in value]
+
+
+def click(evt) -> tuple[float, float]:
+    """The (x, y) of a click event: finite numbers a page could produce (a client can send anything)."""
+    index = getattr(evt, "index", None)
+    if not isinstance(index, (list, tuple)) or len(index) != 2:
+        _fail(f"A click needs an (x, y) position, not {echo(index)}.")
+    return number(index[0], "x", -1e6, 1e6), number(index[1], "y", -1e6, 1e6)
