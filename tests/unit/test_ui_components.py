@@ -79,3 +79,22 @@ def test_data_urls_are_size_checked_and_land_in_the_upload_folder(upload_folder,
     monkeypatch.setenv("VTDEMO_MAX_UPLOAD_BYTES", "100")
     with pytest.raises(gr.Error, match="VTDEMO_MAX_UPLOAD_BYTES"):
         component.preprocess(ImageData(url=_data_url(Image.new("RGB", (64, 64), "red"))))
+
+
+def test_pasted_images_get_random_names_and_stale_uploads_are_pruned(upload_folder, monkeypatch):
+    import time
+
+    from vtdemo.ui.files import prune_uploads
+
+    component = ImageUpload(type="filepath", image_mode=None)
+    url = _data_url(Image.new("RGB", (4, 4), "red"))
+    first, second = component.preprocess(ImageData(url=url)), component.preprocess(ImageData(url=url))
+    assert first != second  # the same image twice: no name tells that it was pasted before
+    aborted = upload_folder / "tmpabc123"  # what an aborted multipart upload leaves behind
+    aborted.write_bytes(b"x" * 100)
+    old = time.time() - 7200
+    for path in (first, aborted):
+        os.utime(path, (old, old))
+    monkeypatch.setenv("VTDEMO_FILE_MAX_AGE_S", "3600")
+    prune_uploads()
+    assert not os.path.exists(first) and not aborted.exists() and os.path.exists(second)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -58,7 +58,7 @@ def save_data_url(url: str) -> str:
         raise gr.Error("The pasted image is not valid base64.", print_exception=False) from None
     folder = Path(get_upload_folder()) / PASTED_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.img"
+    target = folder / f"{uuid.uuid4().hex}.img"  # random: a name must not tell whether an image was pasted
     target.write_bytes(data)
     return str(target)
 

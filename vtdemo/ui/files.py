@@ -23,7 +23,25 @@ def run_dir() -> Path:
         for old in root.iterdir():
             if old.is_dir() and now - old.stat().st_mtime > limits.file_max_age_seconds():
                 shutil.rmtree(old, ignore_errors=True)
+        prune_uploads()
     return Path(tempfile.mkdtemp(dir=root))
+
+
+def prune_uploads() -> None:
+    """Delete what Gradio's own cache cleaning does not track, once older than VTDEMO_FILE_MAX_AGE_S: pasted images
+    (written by vtdemo) and the temporary files that aborted uploads leave in the upload folder."""
+    from gradio.utils import get_upload_folder
+
+    from vtdemo.ui.components import PASTED_DIR
+
+    folder, now = Path(get_upload_folder()), time.time()
+    stale = [*folder.glob("tmp*"), *(folder / PASTED_DIR).glob("*")] if folder.is_dir() else []
+    for path in stale:
+        try:
+            if path.is_file() and now - path.stat().st_mtime > limits.file_max_age_seconds():
+                path.unlink()
+        except OSError:
+            continue
 
 
 def safe_name(name: str) -> str:
