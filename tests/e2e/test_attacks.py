@@ -130,3 +130,27 @@ def test_oversized_request_bodies_are_refused_before_gradio_parses_them(app_url)
     assert time.perf_counter() - start < 5
     event, _ = call(app_url, "models", [])  # and the server answers the next request
     assert event == "complete"
+
+
+def test_cancelling_a_running_request_does_not_free_its_place(app_url, monkeypatch):
+    monkeypatch.setenv("VTDEMO_TRUSTED_PROXY", "1")
+    monkeypatch.setenv("VTDEMO_MAX_REQUESTS_PER_CLIENT", "2")
+    who = {"X-Forwarded-For": "192.0.2.44"}
+    config = httpx.get(f"{app_url}/config", timeout=30).json()
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "upscale")
+    big = Image.fromarray(np.random.default_rng(2).integers(0, 256, (160, 160, 3), dtype=np.uint8))
+    data = [upload(app_url, big, who), "hat-demo-x4", 4]
+
+    def join(session: str) -> httpx.Response:
+        return httpx.post(f"{app_url}/gradio_api/queue/join", headers=who, timeout=30,
+                          json={"data": data, "fn_index": fn, "session_hash": session, "event_data": None,
+                                "trigger_id": None})
+
+    for session in ("s1", "s2"):
+        joined = join(session)
+        assert joined.status_code == 200, joined.text
+        httpx.post(f"{app_url}/gradio_api/cancel", headers=who, timeout=30,
+                   json={"session_hash": session, "fn_index": fn, "event_id": joined.json()["event_id"]})
+    refused = join("s3")  # both are still computing: the client's limit still counts them
+    assert refused.status_code == 503 and "limit per visitor" in refused.text
+    time.sleep(8)  # let them finish before the next test

@@ -9,6 +9,7 @@ from the zero-padded ow×ow window around the query's m×m window; keys falling 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,8 +87,9 @@ def image_digest(lr: torch.Tensor) -> str:
 class AttentionCache:
     """Captured blocks per (model key, image digest, group, block): a click only slices (LRU, ``size`` entries)."""
 
-    def __init__(self, size: int = 8):
-        self.lru = LRU(size)
+    def __init__(self, size: int | None = None):
+        # captures of a large HAT hold hundreds of MB each: a few, VTDEMO_ATTENTION_CACHE (default 3)
+        self.lru = LRU(size or (lambda: int(os.environ.get("VTDEMO_ATTENTION_CACHE", "3"))))
 
     @property
     def forwards(self) -> int:
