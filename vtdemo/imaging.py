@@ -212,7 +212,7 @@ def decode_image(source: ImageSource) -> DecodedImage:
         kind = _sniff_non_image(data[:512])
         what = f"it looks like {kind}" if kind else f"it is not {', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
         raise ImageError(f"{name} is not an image we can read: {what}.") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name} declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels "
                          f"(a decompression bomb?); the limit is {limits.max_input_pixels() / 1e6:.1f} MP "
                          "(VTDEMO_MAX_INPUT_PIXELS).") from None

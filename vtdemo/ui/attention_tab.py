@@ -11,7 +11,7 @@ from PIL import Image
 
 from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
 from vtdemo.ui.components import ImageUpload, NumberInput
-from vtdemo.ui import validate
+from vtdemo.ui import on_device, validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.cards import get_card
@@ -61,8 +61,6 @@ def _point_from_view(cap, x: float, y: float) -> tuple[float, float]:
 
 def attention_view(image, model_id, x, y, layer, head, mode):
     """(overlay path, info markdown, peripheral figures or None, server ms)."""
-    from vtdemo.explain.probes import CACHE
-
     start = time.perf_counter()
     model_id = validate.text(model_id, "model_id")
     x, y = validate.number(x, "x"), validate.number(y, "y")
@@ -70,7 +68,7 @@ def attention_view(image, model_id, x, y, layer, head, mode):
     head = validate.text(str(head) if isinstance(head, int) else head or "mean", "head")
     mode = validate.text(mode, "mode") if mode else None
     get_card(model_id)
-    cap = CACHE.get(image, model_id)
+    cap = on_device.attention_capture(image, model_id)
     img, info = render(cap, (x, y), layer, head, mode)
     path = save_png(img, run_dir() / "attention.png")
     ms = (time.perf_counter() - start) * 1000
@@ -115,11 +113,9 @@ def on_image_click(image, evt: gr.SelectData):
 @user_errors
 def on_view_click(image, model_id, evt: gr.SelectData):
     """A click on the overlay (the model's view) -> the original pixel under it."""
-    from vtdemo.explain.probes import CACHE
-
     if not image or not model_id:
         return gr.skip(), gr.skip()
-    cap = CACHE.get(image, validate.text(model_id, "model_id"))
+    cap = on_device.attention_capture(image, validate.text(model_id, "model_id"))
     x, y = _point_from_view(cap, *validate.click(evt))
     return int(x), int(y)
 

@@ -5,7 +5,7 @@ import gradio as gr
 
 from vtdemo.classify.labels import label_names
 from vtdemo.ui.components import ImageUpload, NumberInput
-from vtdemo.ui import validate
+from vtdemo.ui import on_device, validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import weights
 from vtdemo.zoo.builders import builder_ready
@@ -48,8 +48,6 @@ def _label_value(top: list[tuple[str, float]]) -> dict[str, float]:
 
 @user_errors
 def run_classify(image, models, top_k):
-    from vtdemo.classify import classify_heads
-
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
     models = validate.model_ids(models or [], "classifiers", max_count=SLOTS)
@@ -58,7 +56,7 @@ def run_classify(image, models, top_k):
     top_k = validate.integer(top_k, "top_k", 1, MAX_TOP_K)
     labels, captions = [], []
     for model_id in models:
-        pred = classify_heads(image, model_id, top_k)
+        pred = on_device.classify_heads(image, model_id, top_k)
         card = get_card(model_id)
         caption = f"**{card.name}** · {pred.seconds * 1000:.0f} ms"
         if "class token" in pred.heads:
@@ -78,12 +76,10 @@ def run_classify(image, models, top_k):
 @user_errors
 def classify_api(image: str, model_id: str, top_k: int = 5) -> dict[str, float]:
     """Top-k of one classifier: {label: probability} (distilled DeiT: the average of its heads)."""
-    from vtdemo.classify import classify
-
     if not image:
         raise gr.Error("No image given.")
     model_id = validate.text(model_id, "model_id")
-    return _label_value(classify(image, model_id, validate.integer(top_k, "top_k", 1, MAX_TOP_K)))
+    return _label_value(on_device.classify(image, model_id, validate.integer(top_k, "top_k", 1, MAX_TOP_K)))
 
 
 def build(demo: gr.Blocks) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui import validate
+from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import heavy_slot
 from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
@@ -62,7 +62,6 @@ def on_click(image: str | None, evt: gr.SelectData):
 
 @user_errors
 def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
-    from vtdemo.sr.lam import lam_for_image
     from vtdemo.viz.plots import di_figure
 
     if not image:
@@ -81,8 +80,8 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
             progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
 
         with heavy_slot(lambda what: progress(i / len(models), desc=what)):  # bicubic too: its LAM is not small
-            results.append(lam_for_image(image, model, (x, y), scale=scale, steps=steps,
-                                         context=CONTEXT if fast else None, progress=tick, name=name))
+            results.append(on_device.lam_for_image(image, model, (x, y), scale=scale, steps=steps,
+                                                   context=CONTEXT if fast else None, progress=tick, name=name))
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")
                for i, r in enumerate(results)]
     box = results[0].box
@@ -98,7 +97,6 @@ PREVIEW = 48  # LR pixels around the box shown upscaled (not the whole image: it
 def sr_output(image, model: str, result) -> tuple[str, tuple[int, int]]:
     """The first model's SR output around the box, with the box drawn; and the preview's (left, top) in LR pixels
     (a click on the preview maps back through it)."""
-    from vtdemo.sr.engine import upscale
     from vtdemo.viz.overlay import draw_box
 
     s = result.scale
@@ -107,7 +105,7 @@ def sr_output(image, model: str, result) -> tuple[str, tuple[int, int]]:
     region = result.lr.crop((left, top, min(result.lr.width, -(-x1 // s) + PREVIEW),
                              min(result.lr.height, -(-y1 // s) + PREVIEW)))
     with heavy_slot():
-        out = upscale(region, model, scale=s, backend="torch").convert("RGB")
+        out = on_device.upscale(region, model, scale=s, backend="torch").convert("RGB")
     draw_box(out, (x0 - left * s, y0 - top * s, x1 - left * s, y1 - top * s), 1, colour=(0, 255, 0),
              width=max(2, s // 2))
     return _save(out, "sr-output.png"), (left, top)
@@ -125,7 +123,6 @@ def on_output_click(scale, offset, evt: gr.SelectData):
 @user_errors
 def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
     """LAM for the 16×16 output box centred on input pixel (x, y): (overlay PNG, diffusion index)."""
-    from vtdemo.sr.lam import lam_for_image
 
     if not image:
         raise gr.Error("No image given.")
@@ -134,14 +131,13 @@ def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
     steps = validate.integer(steps, "steps", 1, limits.max_lam_steps())
     scale = 4 if model_id == BICUBIC else get_card(model_id).scale
     with heavy_slot():
-        result = lam_for_image(image, model_id, (x, y), scale=scale, steps=steps)
+        result = on_device.lam_for_image(image, model_id, (x, y), scale=scale, steps=steps)
     return _save(lam_overlay(result), "lam.png"), round(result.di, 3)
 
 
 def attention_view(image, model_id, x, y, group, block, head):
     """(overlay PNG path, channel-attention figure, caption, server milliseconds)."""
     from vtdemo.explain import head_index
-    from vtdemo.explain.hat_attention import hat_attention_for_image
     from vtdemo.viz.overlay import display_factor, draw_box, draw_mask_outline, heat_overlay, with_colorbar
     from vtdemo.viz.plots import channel_figure
 
@@ -149,7 +145,7 @@ def attention_view(image, model_id, x, y, group, block, head):
     model_id = validate.text(model_id, "model_id")
     x, y = validate.integer(x, "x"), validate.integer(y, "y")
     group, block = validate.integer(group, "group"), validate.integer(block, "block")
-    view, lr, (ox, oy) = hat_attention_for_image(image, model_id, (x, y), group, block)
+    view, lr, (ox, oy) = on_device.hat_attention_for_image(image, model_id, (x, y), group, block)
     x, y = int(x) - ox, int(y) - oy  # coordinates inside the attended region
     index = head_index(head, view.heads.shape[0])
     heat = view.map if index is None else view.heads[index]

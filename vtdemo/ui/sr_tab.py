@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui import validate
+from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import heavy_slot
 from vtdemo.ui.components import ChoiceInput, FileUpload, ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
@@ -202,8 +202,6 @@ METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]
 
 def _compare(image: str | None, models: list[str], mode: str, scale: int, reference: str | None,
              uploads: dict | None, tile: int = 0, progress=None):
-    from vtdemo.sr.compare import compare
-
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
     if not models:
@@ -223,7 +221,7 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
     heavy = heavy_slot(lambda what: report(0.0, what)) if _is_heavy(image, models, scale) \
         else contextlib.nullcontext()
     with heavy:
-        comparison = compare(image, resolved, scale=scale, mode=mode,
+        comparison = on_device.compare(image, resolved, scale=scale, mode=mode,
                              reference=reference if mode == "reference" else None, tile=tile or None,
                              progress=report, max_seconds=limits.max_job_seconds())
     return comparison, save_comparison(comparison)
@@ -275,8 +273,6 @@ def on_input_click(image: str | None, evt: gr.SelectData):
 @user_errors
 def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
     """Upscale ``image`` with ``model_id`` (or "bicubic" at ``scale``); returns a PNG path."""
-    from vtdemo.sr.engine import upscale
-
     if not image:
         raise gr.Error("No image given.")
     model_id = validate.text(model_id, "model_id")
@@ -287,7 +283,7 @@ def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
         scale = card.scale
     scale = validate.integer(scale, "scale", min(SCALES), max(SCALES))
     with heavy_slot() if _is_heavy(image, [model_id], scale) else contextlib.nullcontext():
-        out = upscale(image, model_id, scale=scale, max_seconds=limits.max_job_seconds())
+        out = on_device.upscale(image, model_id, scale=scale, max_seconds=limits.max_job_seconds())
     path = run_dir() / f"{safe_name(model_id)}-x{scale}.png"
     out.save(path)
     return str(path)
