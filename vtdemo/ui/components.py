@@ -1,4 +1,5 @@
-"""Gradio components adapted to vtdemo: file inputs that only ever hand a handler a file the server received.
+"""Gradio components adapted to vtdemo: file inputs that only ever hand a handler a file the server received, and
+number / choice inputs that hand the client's raw value to the handler's checks.
 
 Gradio 6.31 checks that an input file was uploaded to its cache folder only when the request carries its ``meta``
 marker (``{"_type": "gradio.FileData"}``); a raw API request without it reaches ``preprocess`` with any path the
