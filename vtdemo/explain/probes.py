@@ -21,8 +21,8 @@ from PIL import Image
 from torch import nn
 
 from vtdemo.classify.preprocess import Geometry, preprocess
-from vtdemo.imaging import ImageSource, decode_image
 from vtdemo.explain import head_index
+from vtdemo.imaging import ImageSource, decode_image
 from vtdemo.lru import LRU
 from vtdemo.zoo.cards import ModelCard, get_card
 
