@@ -160,6 +160,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.what == "hostile":
+        from vtdemo import bench_hostile
+
+        print("\n".join(bench_hostile.run(args.models)))
+        return 0
     if args.what == "load":
         from vtdemo import loadtest
 
@@ -269,10 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam", "attention", "load"],
+    bench.add_argument("what", choices=["sr", "lam", "attention", "load", "hostile"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
                             "attention click; attention: classifier attention clicks (first and cached); load: "
-                            "concurrent users against a local server")
+                            "concurrent users against a local server; hostile: memory and time of hostile inputs (--models: "
+                            "cases)")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
                        "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
     bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
