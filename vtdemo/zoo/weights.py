@@ -107,9 +107,13 @@ def display_path(path: str | os.PathLike) -> str:
     """``path`` as a user may be shown it: relative to the weights folder or a cache, named by the setting that
     chose it — never the server's absolute layout."""
     path = Path(path)
-    places = [(url_cache_dir(), "$VTDEMO_CACHE_DIR" if os.environ.get("VTDEMO_CACHE_DIR") else "weights/cache"),
-              (weights_dir(), "$VTDEMO_WEIGHTS_DIR" if os.environ.get("VTDEMO_WEIGHTS_DIR") else "weights"),
+    checkout = _checkout()
+    places = [(url_cache_dir(), "$VTDEMO_CACHE_DIR" if os.environ.get("VTDEMO_CACHE_DIR")
+               else "weights/cache" if checkout else "~/.cache/vtdemo"),
+              (weights_dir(), "$VTDEMO_WEIGHTS_DIR" if os.environ.get("VTDEMO_WEIGHTS_DIR")
+               else "weights" if checkout else "~/.cache/vtdemo/weights"),
               (Path(hub_cache_dir()), "<Hugging Face cache>")]
+    places.sort(key=lambda place: -len(place[0].resolve().parts))  # the most specific folder first
     for folder, name in places:
         try:
             return f"{name}/{path.resolve().relative_to(folder.resolve()).as_posix()}"
