@@ -288,6 +288,11 @@ class CaptureCache:
 CACHE = CaptureCache()
 
 
+def cached_capture(image: ImageSource, model_id: str) -> Capture:
+    """The capture of ``model_id`` on ``image`` from the shared cache (one forward pass the first time)."""
+    return CACHE.get(image, model_id)
+
+
 def attention_map(image: ImageSource, model: str | ModelCard, point: tuple[float, float], layer: int = -1,
                   head: str | int = "mean", mode: str | None = None) -> np.ndarray:
     """(H, W) float32 attention of the clicked point's query over the image (original pixel coordinates; zero

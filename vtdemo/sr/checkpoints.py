@@ -41,25 +41,23 @@ def hat_config_from_state_dict(sd: dict) -> dict:
     )
 
 
-class _SmallFactoriesOnCPU:
+def _small_factories_on_cpu():
     """A torch function mode for meta-device builds: ``linspace``/``arange``/``logspace`` results go to the CPU, so
     constructors that read them back (``[x.item() for x in torch.linspace(0, rate, depth)]``, common for drop-path
     rates) still work; everything else stays on the meta device."""
+    import torch
+    from torch.overrides import TorchFunctionMode
 
-    def __new__(cls):
-        import torch
-        from torch.overrides import TorchFunctionMode
+    factories = (torch.linspace, torch.arange, torch.logspace)
 
-        factories = (torch.linspace, torch.arange, torch.logspace)
+    class SmallFactoriesOnCPU(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = dict(kwargs or {})
+            if func in factories:
+                kwargs["device"] = "cpu"
+            return func(*args, **kwargs)
 
-        class Mode(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                kwargs = dict(kwargs or {})
-                if func in factories:
-                    kwargs["device"] = "cpu"
-                return func(*args, **kwargs)
-
-        return Mode()
+    return SmallFactoriesOnCPU()
 
 
 def _elements(module) -> int:
@@ -81,7 +79,7 @@ def _parameter_count(build, state_dict: dict) -> int:
             with warnings.catch_warnings(), torch.device("meta"):
                 warnings.simplefilter("ignore")  # loading data into meta parameters is a no-op, and says so
                 if small_on_cpu:
-                    with _SmallFactoriesOnCPU():
+                    with _small_factories_on_cpu():
                         module = build()
                 else:
                     module = build()

@@ -13,6 +13,7 @@ are independent, so they run in batches.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -93,7 +94,7 @@ class StepCost:
     seconds_per_pixel: float
 
 
-_COSTS: dict[tuple, StepCost] = {}
+_COSTS: "weakref.WeakKeyDictionary[nn.Module, dict[str, StepCost]]" = weakref.WeakKeyDictionary()
 
 
 def step_cost(model: nn.Module) -> StepCost:
@@ -102,9 +103,9 @@ def step_cost(model: nn.Module) -> StepCost:
     import time
 
     device = next(model.parameters(), torch.zeros(())).device
-    key = (id(model), type(model).__name__, sum(p.numel() for p in model.parameters()), str(device))
-    if key in _COSTS:
-        return _COSTS[key]
+    per_device = _COSTS.setdefault(model, {})
+    if str(device) in per_device:
+        return per_device[str(device)]
     saved: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -119,8 +120,8 @@ def step_cost(model: nn.Module) -> StepCost:
     seconds = time.perf_counter() - start
     # measured on hat-demo-x4 (batches of 2, 4 and 7 at 64²): peak memory grows by ~1.25× the saved tensors — the
     # backward pass's gradient buffers come on top of what autograd keeps
-    _COSTS[key] = StepCost(1.25 * sum(saved.values()) / PROBE ** 2, seconds / PROBE ** 2)
-    return _COSTS[key]
+    per_device[str(device)] = StepCost(1.25 * sum(saved.values()) / PROBE ** 2, seconds / PROBE ** 2)
+    return per_device[str(device)]
 
 
 def plan_batches(model: nn.Module, pixels: int, steps: int, device: torch.device) -> int:

@@ -64,6 +64,25 @@ def save_data_url(url: str) -> str:
     return str(target)
 
 
+class _GradioFrontEnd:
+    """A subclass of a Gradio component that keeps that component's front-end: its block name and class id (else
+    the page asks for custom JS). No ``__init__`` here or below: Gradio reads a component's props from its
+    constructor's signature."""
+
+    is_template = True
+
+    @classmethod
+    def _gradio_class(cls) -> type:
+        return next(c for c in cls.__mro__ if c.__module__.startswith("gradio."))
+
+    def get_block_name(self) -> str:
+        return self._gradio_class().__name__.lower()
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return cls._gradio_class().get_component_class_id()
+
+
 class _NoFetching:
     """Gradio downloads an input given as an http(s) URL (with its meta marker) into its cache — the server would
     fetch whatever a client names. These inputs take uploads only."""
@@ -82,25 +101,15 @@ def _refuse_urls(url_or_file_path) -> None:
         raise gr.Error(NOT_UPLOADED, print_exception=False)
 
 
-class ImageUpload(_NoFetching, gr.Image):
+class ImageUpload(_NoFetching, _GradioFrontEnd, gr.Image):
     """A ``gr.Image`` whose uploads reach the handler as the uploaded file's path, undecoded and checked.
 
     Gradio's own preprocessing opens the file with PIL first, so a non-image (HTML, text, a truncated file) fails
     there with a generic "could not preprocess" error, a mode conversion would drop alpha or 16-bit depth, and a
     data URL would be decoded before any limit. Here the path must be inside the upload folder (``uploaded_path``),
     data URLs are size-checked and written to a file, and vtdemo's decoder sees the original bytes and says exactly
-    what is wrong. Create it with ``type="filepath", image_mode=None`` (no ``__init__`` here: Gradio reads a
-    component's props from its constructor's signature).
+    what is wrong. Create it with ``type="filepath", image_mode=None``.
     """
-
-    is_template = True  # same front-end as gr.Image: its block name...
-
-    def get_block_name(self) -> str:
-        return "image"
-
-    @classmethod
-    def get_component_class_id(cls) -> str:
-        return gr.Image.get_component_class_id()  # ...and its class id (else the page asks for custom JS)
 
     def preprocess(self, payload):
         if payload is None:
@@ -112,17 +121,8 @@ class ImageUpload(_NoFetching, gr.Image):
         return uploaded_path(payload.path)
 
 
-class FileUpload(_NoFetching, gr.File):
+class FileUpload(_NoFetching, _GradioFrontEnd, gr.File):
     """A single-file ``gr.File`` (type "filepath") whose path must be an upload (``uploaded_path``)."""
-
-    is_template = True
-
-    def get_block_name(self) -> str:
-        return "file"
-
-    @classmethod
-    def get_component_class_id(cls) -> str:
-        return gr.File.get_component_class_id()
 
     def preprocess(self, payload):
         if payload is None:
@@ -142,23 +142,9 @@ class _Passthrough:
         return payload
 
 
-class NumberInput(_Passthrough, gr.Number):
-    is_template = True
-
-    def get_block_name(self) -> str:
-        return "number"
-
-    @classmethod
-    def get_component_class_id(cls) -> str:
-        return gr.Number.get_component_class_id()
+class NumberInput(_Passthrough, _GradioFrontEnd, gr.Number):
+    """``gr.Number`` whose value reaches the handler's checks as sent."""
 
 
-class ChoiceInput(_Passthrough, gr.Dropdown):
-    is_template = True
-
-    def get_block_name(self) -> str:
-        return "dropdown"
-
-    @classmethod
-    def get_component_class_id(cls) -> str:
-        return gr.Dropdown.get_component_class_id()
+class ChoiceInput(_Passthrough, _GradioFrontEnd, gr.Dropdown):
+    """``gr.Dropdown`` whose value reaches the handler's checks as sent."""

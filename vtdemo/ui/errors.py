@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 
 import gradio as gr
 
@@ -29,7 +30,7 @@ def _raised_by_vtdemo(exc: BaseException) -> bool:
     return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE)
 
 
-_PACKAGE = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 def _user_error(exc: Exception, where: str) -> gr.Error:

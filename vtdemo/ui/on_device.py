@@ -4,54 +4,26 @@ request happens inside one, and models reach CUDA there (``load_model`` places t
 import. Durations are sized to the longest work each may do within the server's limits."""
 from __future__ import annotations
 
+import importlib
+
 from vtdemo.runtime import gpu
 
 
-@gpu(duration=120)
-def compare(*args, **kwargs):
-    from vtdemo.sr.compare import compare as run
+def _on_gpu(duration: int, module: str, name: str):
+    """``module.name`` run inside a GPU function of ``duration`` seconds (imported on first call: building the app
+    stays free of torch)."""
 
-    return run(*args, **kwargs)
+    def run(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
-
-@gpu(duration=120)
-def upscale(*args, **kwargs):
-    from vtdemo.sr.engine import upscale as run
-
-    return run(*args, **kwargs)
+    run.__name__ = run.__qualname__ = name
+    return gpu(duration=duration)(run)
 
 
-@gpu(duration=120)
-def lam_for_image(*args, **kwargs):
-    from vtdemo.sr.lam import lam_for_image as run
-
-    return run(*args, **kwargs)
-
-
-@gpu(duration=30)
-def hat_attention_for_image(*args, **kwargs):
-    from vtdemo.explain.hat_attention import hat_attention_for_image as run
-
-    return run(*args, **kwargs)
-
-
-@gpu(duration=30)
-def attention_capture(image, model_id: str):
-    """The classifier's attention capture for ``image`` (cached: a later click runs nothing)."""
-    from vtdemo.explain.probes import CACHE
-
-    return CACHE.get(image, model_id)
-
-
-@gpu(duration=20)
-def classify_heads(*args, **kwargs):
-    from vtdemo.classify import classify_heads as run
-
-    return run(*args, **kwargs)
-
-
-@gpu(duration=20)
-def classify(*args, **kwargs):
-    from vtdemo.classify.predict import classify as run
-
-    return run(*args, **kwargs)
+compare = _on_gpu(120, "vtdemo.sr.compare", "compare")
+upscale = _on_gpu(120, "vtdemo.sr.engine", "upscale")
+lam_for_image = _on_gpu(120, "vtdemo.sr.lam", "lam_for_image")
+hat_attention_for_image = _on_gpu(30, "vtdemo.explain.hat_attention", "hat_attention_for_image")
+attention_capture = _on_gpu(30, "vtdemo.explain.probes", "cached_capture")  # cached: a later click runs nothing
+classify_heads = _on_gpu(20, "vtdemo.classify.predict", "classify_heads")
+classify = _on_gpu(20, "vtdemo.classify.predict", "classify")
