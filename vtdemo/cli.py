@@ -71,7 +71,9 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     print(f"{onnx_backend.ensure_exported(net, args.tile)}")
     import torch
 
-    choice = onnx_backend.measure_backends(net, torch.device("cpu"), args.tile)
+    from vtdemo.sr import backends
+
+    choice = backends.measure(net, torch.device("cpu"), args.tile)
     times = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in choice["seconds_per_tile"].items())
     print(f"per {args.tile}² tile: {times} -> backend='auto' uses {choice['backend']} for {args.id}")
     return 0

@@ -67,12 +67,12 @@ def test_clear_errors(tmp_path, capsys):
 
 def test_export_onnx_measures_and_records_the_auto_choice(tmp_path, monkeypatch, capsys):
     from vtdemo.cli import main
-    from vtdemo.sr import onnx_backend
+    from vtdemo.sr import backends
     from vtdemo.sr.engine import resolve_net
 
     monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
     assert main(["export-onnx", "hat-demo-x2", "--tile", "16"]) == 0
     out = capsys.readouterr().out
     net = resolve_net("hat-demo-x2", device="cpu")
-    recorded = onnx_backend.choose_backend(net, __import__("torch").device("cpu"), 16)
+    recorded = backends.choose(net, __import__("torch").device("cpu"), 16)
     assert f"backend='auto' uses {recorded} for hat-demo-x2" in out

@@ -6,7 +6,7 @@ from PIL import Image
 
 from vtdemo.imaging import ImageError
 from vtdemo.models.hat import HAT
-from vtdemo.sr import engine, tiling
+from vtdemo.sr import backends, engine, tiling
 from vtdemo.sr.checkpoints import hat_config_from_state_dict, load_checkpoint
 from vtdemo.sr.engine import SRNet, upscale, upscale_tensor
 from vtdemo.sr.metrics import psnr_y
@@ -117,22 +117,22 @@ def test_onnx_backend_matches_torch(net, tmp_path, monkeypatch):
 def test_auto_backend_reads_a_choice_measured_outside_the_request(net, tmp_path, monkeypatch):
     import json
 
-    from vtdemo.sr import onnx_backend
+    from vtdemo.sr import backends, onnx_backend
 
     monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
     cpu = torch.device("cpu")
     measured = []
-    real_measure = onnx_backend._measure
-    monkeypatch.setattr(onnx_backend, "_measure", lambda fn, tile: measured.append(tile) or real_measure(fn, tile))
-    assert onnx_backend.choose_backend(net, cpu, 32) == "torch"  # no graph: torch, nothing measured
+    real_measure = backends._measure
+    monkeypatch.setattr(backends, "_measure", lambda fn, tile: measured.append(tile) or real_measure(fn, tile))
+    assert backends.choose(net, cpu, 32) == "torch"  # no graph: torch, nothing measured
     onnx_backend.ensure_exported(net, 32)
-    assert onnx_backend.choose_backend(net, cpu, 32) == "torch" and measured == []  # not measured in a request
-    choice = onnx_backend.measure_backends(net, cpu, 32)  # what `export-onnx` does
-    assert measured == [32, 32] and onnx_backend.choose_backend(net, cpu, 32) == choice["backend"]
+    assert backends.choose(net, cpu, 32) == "torch" and measured == []  # not measured in a request
+    choice = backends.measure(net, cpu, 32)  # what `export-onnx` does
+    assert measured == [32, 32] and backends.choose(net, cpu, 32) == choice["backend"]
     record = json.loads((tmp_path / "onnx" / "backend-choices.json").read_text())
     assert list(record.values()) == [choice]
     (tmp_path / "onnx" / "backend-choices.json").write_text('{"half a fi')  # corrupt: torch, no error
-    assert onnx_backend.choose_backend(net, cpu, 32) == "torch"
+    assert backends.choose(net, cpu, 32) == "torch"
     assert upscale_tensor(net, torch.rand(1, 3, 20, 20), backend="auto").shape == (1, 3, 40, 40)
 
 
@@ -145,7 +145,7 @@ def test_fingerprint_once_per_module_and_sessions_bounded(net, tmp_path, monkeyp
     monkeypatch.setattr(onnx_backend, "weights_fingerprint", lambda m: calls.append(1) or real(m))
     fresh = SRNet(HAT(**CFG).eval(), 2, "fresh-hat")
     for _ in range(3):  # a new SRNet per request, the same loaded module
-        assert SRNet(fresh.module, 2, "fresh-hat").fingerprint == fresh.fingerprint
+        assert onnx_backend.onnx_path(SRNet(fresh.module, 2, "fresh-hat"), 16) == onnx_backend.onnx_path(fresh, 16)
     assert len(calls) == 1
     monkeypatch.setenv("VTDEMO_ONNX_SESSIONS", "1")
     for tile in (16, 24):
@@ -261,7 +261,7 @@ def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path):
             "zoo": engine.resolve_net("hat-demo-x4", 4, device="cpu")}
     for where, net in nets.items():
         assert next(net.module.parameters()).device.type == "cpu"
-        fn = engine.backend_fn(net, "torch", meta, 16)
+        fn = backends.tile_fn(net, "torch", meta, 16)
         assert {p.device.type for p in net.module.parameters()} == {"meta"}, where
         assert fn(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16 * net.scale, 16 * net.scale), where
         net.module.to_empty(device="cpu")  # give the shared zoo/upload module its CPU storage back

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vtdemo.models.padding import pad_to_multiple
+
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean used by the official code
 
 # Per call (each thread / context has its own value): what this call records, and whether it runs the explicit path.
@@ -568,26 +570,3 @@ def unfused_attention(model: nn.Module):
         yield model
     finally:
         _EXPLICIT.reset(token)
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad bottom/right so H and W are multiples of ``multiple`` (the official test pipeline)."""
-    h, w = x.shape[-2:]
-    return pad_bottom_right(x, (-h) % multiple, (-w) % multiple)
-
-
-def pad_bottom_right(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
-    """Reflect-pad ``ph`` rows at the bottom and ``pw`` columns at the right.
-
-    Reflection needs the pad to be smaller than the side; for tiny inputs the image is reflected again and again
-    (replicated when a side is 1 pixel), which the official code cannot do at all.
-    """
-    while ph or pw:
-        sh, sw = x.shape[-2:]
-        step_h = min(ph, sh - 1) if sh > 1 else 0
-        step_w = min(pw, sw - 1) if sw > 1 else 0
-        if step_h == 0 and step_w == 0:  # a 1-pixel side cannot be reflected
-            return F.pad(x, (0, pw, 0, ph), mode="replicate")
-        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
-        ph, pw = ph - step_h, pw - step_w
-    return x

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import os
-import threading
 import weakref
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -15,26 +13,12 @@ from torch import nn
 from vtdemo.imaging import (ImageError, ImageSource, check_aspect, decode_image, pil_to_tensor, reattach_alpha,
                              tensor_to_pil)
 from vtdemo.sr import tiling
+from vtdemo.sr import backends
+from vtdemo.sr.backends import SRNet
 
 BICUBIC = "bicubic"
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 MIN_TILE = 32
-
-
-@dataclass
-class SRNet:
-    """A loaded SR network with what the engine needs to know about it."""
-
-    module: nn.Module | None  # None for bicubic
-    scale: int
-    name: str
-
-    @property
-    def fingerprint(self) -> str:
-        """Digest of the weights (computed once per loaded module): keys exported graphs and backend choices."""
-        from vtdemo.sr.onnx_backend import fingerprint_of
-
-        return fingerprint_of(self.module)
 
 
 def module_scale(module: nn.Module) -> int | None:
@@ -136,7 +120,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
     while True:
         total = tiling.count_tiles(h, w, tile, overlap)
         check_tiles(total, tile)  # also after halving: smaller tiles must stay within the limit
-        fn = backend_fn(net, backend, device, tile)  # per tile size (an exported graph has a fixed one)
+        fn = backends.tile_fn(net, backend, device, tile)  # per tile size (an exported graph has a fixed one)
 
         def tick(done: int, of: int) -> None:
             if progress:
@@ -156,47 +140,6 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
                 progress(0.0, f"{net.name}: out of memory with {total} tiles, retrying with {tile}px tiles")
 
 
-_MOVE_LOCK = threading.Lock()
-
-
-def on_device(module: nn.Module, device: torch.device) -> nn.Module:
-    """``module`` with its weights on ``device``, moved once (in place) if they are elsewhere: modules that did not
-    come through the zoo (uploads, CLI files, ``load_checkpoint``) start on the CPU."""
-    first = next(module.parameters(), None)
-    if first is not None and first.device != device:
-        with _MOVE_LOCK:
-            if next(module.parameters()).device != device:
-                module.to(device)
-    return module
-
-
-def backend_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> tiling.TileFn:
-    """The function that upscales one tile with the chosen backend."""
-    if backend == "auto":
-        from vtdemo.sr import onnx_backend
-
-        backend = onnx_backend.choose_backend(net, device, tile)
-    if backend == "onnxruntime":
-        from vtdemo.sr import onnx_backend
-
-        return onnx_backend.tile_fn(net, tile)
-    if backend != "torch":
-        raise ValueError(f"backend must be 'auto', 'torch' or 'onnxruntime', not {backend!r}")
-    from vtdemo.runtime import precision
-
-    module = on_device(net.module, device)
-    use_bf16 = precision(device) == "bf16"
-
-    def run(t: torch.Tensor) -> torch.Tensor:
-        t = t.to(device)
-        if use_bf16:
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                return module(t).float()
-        return module(t)
-
-    return run
-
-
 PROBE = 32  # side (LR pixels) of the tile a model's throughput is measured on
 _SECONDS_PER_PIXEL: "weakref.WeakKeyDictionary[nn.Module, dict[str, float]]" = weakref.WeakKeyDictionary()
 
@@ -212,7 +155,7 @@ def seconds_per_output_pixel(net: SRNet, device=None) -> float:
     device = torch.device(device) if device is not None else default_device()
     per_device = _SECONDS_PER_PIXEL.setdefault(net.module, {})
     if str(device) not in per_device:
-        fn = backend_fn(net, "torch", device, PROBE)
+        fn = backends.tile_fn(net, "torch", device, PROBE)
         lr = torch.rand(1, 3, PROBE, PROBE)
         with torch.inference_mode():
             fn(lr)  # warm-up: first-call allocations and kernel choices

@@ -1,17 +1,13 @@
-"""ONNX export of SR models with a fixed tile, onnxruntime execution, and the measured auto choice of backend.
+"""The onnxruntime backend: ONNX export of an SR model for a fixed tile, and running the exported graph.
 
-The choice is measured when a graph is exported (``python -m vtdemo export-onnx``), never inside a request; a request
-only reads it (a missing or corrupt record means torch). Sessions are kept in a small LRU; a module's weights
-fingerprint is computed once per loaded module.
+Graphs are named by the weights' fingerprint (computed once per loaded module), so a graph is never reused for other
+weights that share a model name. Sessions are kept in a small LRU (VTDEMO_ONNX_SESSIONS).
 """
 from __future__ import annotations
 
 import copy
-import json
 import os
-import tempfile
 import threading
-import time
 import weakref
 from pathlib import Path
 
@@ -56,7 +52,20 @@ def fingerprint_of(module: torch.nn.Module) -> str:
 
 
 def onnx_path(net, tile: int) -> Path:
-    return onnx_dir() / f"{net.name}-{net.fingerprint}-t{tile}.onnx"
+    return onnx_dir() / identity(net, tile)
+
+
+def identity(net, tile: int) -> str:
+    """The exported graph's file name: model name, weights fingerprint and tile side."""
+    return f"{net.name}-{fingerprint_of(net.module)}-t{tile}.onnx"
+
+
+def ready(net, device: torch.device, tile: int) -> bool:
+    """Whether a graph for ``net`` at ``tile`` was exported (by ``export-onnx``); CPU only. Cheap when no graph of
+    this model name exists: no fingerprint is computed then."""
+    if device.type != "cpu" or net.module is None or not onnx_dir().is_dir():
+        return False
+    return any(onnx_dir().glob(f"{net.name}-*-t{tile}.onnx")) and onnx_path(net, tile).is_file()
 
 
 def export_onnx(module: torch.nn.Module, path: Path, tile: int, opset: int = 17) -> Path:
@@ -100,7 +109,7 @@ def ensure_exported(net, tile: int) -> Path:
 
 def tile_fn(net, tile: int):
     """A tile function running the exported graph; tiles smaller than ``tile`` are reflect-padded and cropped."""
-    from vtdemo.models.hat import pad_bottom_right
+    from vtdemo.models.padding import pad_bottom_right
 
     sess = session(ensure_exported(net, tile))
     s = net.scale
@@ -112,67 +121,3 @@ def tile_fn(net, tile: int):
         return torch.from_numpy(np.ascontiguousarray(out[:, :, : h * s, : w * s]))
 
     return run
-
-
-def _choices_file() -> Path:
-    return onnx_dir() / "backend-choices.json"
-
-
-def _measure(fn, tile: int, repeats: int = 2) -> float:
-    x = torch.rand(1, 3, tile, tile)
-    with torch.inference_mode():
-        fn(x)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn(x)
-    return (time.perf_counter() - start) / repeats
-
-
-def _choice_key(net, tile: int) -> str:
-    import onnxruntime
-
-    return (f"{onnx_path(net, tile).stem}|threads{torch.get_num_threads()}|torch{torch.__version__}"
-            f"|ort{onnxruntime.__version__}")
-
-
-def _read_choices() -> dict:
-    """The recorded choices; an unreadable or corrupt file counts as none (torch is used until re-measured)."""
-    try:
-        choices = json.loads(_choices_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    return choices if isinstance(choices, dict) else {}
-
-
-def measure_backends(net, device: torch.device, tile: int) -> dict:
-    """Time torch and onnxruntime on one tile and record the faster one (atomically: other processes may read the
-    file at any moment). Run by ``export-onnx``, outside any request."""
-    from vtdemo.sr.engine import backend_fn
-
-    times = {"torch": _measure(backend_fn(net, "torch", device, tile), tile),
-             "onnxruntime": _measure(tile_fn(net, tile), tile)}
-    choice = {"backend": min(times, key=times.get), "seconds_per_tile": times}
-    key = _choice_key(net, tile)  # before taking the lock: the fingerprint takes it too
-    with _lock:
-        choices = _read_choices()
-        choices[key] = choice
-        file = _choices_file()
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".choices.", suffix=".tmp", dir=file.parent)
-        with os.fdopen(fd, "w") as out:
-            json.dump(choices, out, indent=2)
-        os.replace(tmp, file)
-    return choice
-
-
-def choose_backend(net, device: torch.device, tile: int) -> str:
-    """The backend recorded as faster for ``net`` on ``device`` at ``tile``; torch when nothing is recorded.
-
-    onnxruntime runs on the CPU only, so CUDA always means torch. Cheap: no graph for this model name means no
-    fingerprint is computed at all, and nothing is measured here.
-    """
-    if device.type != "cpu" or net.module is None or not onnx_dir().is_dir():
-        return "torch"
-    if not any(onnx_dir().glob(f"{net.name}-*-t{tile}.onnx")) or not onnx_path(net, tile).is_file():
-        return "torch"
-    return _read_choices().get(_choice_key(net, tile), {}).get("backend", "torch")

@@ -1,0 +1,158 @@
+"""SR backends behind one interface: a backend turns (network, device, tile side) into a function that upscales one
+tile. The engine depends on this module, never the reverse.
+
+- ``torch``: the module itself, in the precision ``runtime.precision`` chooses for the device;
+- ``onnxruntime``: an exported fixed-tile graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made it.
+
+``auto`` picks the backend recorded as faster for this network, device and tile by ``measure`` (run by
+``python -m vtdemo export-onnx``, never inside a request); torch when nothing is recorded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from vtdemo.sr import onnx_backend
+from vtdemo.sr.tiling import TileFn
+
+
+@dataclass
+class SRNet:
+    """A loaded SR network with what the engine and the backends need to know about it."""
+
+    module: nn.Module | None  # None for bicubic
+    scale: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    tile_fn: Callable[[SRNet, torch.device, int], TileFn]
+    # whether the backend can run ``net`` on ``device`` at ``tile`` right now without exporting or measuring
+    # anything (cheap: asked on every request by ``auto``); and the key its recorded timing is filed under
+    ready: Callable[[SRNet, torch.device, int], bool]
+    identity: Callable[[SRNet, int], str]
+
+
+_MOVE_LOCK = threading.Lock()
+
+
+def on_device(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` with its weights on ``device``, moved once (in place) if they are elsewhere: modules that did not
+    come through the zoo (uploads, CLI files, ``load_checkpoint``) start on the CPU."""
+    first = next(module.parameters(), None)
+    if first is not None and first.device != device:
+        with _MOVE_LOCK:
+            if next(module.parameters()).device != device:
+                module.to(device)
+    return module
+
+
+def _torch_tile_fn(net: SRNet, device: torch.device, tile: int) -> TileFn:
+    from vtdemo.runtime import precision
+
+    module = on_device(net.module, device)
+    use_bf16 = precision(device) == "bf16"
+
+    def run(t: torch.Tensor) -> torch.Tensor:
+        t = t.to(device)
+        if use_bf16:
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                return module(t).float()
+        return module(t)
+
+    return run
+
+
+BACKENDS: dict[str, Backend] = {
+    "torch": Backend("torch", _torch_tile_fn, ready=lambda net, device, tile: True,
+                     identity=lambda net, tile: f"{net.name}-torch"),
+    "onnxruntime": Backend("onnxruntime", lambda net, device, tile: onnx_backend.tile_fn(net, tile),
+                           ready=onnx_backend.ready, identity=onnx_backend.identity),
+}
+NAMES = ("auto", *BACKENDS)
+
+
+def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> TileFn:
+    """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS)."""
+    if backend == "auto":
+        backend = choose(net, device, tile)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(NAMES)}, not {str(backend)[:40]!r}")
+    return BACKENDS[backend].tile_fn(net, device, tile)
+
+
+# --- recorded choices --------------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+
+
+def _choices_file() -> Path:
+    return onnx_backend.onnx_dir() / "backend-choices.json"
+
+
+def _read_choices() -> dict:
+    """The recorded choices; an unreadable or corrupt file counts as none (torch is used until re-measured)."""
+    try:
+        choices = json.loads(_choices_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return choices if isinstance(choices, dict) else {}
+
+
+def _choice_key(net: SRNet, device: torch.device, tile: int, candidates: list[str]) -> str:
+    import onnxruntime
+
+    names = "+".join(BACKENDS[c].identity(net, tile) for c in candidates)
+    return (f"{names}|{device.type}|t{tile}|threads{torch.get_num_threads()}|torch{torch.__version__}"
+            f"|ort{onnxruntime.__version__}")
+
+
+def _measure(fn: TileFn, tile: int, repeats: int = 2) -> float:
+    x = torch.rand(1, 3, tile, tile)
+    with torch.inference_mode():
+        fn(x)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn(x)
+    return (time.perf_counter() - start) / repeats
+
+
+def measure(net: SRNet, device: torch.device, tile: int) -> dict:
+    """Time every backend that is ready for ``net`` on one tile and record the fastest (atomically: other processes
+    may read the file at any moment). Run by ``export-onnx``, outside any request."""
+    candidates = [name for name, b in BACKENDS.items() if b.ready(net, device, tile)]
+    times = {name: _measure(BACKENDS[name].tile_fn(net, device, tile), tile) for name in candidates}
+    choice = {"backend": min(times, key=times.get), "seconds_per_tile": times}
+    key = _choice_key(net, device, tile, candidates)
+    with _lock:
+        choices = _read_choices()
+        choices[key] = choice
+        file = _choices_file()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".choices.", suffix=".tmp", dir=file.parent)
+        with os.fdopen(fd, "w") as out:
+            json.dump(choices, out, indent=2)
+        os.replace(tmp, file)
+    return choice
+
+
+def choose(net: SRNet, device: torch.device, tile: int) -> str:
+    """The backend recorded as fastest for ``net`` on ``device`` at ``tile``; torch when only torch is ready or
+    nothing is recorded. Cheap: nothing is measured or exported here."""
+    if net.module is None:
+        return "torch"
+    candidates = [name for name, b in BACKENDS.items() if b.ready(net, device, tile)]
+    if candidates == ["torch"]:
+        return "torch"
+    return _read_choices().get(_choice_key(net, device, tile, candidates), {}).get("backend", "torch")
