@@ -163,24 +163,41 @@ def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, devi
     lines = [f"LAM, {model_id} on a {size}×{size} input, {steps} steps, {dev}:"]
     lines += [f"  {name:32s} {ms:8.1f} ms/step" for name, ms in timings.items()]
     lines.append(f"  speed-up {timings[first] / timings[second]:.2f}×, max map difference {diff:.1e}")
-    if get_card(model_id).builder == "hat":
+    from vtdemo.explain.registry import has_probe
+
+    if has_probe(get_card(model_id).family):
         lines.append(_bench_click(model_id, size))
     return lines
 
 
+def _png_ms(image) -> float:
+    """Milliseconds to encode ``image`` as the PNG a click returns."""
+    import io
+
+    start = time.perf_counter()
+    image.save(io.BytesIO(), "PNG")
+    return (time.perf_counter() - start) * 1000
+
+
 def _bench_click(model_id: str, size: int, clicks: int = 20) -> str:
-    """Server time of an attention click once the block is cached (decode + slice + overlay + PNG)."""
+    """Time of an attention click once the block is cached: decode + slice + overlay + PNG (what the server does)."""
     import tempfile
 
     from PIL import Image
 
-    from vtdemo.ui.lam_tab import attention_view
+    from vtdemo.explain.hat import hat_attention_for_image
+    from vtdemo.viz.attention import hat_overlay
+
+    def click(x: int, y: int) -> float:
+        start = time.perf_counter()
+        found, lr, (ox, oy) = hat_attention_for_image(str(path), model_id, (x, y), 0, 1)
+        image, _ = hat_overlay(found, lr, x - ox, y - oy)
+        return (time.perf_counter() - start) * 1000 + _png_ms(image)
 
     path = Path(tempfile.mkdtemp()) / "click.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
-    attention_view(str(path), model_id, 5, 5, 0, 1, "mean")  # the one forward pass
-    times = sorted(attention_view(str(path), model_id, 3 + i % (size - 6), 7, 0, 1, "mean")[3]
-                   for i in range(clicks))
+    click(5, 5)  # the one forward pass
+    times = sorted(click(3 + i % (size - 6), 7) for i in range(clicks))
     return (f"HAT attention click (cached block, {size}×{size}): median {times[len(times) // 2]:.1f} ms, "
             f"max {times[-1]:.1f} ms over {clicks} clicks")
 
@@ -191,13 +208,19 @@ def _sync(device: torch.device) -> None:
 
 
 def bench_attention(model_ids: list[str], size: int = 320, clicks: int = 20) -> list[str]:
-    """Server time of the Attention tab's first click (one forward pass with capture) and of later clicks on the
-    same image (cache slice + overlay + PNG), per classifier."""
+    """Time of an attention click as the server computes it: the first (one forward pass with capture) and later
+    clicks on the same image (cache slice + overlay + PNG), per classifier."""
     import tempfile
 
     from PIL import Image
 
-    from vtdemo.ui.attention_tab import attention_view
+    from vtdemo.explain.probes import cached_capture
+    from vtdemo.viz.attention import classifier_overlay
+
+    def attention_click(x: float, y: float, layer: int) -> float:
+        start = time.perf_counter()
+        image, _ = classifier_overlay(cached_capture(str(path), model_id), (x, y), layer, "mean", None)
+        return (time.perf_counter() - start) * 1000 + _png_ms(image)
 
     path = Path(tempfile.mkdtemp()) / "click.png"
     rng = np.random.default_rng(0)
@@ -207,9 +230,8 @@ def bench_attention(model_ids: list[str], size: int = 320, clicks: int = 20) -> 
         from vtdemo.zoo.loading import load_model
 
         load_model(model_id)  # loading is not part of a click
-        first = attention_view(str(path), model_id, size / 2, size / 2, -1, "mean", None)[3]
-        times = sorted(attention_view(str(path), model_id, 40 + (i * 13) % (size - 80), size / 2, -1 - i % 3,
-                                      "mean", None)[3] for i in range(clicks))
+        first = attention_click(size / 2, size / 2, -1)
+        times = sorted(attention_click(40 + (i * 13) % (size - 80), size / 2, -1 - i % 3) for i in range(clicks))
         lines.append(f"  {model_id:22s} first click {first:7.1f} ms   later clicks: median "
                      f"{times[len(times) // 2]:5.1f} ms, max {times[-1]:5.1f} ms")
     return lines

@@ -79,12 +79,10 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
-
-
 def collect_images(inputs: list[str]) -> list[Path]:
     """Files as given, folders expanded to the images they hold (sorted, not recursive)."""
+    from vtdemo.imaging import IMAGE_SUFFIXES
+
     found = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -117,7 +115,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     from vtdemo.zoo import builders, weights
 
     try:
-        if args.model.endswith(CHECKPOINT_SUFFIXES) and Path(args.model).is_file():
+        if args.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(args.model).is_file():
             from vtdemo.sr.checkpoints import load_checkpoint
 
             module, scale = load_checkpoint(args.model)

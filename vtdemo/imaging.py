@@ -28,6 +28,8 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 # Formats whose decoders produce the image the header declares. Others (ICO, IPTC/NAA, PSD, ...) can hide a larger
 # embedded image that Pillow decodes while opening or loading, past the header check.
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")  # JPEG includes multi-picture (MPO) files
+# the file names folders are searched for (CLI batches, evaluation, training): the formats above
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
 ROWS_PER_CHUNK = 256  # high-bit-depth conversion works on this many rows at a time (bounded temporaries)
 
 
@@ -261,3 +263,29 @@ def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     float64: Y = 16 + (65.481 R + 128.553 G + 24.966 B) with R, G, B in [0, 1]."""
     x = np.asarray(rgb, dtype=np.float64) / 255.0
     return 16.0 + x[..., 0] * 65.481 + x[..., 1] * 128.553 + x[..., 2] * 24.966
+
+
+def save_data_url(url: str, folder: Path) -> Path:
+    """A pasted ``data:image/...;base64,`` URL written to a random-named file in ``folder``, refused (ImageError)
+    before decoding anything when its encoded size is over the upload limit. The image itself is decoded later by
+    ``decode_image``, which checks the header's pixel count first."""
+    import base64
+    import binascii
+    import uuid
+
+    from vtdemo import limits
+
+    header, _, encoded = url.partition(",")
+    if not header.startswith("data:") or ";base64" not in header:
+        raise ImageError("A pasted image must be a base64 data URL (data:image/...;base64,...).")
+    limit = limits.max_upload_bytes()
+    if len(encoded) > (limit + 2) // 3 * 4 + 4:
+        raise ImageError(f"The pasted image is over the {limit / 1e6:.1f} MB limit (VTDEMO_MAX_UPLOAD_BYTES).")
+    try:
+        data = base64.b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        raise ImageError("The pasted image is not valid base64.") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}.img"  # random: a name must not tell whether an image was pasted
+    target.write_bytes(data)
+    return target

@@ -130,17 +130,19 @@ def test_demo_classifier_endpoint_matches_timms_transform(client, photo, model_i
 def test_attention_maps_of_every_demo_model_and_mode(client, photo, model_id):
     from gradio_client import handle_file
 
-    from vtdemo.explain.probes import MODES
+    from vtdemo.explain.registry import probe_for
     from vtdemo.zoo.cards import get_card
 
+    modes = probe_for(get_card(model_id).family).modes
+
     views = {}
-    for mode in MODES[get_card(model_id).family]:
+    for mode in modes:
         out = client.predict(handle_file(photo), model_id, 150, 110, -1, "mean", mode, api_name="/attention")
         with Image.open(out) as im:
             views[mode] = np.asarray(im.convert("RGB"))
         assert views[mode].shape[0] == 448, mode
     # the family's default map follows the query: another click gives another picture
-    first = MODES[get_card(model_id).family][0]
+    first = modes[0]
     out = client.predict(handle_file(photo), model_id, 60, 60, -1, "mean", first, api_name="/attention")
     with Image.open(out) as im:
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - views[first]).mean() > 1

@@ -24,7 +24,7 @@ def test_lam_endpoint_returns_the_overlay_and_the_task_di(client, small_image):
     expected = lam_for_image(small_image, "hat-demo-x4", (20, 16), scale=4, steps=10)
     assert di == pytest.approx(expected.di, abs=1e-3)
     assert 0 < di <= 100
-    from vtdemo.ui.lam_tab import lam_overlay
+    from vtdemo.viz.attention import lam_overlay
 
     img = Image.open(overlay)
     assert img.height >= 256  # the attributed neighbourhood, magnified

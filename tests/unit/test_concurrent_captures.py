@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vtdemo.explain import hat_attention, probes
+from vtdemo.explain import hat as hat_attention, probes
 from vtdemo.zoo.cards import get_card
 from vtdemo.zoo.loading import load_model
 

@@ -86,11 +86,11 @@ def test_attention_selectors_match_the_loaded_model(model_id):
     (a skeleton built without the card's kwargs once gave the 5-block vit-demo 12 layers)."""
     from vtdemo.examples import golf_ball
     from vtdemo.explain import probes
-    from vtdemo.ui.attention_tab import layer_and_head_counts
+    from vtdemo.explain.registry import layer_infos
     from vtdemo.zoo.loading import load_model
 
     card = get_card(model_id)
     cap = probes.capture_module(load_model(model_id, device="cpu"), card.family, golf_ball(), card.preprocess)
-    layers, heads = layer_and_head_counts(model_id)
-    assert layers == len(cap.layers)
-    assert heads == max(layer.attn.shape[-3] for layer in cap.layers)
+    infos = layer_infos(card)
+    assert [i.heads for i in infos] == [layer.attn.shape[-3] for layer in cap.layers]
+    assert [i.name.split(" (")[0] for i in infos] == [layer.name.split(" (")[0] for layer in cap.layers]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vtdemo.explain.hat_attention import AttentionCache, capture, pixel_attention
+from vtdemo.explain.hat import AttentionCache, capture, pixel_attention
 from vtdemo.models.hat import HAT
 
 M, S = 4, 2  # window, shift
@@ -174,7 +174,7 @@ def test_pixel_outside_is_refused(setup):
 def test_large_inputs_are_attended_around_the_click(monkeypatch):
     from PIL import Image
 
-    from vtdemo.explain.hat_attention import hat_attention_for_image, neighbourhood
+    from vtdemo.explain.hat import hat_attention_for_image, neighbourhood
 
     assert neighbourhood((300, 200), (150, 100), 64) == (112, 64, 176, 128)
     assert neighbourhood((300, 200), (295, 5), 64) == (236, 0, 300, 64)
@@ -183,7 +183,7 @@ def test_large_inputs_are_attended_around_the_click(monkeypatch):
     img = Image.fromarray(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8))
     view, region, offset = hat_attention_for_image(img, "hat-demo-x4", (150, 100), 0, 1)
     assert region.size == (64, 64) and offset == (112, 64)
-    assert view.window[100 - 64, 150 - 112] and view.map.shape == (64, 64)
+    assert view.window[100 - 64, 150 - 112] and view.heat.shape == (64, 64)
     # the same as attending that region directly
     direct, _, _ = hat_attention_for_image(img.crop((112, 64, 176, 128)), "hat-demo-x4", (38, 36), 0, 1)
-    assert np.array_equal(view.map, direct.map)
+    assert np.array_equal(view.heat, direct.heat)

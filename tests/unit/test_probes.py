@@ -7,6 +7,7 @@ from PIL import Image
 
 from vtdemo.classify.preprocess import geometry
 from vtdemo.explain import probes
+from vtdemo.explain.vit import rollout
 from vtdemo.models.pervit import PerViT
 from vtdemo.zoo.cards import Preprocess
 
@@ -57,11 +58,11 @@ def test_vit_click_is_the_softmax_row_recomputed_from_qkv(vit):
 def test_rollout_rows_sum_to_one(vit):
     cap = probes.capture_module(vit, "ViT", image(), PP)
     for upto in range(3):
-        r = probes.rollout(cap.layers, upto)
+        r = rollout(cap.layers, upto)
         assert torch.allclose(r.sum(-1), torch.ones(r.shape[0]), atol=1e-5)
     # by hand for two layers
     a0, a1 = (0.5 * layer.attn[0].mean(0) + 0.5 * torch.eye(17) for layer in cap.layers[:2])
-    assert torch.allclose(probes.rollout(cap.layers, 1), a1 @ a0, atol=1e-6)
+    assert torch.allclose(rollout(cap.layers, 1), a1 @ a0, atol=1e-6)
 
 
 def test_swin_map_lives_inside_the_shifted_window():

@@ -15,10 +15,9 @@ import torch
 
 from vtdemo.classify.labels import LABEL_SETS
 from vtdemo.classify.preprocess import preprocess
-from vtdemo.imaging import decode_image
+from vtdemo.imaging import IMAGE_SUFFIXES, decode_image
 from vtdemo.zoo.cards import get_card
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
 @dataclass(frozen=True)

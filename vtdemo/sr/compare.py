@@ -17,8 +17,8 @@ from PIL import Image
 from torch import nn
 
 from vtdemo import limits
+from vtdemo.cache import Cache
 from vtdemo.imaging import ImageError, ImageSource, check_aspect, decode_image
-from vtdemo.lru import LRU
 from vtdemo.runtime import precision
 from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
                               seconds_per_output_pixel, upscale)
@@ -81,7 +81,7 @@ def match_reference(reference: Image.Image, lr: Image.Image, scale: int) -> Imag
     return reference.crop((0, 0, w, h))
 
 
-_UPLOADED = LRU(2)  # the last uploaded checkpoints stay loaded, keyed by content
+_UPLOADED = Cache("VTDEMO_UPLOAD_CACHE", default=2)  # the last uploaded checkpoints stay loaded, keyed by content
 
 
 def uploaded_net(path: str | Path) -> SRNet:

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vtdemo.sr.engine import BICUBIC
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -222,7 +224,7 @@ def sr_module(model: str | nn.Module, scale: int) -> nn.Module:
     """A differentiable SR module: "bicubic" → BicubicSR(scale), a zoo id → the loaded model (checked ×scale)."""
     if isinstance(model, nn.Module):
         return model
-    if model == "bicubic":
+    if model == BICUBIC:
         return BicubicSR(scale)
     from vtdemo.zoo.cards import get_card
     from vtdemo.zoo.loading import load_model
@@ -243,6 +245,9 @@ def box_at(point: tuple[float, float], lr_size: tuple[int, int], scale: int, win
     return min(max(0, x), w - window), min(max(0, y), h - window)
 
 
+CONTEXT = 24  # LR pixels around the box attributed when LAM is limited to a neighbourhood (the "fast" option)
+
+
 def lam_for_image(image, model: str | nn.Module, point: tuple[float, float], *, scale: int, window: int = 16,
                   steps: int = 50, context: int | None = None, progress: Progress | None = None,
                   name: str | None = None) -> LamResult:
@@ -260,7 +265,7 @@ def lam_for_image(image, model: str | nn.Module, point: tuple[float, float], *, 
     if rgb.width * scale < window or rgb.height * scale < window:
         raise ValueError(f"The image is too small for a {window}×{window} box at ×{scale}.")
     if rgb.width * rgb.height > limits.max_lam_pixels() and context is None:
-        context = 24  # whole-image LAM on a big input would take minutes: attribute a neighbourhood
+        context = CONTEXT  # whole-image LAM on a big input would take minutes: attribute a neighbourhood
     module = sr_module(model, scale)
     x, y = box_at(point, rgb.size, scale, window)
     start = time.perf_counter()

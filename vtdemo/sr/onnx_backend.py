@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vtdemo.lru import LRU
+from vtdemo.cache import Cache
 from vtdemo.zoo.weights import url_cache_dir
 
-_SESSIONS = LRU(lambda: int(os.environ.get("VTDEMO_ONNX_SESSIONS", "2")))
+_SESSIONS = Cache("VTDEMO_ONNX_SESSIONS", default=2)
 _FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from vtdemo.imaging import IMAGE_SUFFIXES
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
                                  portable, save_state, write_card)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_TRAIN = [SHARED / "data/sr/train/bsds", SHARED / "data/sr/train/t91"]
 DEFAULT_BENCHMARK = SHARED / "data/sr/benchmark"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 # A small HAT: every HAT ingredient (W-MSA/SW-MSA, CAB, OCAB, RHAG, pixel shuffle) at demo size.
 DEMO_ARCH = dict(embed_dim=48, depths=[2, 2, 2], num_heads=[4, 4, 4], window_size=8, compress_ratio=3,

@@ -58,6 +58,10 @@ def limit_per_client(demo: gr.Blocks) -> None:
     queue.push = push_with_limit
 
 
+# SR and LAM events share a few workers (Gradio concurrency group HEAVY); inside them the heavy computation takes the
+# server's one heavy slot, so a bicubic request or a cached view never waits for another visitor's model run.
+HEAVY = "sr"
+HEAVY_WORKERS = 4
 _HEAVY = threading.BoundedSemaphore(1)
 _waiting = 0
 _waiting_lock = threading.Lock()

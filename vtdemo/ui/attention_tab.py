@@ -3,64 +3,26 @@ token grid or window drawn; PerViT adds its peripheral analysis. The /attention 
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
 import gradio as gr
-import numpy as np
-from PIL import Image
 
-from vtdemo.ui.classify_tab import classifier_choices, default_classifiers
-from vtdemo.ui.components import ImageUpload, NumberInput
+from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
+from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
+from vtdemo.zoo.availability import usable
 from vtdemo.zoo.cards import get_card
-
-VIEW = 448  # the model's view is shown at this size (an integer multiple of every token grid here)
 
 
 def _modes(model_id: str | None) -> list[str]:
-    from vtdemo.explain.probes import MODES
-
-    return list(MODES[get_card(model_id).family]) if model_id else ["patch"]
-
-
-def render(cap, point, layer: int, head, mode: str) -> tuple[Image.Image, str]:
-    """The model's view with the clicked query's attention, the token grid (or Swin window) and the query."""
-    from vtdemo.explain.probes import MODES, token_at, token_map
-    from vtdemo.viz.overlay import draw_box, draw_grid, draw_mask_outline, heat_overlay, with_colorbar
-
-    mode = mode or MODES[cap.family][0]
-    heat, mask = token_map(cap, point, layer, head, mode)
-    lay = cap.layers[layer % len(cap.layers)]
-    if cap.display is None:  # the enlarged view, once per capture
-        cap.display = cap.view.resize((VIEW, VIEW), Image.Resampling.BICUBIC)
-    view = cap.display
-    rows, cols = heat.shape
-    up = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((VIEW, VIEW), Image.Resampling.NEAREST))
-    img = heat_overlay(view, up, alpha=0.7)
-    if rows <= 32:
-        draw_grid(img, (0, 0, VIEW, VIEW), rows, cols, colour=(255, 255, 255))
-    if mask is not None:
-        draw_mask_outline(img, mask, VIEW // mask.shape[0], colour=(0, 255, 255), width=3)
-    r, c = token_at(lay, cap.geometry, point)
-    qr, qc = lay.grid
-    draw_box(img, (c, r, c + 1, r + 1), VIEW / qc, colour=(0, 255, 0), width=3)
-    info = (f"{lay.name}: query token ({r}, {c}) of {qr}×{qc}; keys {rows}×{cols}"
-            + ("; cyan: its (shifted) window" if mask is not None else "")
-            + (f"; max weight {heat.max():.3f}"))
-    return with_colorbar(img, float(heat.max()), mode), info
-
-
-def _point_from_view(cap, x: float, y: float) -> tuple[float, float]:
-    """A click on the displayed view -> original image coordinates."""
-    geo = cap.geometry
-    cx, cy = x * geo.size / VIEW + geo.left, y * geo.size / VIEW + geo.top
-    return cx * geo.width / geo.resized[0], cy * geo.height / geo.resized[1]
+    return list(probe_for(get_card(model_id).family).modes) if model_id else ["patch"]
 
 
 def attention_view(image, model_id, x, y, layer, head, mode):
-    """(overlay path, info markdown, peripheral figures or None, server ms)."""
+    """(overlay path, info markdown, the capture, server ms)."""
+    from vtdemo.viz.attention import classifier_overlay
+
     start = time.perf_counter()
     model_id = validate.text(model_id, "model_id")
     x, y = validate.number(x, "x"), validate.number(y, "y")
@@ -69,24 +31,10 @@ def attention_view(image, model_id, x, y, layer, head, mode):
     mode = validate.text(mode, "mode") if mode else None
     get_card(model_id)
     cap = on_device.attention_capture(image, model_id)
-    img, info = render(cap, (x, y), layer, head, mode)
+    img, info = classifier_overlay(cap, (x, y), layer, head, mode)
     path = save_png(img, run_dir() / "attention.png")
     ms = (time.perf_counter() - start) * 1000
     return str(path), f"{info}. Server time {ms:.0f} ms.", cap, ms
-
-
-def peripheral_figures(cap, point, layer):
-    from vtdemo.explain.peripheral import distance_table
-    from vtdemo.explain.probes import token_at
-    from vtdemo.viz.plots import distance_figure, head_maps_figure
-
-    lay = cap.layers[layer % len(cap.layers)]
-    r, c = token_at(lay, cap.geometry, point)
-    rows, cols = lay.grid
-    maps = lay.extra["position"][0, :, r * cols + c].reshape(-1, rows, cols).numpy()
-    token_px = cap.geometry.size / rows
-    return (distance_figure(distance_table(cap, "position"), distance_table(cap, "mixed"), token_px),
-            head_maps_figure(maps, (r, c), f"φp of every head for query ({r}, {c}), {lay.name}"))
 
 
 @user_errors
@@ -95,11 +43,14 @@ def on_show(image, model_id, x, y, layer, head, mode):
         raise gr.Error("Upload an image (or pick an example) first.")
     if not model_id:
         raise gr.Error("No classifier is available: see the Classify tab.")
+    from vtdemo.explain.probes import click_analysis
+    from vtdemo.viz.attention import analysis_figures
+
     path, info, cap, _ = attention_view(image, model_id, x, y, layer, head, mode)
-    if cap.family == "PerViT":
-        distance, heads = peripheral_figures(cap, (float(x), float(y)), int(layer))  # validated above
-        return path, info, gr.update(value=distance, visible=True), gr.update(value=heads, visible=True)
-    return path, info, gr.update(visible=False), gr.update(visible=False)
+    analysis = click_analysis(cap, (float(x), float(y)), int(layer))  # validated above
+    if analysis is None:
+        return path, info, gr.update(visible=False), gr.update(visible=False)
+    return path, info, *(gr.update(value=f, visible=True) for f in analysis_figures(analysis))
 
 
 @user_errors
@@ -113,32 +64,35 @@ def on_image_click(image, evt: gr.SelectData):
 @user_errors
 def on_view_click(image, model_id, evt: gr.SelectData):
     """A click on the overlay (the model's view) -> the original pixel under it."""
+    from vtdemo.viz.attention import view_to_image
+
     if not image or not model_id:
         return gr.skip(), gr.skip()
     cap = on_device.attention_capture(image, validate.text(model_id, "model_id"))
-    x, y = _point_from_view(cap, *validate.click(evt))
+    x, y = view_to_image(cap, *validate.click(evt))
     return int(x), int(y)
-
-
-@lru_cache(maxsize=32)
-def layer_and_head_counts(model_id: str) -> tuple[int, int]:
-    """(attention layers, most heads in any layer) of a classifier; built once per id, not on every page load."""
-    from vtdemo.explain.probes import _timm_attention_modules
-    from vtdemo.zoo.builders import classifier_architecture
-
-    model = classifier_architecture(get_card(model_id))
-    modules = [b.attn for b in model.blocks] if hasattr(model, "rpe_proj") else _timm_attention_modules(model)
-    return len(modules), max(m.num_heads for m in modules)
 
 
 def on_model(model_id: str | None):
     if not model_id:
         return gr.skip(), gr.skip(), gr.skip()
-    layers, heads = layer_and_head_counts(model_id)
+    infos = layer_infos(get_card(model_id))
     modes = _modes(model_id)
-    return (gr.update(maximum=layers - 1, value=layers - 1),
-            gr.update(choices=["mean"] + [str(h) for h in range(heads)], value="mean"),
+    return (gr.update(maximum=len(infos) - 1, value=len(infos) - 1), _head_choices(infos[-1].heads),
             gr.update(choices=modes, value=modes[0]))
+
+
+def _head_choices(heads: int, value="mean"):
+    value = value if value in ["mean"] + [str(h) for h in range(heads)] else "mean"
+    return gr.update(choices=["mean"] + [str(h) for h in range(heads)], value=value)
+
+
+def on_layer(model_id: str | None, layer, head):
+    """The head choices of the selected layer (layers may have different head counts)."""
+    if not model_id:
+        return gr.skip()
+    infos = layer_infos(get_card(validate.text(model_id, "model_id")))
+    return _head_choices(infos[validate.integer(layer, "layer", -len(infos), len(infos) - 1)].heads, head)
 
 
 @user_errors
@@ -153,8 +107,8 @@ def attention_api(image: str, model_id: str, x: float, y: float, layer: int = -1
 def build(demo: gr.Blocks) -> None:
     from vtdemo.examples import PHOTOS, SCENES, example_files
 
-    choices = classifier_choices()
-    first = (default_classifiers() or [None])[0]
+    choices = [(c.name, c.id) for c in usable("classify")]
+    first = choices[0][1] if choices else None
     with gr.Tab("Attention", id="attention"):
         gr.Markdown("Click the image: the heat map shows what the query at that point attends to, in the chosen "
                     "layer and head. ViT/DeiT: a patch's row, the class (or distillation) token's row, or attention "
@@ -191,8 +145,8 @@ def build(demo: gr.Blocks) -> None:
         overlay.select(on_view_click, [image, model], [x, y], api_visibility="private") \
             .then(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
         show.click(on_show, inputs, outputs, api_visibility="private")
-        for control in (layer,):
-            control.release(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
+        layer.release(on_layer, [model, layer, head], head, api_visibility="private") \
+            .then(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
         for control in (head, mode):
             control.input(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
         with gr.Column(visible=False):

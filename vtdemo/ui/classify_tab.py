@@ -7,9 +7,8 @@ from vtdemo.classify.labels import label_names
 from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.errors import user_errors
-from vtdemo.zoo import weights
-from vtdemo.zoo.builders import builder_ready
-from vtdemo.zoo.cards import cards, get_card
+from vtdemo.zoo.availability import unavailable, usable
+from vtdemo.zoo.cards import get_card
 
 SLOTS = 4
 MAX_TOP_K = 10
@@ -20,18 +19,11 @@ DEFAULT_DEMOS = ("vit-demo", "deit-demo", "pvt-demo", "pervit-demo")
 
 def classifier_choices() -> list[tuple[str, str]]:
     """Classifiers usable now (embedded, cached, local file, or downloadable when online)."""
-    online = weights.is_online()
-    return [(c.name, c.id) for c in cards("classify")
-            if builder_ready(c) and weights.status(c, online) in ("embedded", "cached", "local file", "downloadable")]
+    return [(c.name, c.id) for c in usable("classify")]
 
 
 def unavailable_classifiers() -> str:
-    online = weights.is_online()
-    ready = {v for _, v in classifier_choices()}
-    lines = [f"- **{c.name}** (`{c.id}`) — {weights.status(c, online)}: "
-             + (f"download it from {c.source.page} into `weights/`" if c.source.kind == "local"
-                else f"`python -m vtdemo fetch {c.id}` on a machine with internet")
-             for c in cards("classify") if c.id not in ready]
+    lines = [f"- **{c.name}** (`{c.id}`) — {reason}: {how}" for c, reason, how in unavailable("classify")]
     return "\n".join(lines) or "Every classifier is available."
 
 

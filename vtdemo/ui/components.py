@@ -7,10 +7,7 @@ client chose (docs/security.md has the upstream report). So every file input her
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -39,29 +36,16 @@ def uploaded_path(path: str | os.PathLike) -> str:
 
 
 def save_data_url(url: str) -> str:
-    """A pasted ``data:image/...;base64,`` URL written to a file in the upload folder, refused before decoding
-    anything when its encoded size is over the upload limit. The image itself is decoded later by vtdemo's
-    decoder, which checks the header's pixel count first."""
+    """A pasted data URL written to a file in the upload folder (``imaging.save_data_url``), as gr.Error when
+    refused."""
     from gradio.utils import get_upload_folder
 
-    from vtdemo import limits
+    from vtdemo.imaging import ImageError, save_data_url as save
 
-    header, _, encoded = url.partition(",")
-    if not header.startswith("data:") or ";base64" not in header:
-        raise gr.Error("A pasted image must be a base64 data URL (data:image/...;base64,...).", print_exception=False)
-    limit = limits.max_upload_bytes()
-    if len(encoded) > (limit + 2) // 3 * 4 + 4:
-        raise gr.Error(f"The pasted image is over the {limit / 1e6:.1f} MB limit (VTDEMO_MAX_UPLOAD_BYTES).",
-                       print_exception=False)
     try:
-        data = base64.b64decode(encoded, validate=False)
-    except (binascii.Error, ValueError):
-        raise gr.Error("The pasted image is not valid base64.", print_exception=False) from None
-    folder = Path(get_upload_folder()) / PASTED_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4().hex}.img"  # random: a name must not tell whether an image was pasted
-    target.write_bytes(data)
-    return str(target)
+        return str(save(url, Path(get_upload_folder()) / PASTED_DIR))
+    except ImageError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
 
 
 class _GradioFrontEnd:

@@ -4,47 +4,29 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui import on_device, validate
-from vtdemo.ui.admission import heavy_slot
+from vtdemo.explain.registry import has_probe, layer_infos
+from vtdemo.sr.engine import BICUBIC
+from vtdemo.sr.lam import CONTEXT
+from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
-from vtdemo.ui.sr_tab import BICUBIC, HEAVY, HEAVY_WORKERS, model_choices
-from vtdemo.zoo.cards import cards, get_card
+from vtdemo.ui.choices import sr_choices as model_choices
+from vtdemo.zoo.availability import usable
+from vtdemo.viz.attention import lam_overlay
+from vtdemo.zoo.cards import get_card
 
 WINDOW = 16
 MAX_LAM_MODELS = 3
-CONTEXT = 24  # LR pixels around the box when "fast" is on
 
 
 def _hat_choices() -> list[tuple[str, str]]:
-    ready = {v for s in (2, 3, 4) for _, v in model_choices(s)}
-    return [(c.name, c.id) for c in cards("sr") if c.builder == "hat" and c.id in ready]
-
-
-def lam_overlay(result):
-    """The attributed neighbourhood of the input, magnified, with the LAM map, the box (green) and a colour bar.
-    A large image is cropped to where the attribution is (plus a margin), else its few pixels would be invisible."""
-    from vtdemo.viz.overlay import display_factor, draw_box, heat_overlay, with_colorbar
-
-    h, w = result.map.shape
-    bx0, by0, bx1, by1 = (v / result.scale for v in result.box)
-    ys, xs = np.nonzero(result.map > 0.01)
-    margin = 8
-    left = int(max(0, min(xs.min(initial=w), bx0) - margin))
-    top = int(max(0, min(ys.min(initial=h), by0) - margin))
-    right = int(min(w, max(xs.max(initial=0) + 1, bx1) + margin))
-    bottom = int(min(h, max(ys.max(initial=0) + 1, by1) + margin))
-    crop = result.lr.crop((left, top, right, bottom))
-    factor = display_factor(crop.size, 384)
-    img = heat_overlay(crop, result.map[top:bottom, left:right], factor=factor, alpha=0.9, gray=True)
-    draw_box(img, (bx0 - left, by0 - top, bx1 - left, by1 - top), factor, colour=(0, 255, 0))
-    return with_colorbar(img, 1.0, "LAM")
+    """SR models usable now whose family has an attention probe (HAT)."""
+    return [(c.name, c.id) for c in usable("sr") if has_probe(c.family)]
 
 
 def _save(img, name: str) -> str:
@@ -138,37 +120,25 @@ def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
 def attention_view(image, model_id, x, y, group, block, head):
     """(overlay PNG path, channel-attention figure, caption, server milliseconds)."""
     from vtdemo.explain import head_index
-    from vtdemo.viz.overlay import display_factor, draw_box, draw_mask_outline, heat_overlay, with_colorbar
+    from vtdemo.viz.attention import hat_overlay
     from vtdemo.viz.plots import channel_figure
 
     start = time.perf_counter()
     model_id = validate.text(model_id, "model_id")
     x, y = validate.integer(x, "x"), validate.integer(y, "y")
     group, block = validate.integer(group, "group"), validate.integer(block, "block")
-    view, lr, (ox, oy) = on_device.hat_attention_for_image(image, model_id, (x, y), group, block)
-    x, y = int(x) - ox, int(y) - oy  # coordinates inside the attended region
-    index = head_index(head, view.heads.shape[0])
-    heat = view.map if index is None else view.heads[index]
-    # show the neighbourhood of the keys, magnified: windows are a few pixels wide
-    ys, xs = np.nonzero(view.keys)
-    margin = int(view.window.sum() ** 0.5)
-    top, left = max(0, ys.min() - margin), max(0, xs.min() - margin)
-    bottom, right = min(lr.height, ys.max() + 1 + margin), min(lr.width, xs.max() + 1 + margin)
-    crop = (slice(top, bottom), slice(left, right))
-    factor = display_factor((right - left, bottom - top), 384)
-    img = heat_overlay(lr.crop((left, top, right, bottom)), heat[crop], factor=factor, alpha=0.8)
-    if view.kind == "OCAB":
-        draw_mask_outline(img, view.keys[crop], factor, colour=(255, 200, 0))
-    draw_mask_outline(img, view.window[crop], factor, colour=(0, 255, 255))
-    draw_box(img, (x - left, y - top, x - left + 1, y - top + 1), factor, colour=(0, 255, 0))
-    img = with_colorbar(img, float(heat.max()), "attn")
+    found, lr, (ox, oy) = on_device.hat_attention_for_image(image, model_id, (x, y), group, block)
+    index = head_index(head, found.heads.shape[0])
+    if index is not None:
+        found.heat = found.heads[index]
+    img, (left, top, right, bottom) = hat_overlay(found, lr, x - ox, y - oy)
     path = _save(img, "attention.png")
     ms = (time.perf_counter() - start) * 1000
-    caption = (f"**{view.kind}**, group {group}, block {block}, head {head}: query pixel ({x + ox}, {y + oy}) in "
+    caption = (f"**{found.kind}**, group {group}, block {block}, head {head}: query pixel ({x}, {y}) in "
                f"green, input region x {left + ox}–{right - 1 + ox}, y {top + oy}–{bottom - 1 + oy}; cyan = its "
-               + ("window; amber = the overlapping window its keys come from" if view.kind == "OCAB"
-                  else "(shifted) window") + f". Weights sum to {heat.sum():.3f}. Server time {ms:.0f} ms.")
-    return path, channel_figure(view.channel), caption, ms
+               + ("window; amber = the overlapping window its keys come from" if found.kind == "OCAB"
+                  else "(shifted) window") + f". Weights sum to {found.heat.sum():.3f}. Server time {ms:.0f} ms.")
+    return path, channel_figure(found.channel), caption, ms
 
 
 @user_errors
@@ -190,14 +160,19 @@ def attention_api(image: str, model_id: str, x: float, y: float, group: int = 0,
     return attention_view(image, model_id, x, y, group, block, head)[0]
 
 
+def _structure(model_id: str) -> tuple[int, int, int]:
+    """(groups, blocks per group, heads) of a HAT, from the probe registry."""
+    infos = layer_infos(get_card(model_id))
+    groups, blocks = (max(i.position[k] for i in infos) + 1 for k in (0, 1))
+    return groups, blocks, infos[0].heads
+
+
 def on_hat_model(model_id: str | None):
     """Group/block/head ranges of the chosen HAT."""
     if not model_id:
         return gr.skip(), gr.skip(), gr.skip()
-    config = get_card(model_id).config
-    depth, groups = config["depths"][0], len(config["depths"])
-    heads = config["num_heads"][0]
-    return (gr.update(maximum=groups - 1, value=0), gr.update(maximum=depth, value=min(1, depth)),
+    groups, blocks, heads = _structure(model_id)
+    return (gr.update(maximum=groups - 1, value=0), gr.update(maximum=blocks - 1, value=min(1, blocks - 1)),
             gr.update(choices=["mean"] + [str(h) for h in range(heads)], value="mean"))
 
 
@@ -206,7 +181,7 @@ def build(demo: gr.Blocks) -> None:
 
     hat_choices = _hat_choices()
     first_hat = hat_choices[0][1] if hat_choices else None
-    first_config = get_card(first_hat).config if first_hat else {"depths": [2], "num_heads": [1]}
+    groups, blocks, heads = _structure(first_hat) if first_hat else (1, 2, 1)
     with gr.Tab("Attribution (LAM)", id="lam"):
         gr.Markdown("**LAM** (Gu & Dong, CVPR 2021) shows which input pixels an SR model uses to reconstruct a "
                     f"{WINDOW}×{WINDOW} output box; the **diffusion index (DI)** grows with how many it uses — the "
@@ -240,11 +215,11 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 hat_model = gr.Dropdown(hat_choices, value=first_hat, label="HAT model", elem_id="att-model")
-                group = gr.Slider(0, len(first_config["depths"]) - 1, value=0, step=1, label="Group (RHAG)",
+                group = gr.Slider(0, groups - 1, value=0, step=1, label="Group (RHAG)",
                                   elem_id="att-group")
-                block = gr.Slider(0, first_config["depths"][0], value=min(1, first_config["depths"][0]), step=1,
+                block = gr.Slider(0, blocks - 1, value=min(1, blocks - 1), step=1,
                                   label="Block (even: W-MSA, odd: SW-MSA, last: OCAB)", elem_id="att-block")
-                head = gr.Dropdown(["mean"] + [str(h) for h in range(first_config["num_heads"][0])], value="mean",
+                head = gr.Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
                                    label="Head", elem_id="att-head")
                 show = gr.Button("Show attention at (x, y)", elem_id="att-run")
             with gr.Column(scale=3, min_width=420):

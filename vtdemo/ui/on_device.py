@@ -23,7 +23,7 @@ def _on_gpu(duration: int, module: str, name: str):
 compare = _on_gpu(120, "vtdemo.sr.compare", "compare")
 upscale = _on_gpu(120, "vtdemo.sr.engine", "upscale")
 lam_for_image = _on_gpu(120, "vtdemo.sr.lam", "lam_for_image")
-hat_attention_for_image = _on_gpu(30, "vtdemo.explain.hat_attention", "hat_attention_for_image")
+hat_attention_for_image = _on_gpu(30, "vtdemo.explain.hat", "hat_attention_for_image")
 attention_capture = _on_gpu(30, "vtdemo.explain.probes", "cached_capture")  # cached: a later click runs nothing
 classify_heads = _on_gpu(20, "vtdemo.classify.predict", "classify_heads")
 classify = _on_gpu(20, "vtdemo.classify.predict", "classify")

@@ -10,63 +10,33 @@ from pathlib import Path
 import gradio as gr
 
 from vtdemo import limits
+from vtdemo.sr.compare import MODES as COMPARE_MODES
+from vtdemo.sr.engine import BICUBIC
 from vtdemo.ui import on_device, validate
-from vtdemo.ui.admission import heavy_slot
+from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ChoiceInput, FileUpload, ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
-from vtdemo.zoo import weights
-from vtdemo.zoo.builders import builder_ready
+from vtdemo.zoo.weights import CHECKPOINT_SUFFIXES
+from vtdemo.ui.choices import sr_choices as model_choices
+from vtdemo.zoo.availability import unavailable
 from vtdemo.zoo.cards import cards, get_card
 
-BICUBIC = "bicubic"
 UPLOAD = "upload:"  # prefix of the dropdown values of uploaded checkpoints (looked up in the session's state)
 SCALES = (2, 3, 4)
-MODES = [("My image is low-resolution: upscale it", "lr"),
-         ("My image is high-resolution: degrade it ×scale first, then score (the papers' protocol)", "degrade"),
-         ("Score against a high-resolution reference I upload", "reference")]
+MODE_LABELS = {"lr": "My image is low-resolution: upscale it",
+               "degrade": "My image is high-resolution: degrade it ×scale first, then score (the papers' protocol)",
+               "reference": "Score against a high-resolution reference I upload"}
+MODES = [(MODE_LABELS[m], m) for m in COMPARE_MODES]
 VIEW = 256  # inspector crop side in pixels
 MAX_ZOOM = 16
-CHECKPOINT_TYPES = [".pth", ".pt", ".safetensors", ".ckpt", ".bin"]
-# SR events share a few workers; inside them the heavy computation takes the server's one heavy slot
-# (admission.heavy_slot), so a bicubic request or a cached view never waits for another visitor's model run.
-HEAVY = "sr"
-HEAVY_WORKERS = 4
 
 
 # --- model choices --------------------------------------------------------------------------------------------
 
-def _available(card, online: bool) -> bool:
-    return builder_ready(card) and weights.status(card, online) in ("embedded", "cached", "local file",
-                                                                     "downloadable")
-
-
-def model_choices(scale: int, uploads: dict | None = None) -> list[tuple[str, str]]:
-    """(label, value) of every model usable now at ``scale``: bicubic, embedded/cached/downloadable zoo models,
-    and this session's uploaded checkpoints."""
-    online = weights.is_online()
-    choices = [("Bicubic (baseline)", BICUBIC)]
-    for card in cards("sr"):
-        if card.scale == scale and _available(card, online):
-            choices.append((f"{card.name}", card.id))
-    for key, item in (uploads or {}).items():
-        if item["scale"] == scale:
-            choices.append((f"📦 {item['name']} (uploaded)", key))
-    return choices
-
-
 def unavailable_models(scale: int) -> str:
     """Markdown: the zoo models at ``scale`` that cannot run here, each with the reason and how to get it."""
-    online = weights.is_online()
-    lines = []
-    for card in cards("sr"):
-        if card.scale != scale or _available(card, online):
-            continue
-        reason = weights.status(card, online)
-        how = (f"download it from {card.source.page} into `weights/`" if card.source.kind == "local"
-               else f"`python -m vtdemo fetch {card.id}` on a machine with internet, or copy "
-                    f"`{card.source.local_basename}` into `weights/`")
-        lines.append(f"- **{card.name}** (`{card.id}`) — {reason}: {how}")
+    lines = [f"- **{card.name}** (`{card.id}`) — {reason}: {how}" for card, reason, how in unavailable("sr", scale)]
     return "\n".join(lines) or "Every model of this scale is available."
 
 
@@ -323,7 +293,7 @@ def build(demo: gr.Blocks) -> None:
                                      max_choices=limits.max_compare_models(), label="Models (up to "
                                      f"{limits.max_compare_models()})", elem_id="sr-models")
                 with gr.Accordion("Bring your own model (.pth / .safetensors)", open=False):
-                    checkpoint = FileUpload(label="SR checkpoint", type="filepath", file_types=CHECKPOINT_TYPES,
+                    checkpoint = FileUpload(label="SR checkpoint", type="filepath", file_types=list(CHECKPOINT_SUFFIXES),
                                             elem_id="sr-checkpoint")
                     checkpoint_message = gr.Markdown("HAT, SwinIR, Real-ESRGAN, Compact and the other "
                                                      "architectures spandrel knows. Loaded without unpickling "

@@ -22,13 +22,19 @@ class Builder:
     build: Callable[[ModelCard, dict], "torch.nn.Module"]
 
 
-def classifier_architecture(card: ModelCard) -> "torch.nn.Module":
-    """A classifier card's architecture with untrained weights (timm or our PerViT); builders load into it, the
-    Attention tab reads its layer and head counts from it."""
+def architecture(card: ModelCard) -> "torch.nn.Module":
+    """A card's architecture with untrained weights (timm, our PerViT or our HAT); builders load into it, the probe
+    registry reads its layer and head counts from it."""
     if card.builder == "pervit":
         from vtdemo.models.pervit import PerViT
 
         return PerViT(**card.config)
+    if card.builder == "hat":
+        from vtdemo.models.hat import HAT
+
+        return HAT(**card.config)
+    if card.builder != "timm":
+        raise BuildError(f"{card.id}: its architecture is known only from its weights.")
     import timm
 
     return timm.create_model(card.config["timm_name"], pretrained=False,
@@ -37,7 +43,7 @@ def classifier_architecture(card: ModelCard) -> "torch.nn.Module":
 
 
 def _build_timm(card: ModelCard, state_dict: dict):
-    model = classifier_architecture(card)
+    model = architecture(card)
     _load_strict(model, state_dict, card)
     return model
 
@@ -56,15 +62,13 @@ def _build_spandrel(card: ModelCard, state_dict: dict):
 
 
 def _build_hat(card: ModelCard, state_dict: dict):
-    from vtdemo.models.hat import HAT
-
-    model = HAT(**card.config)
+    model = architecture(card)
     _load_strict(model, state_dict, card)
     return model
 
 
 def _build_pervit(card: ModelCard, state_dict: dict):
-    model = classifier_architecture(card)
+    model = architecture(card)
     _load_strict(model, state_dict, card)
     return model
 

@@ -1,4 +1,4 @@
-"""Load a model by id: resolve its weights, build its architecture, keep a small LRU of loaded models (single-flight:
+"""Load a model by id: resolve its weights, build its architecture, keep the most recently used loaded models (VTDEMO_MODEL_CACHE) (single-flight:
 two first requests for a model load it once)."""
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vtdemo.lru import LRU
+from vtdemo.cache import Cache
 from vtdemo.zoo import builders, weights
 from vtdemo.zoo.cards import get_card
 
 if TYPE_CHECKING:
     import torch
-
-
-def cache_size() -> int:
-    """How many loaded models stay in memory (VTDEMO_MODEL_CACHE, default 4)."""
-    return max(1, int(os.environ.get("VTDEMO_MODEL_CACHE", "4")))
 
 
 def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = None, download: bool = True,
@@ -39,7 +34,7 @@ def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = N
         key, lambda: builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device))
 
 
-_CACHE = LRU(cache_size)
+_CACHE = Cache("VTDEMO_MODEL_CACHE", default=4)
 
 
 def clear_cache() -> None:

@@ -43,6 +43,7 @@ SAFE_GLOBALS = [(SavedArguments, "argparse.Namespace")]
 MAX_NESTING = 8  # wrapper dicts unwrapped at most (real checkpoints use 1 or 2)
 # Wrapper keys of training checkpoints, in order of preference (EMA weights first, as the official test scripts do).
 STATE_DICT_KEYS = ("params_ema", "params", "model", "state_dict")
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")  # what a checkpoint file may be named
 
 
 class WeightsError(RuntimeError):

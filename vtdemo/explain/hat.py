@@ -9,24 +9,13 @@ from the zero-padded ow×ow window around the query's m×m window; keys falling 
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from vtdemo.lru import LRU
-from vtdemo.models.hat import HAT, Captured
-
-
-@dataclass
-class PixelAttention:
-    kind: str  # W-MSA, SW-MSA or OCAB
-    map: np.ndarray  # (h, w) float32: attention of the clicked query over the image (0 outside its keys)
-    heads: np.ndarray  # (heads, h, w) per-head maps
-    window: np.ndarray  # (h, w) bool: the query's window (the m×m one, rolled back for SW-MSA)
-    keys: np.ndarray  # (h, w) bool: where the keys are (= window, or the overlapping window for OCAB)
-    channel: np.ndarray | None  # (C,) channel-attention weights of the block's CAB (HABs only)
+from vtdemo.cache import Cache
+from vtdemo.explain.base import LayerInfo, Probe, TokenMap
+from vtdemo.models.hat import HAT, OCAB, Captured
 
 
 def capture(model: HAT, lr: torch.Tensor, group: int, block: int) -> Captured:
@@ -45,7 +34,7 @@ def capture(model: HAT, lr: torch.Tensor, group: int, block: int) -> Captured:
                     captured.shift, captured.padded_size, None if channel is None else channel.float().cpu())
 
 
-def pixel_attention(captured: Captured, x: int, y: int, size: tuple[int, int]) -> PixelAttention:
+def pixel_attention(captured: Captured, x: int, y: int, size: tuple[int, int]) -> TokenMap:
     """The attention row of the query at LR pixel (x, y), mapped onto the (h, w) = ``size`` image."""
     h, w = size
     if not (0 <= x < w and 0 <= y < h):
@@ -76,8 +65,8 @@ def pixel_attention(captured: Captured, x: int, y: int, size: tuple[int, int]) -
         keys = window.copy()
     grid, window, keys = grid[:, :h, :w], window[:h, :w], keys[:h, :w]
     channel = None if captured.channel is None else captured.channel[0].numpy()
-    return PixelAttention(captured.kind, grid.mean(0).astype(np.float32), grid.astype(np.float32), window, keys,
-                          channel)
+    return TokenMap(grid.mean(0).astype(np.float32), window=window, keys=keys, heads=grid.astype(np.float32),
+                    channel=channel, kind=captured.kind)
 
 
 def image_digest(lr: torch.Tensor) -> str:
@@ -89,7 +78,7 @@ class AttentionCache:
 
     def __init__(self, size: int | None = None):
         # captures of a large HAT hold hundreds of MB each: a few, VTDEMO_ATTENTION_CACHE (default 3)
-        self.lru = LRU(size or (lambda: int(os.environ.get("VTDEMO_ATTENTION_CACHE", "3"))))
+        self.lru = Cache(size or "VTDEMO_ATTENTION_CACHE", default=3)
 
     @property
     def forwards(self) -> int:
@@ -114,7 +103,7 @@ def neighbourhood(size: tuple[int, int], point: tuple[int, int], side: int) -> t
 
 
 def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group: int, block: int):
-    """(PixelAttention, the LR image attended, its (left, top) in the input) for the LR pixel ``point`` of ``image``
+    """(TokenMap, the LR image attended, its (left, top) in the input) for the LR pixel ``point`` of ``image``
     under the zoo HAT ``model_id``. The forward pass is cached per (model, image, group, block), so further clicks
     only slice. Inputs larger than VTDEMO_MAX_ATTENTION_PIXELS are attended in a neighbourhood of the point:
     window attention is local, only the channel attention's global pooling sees less of the image."""
@@ -124,7 +113,7 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     from vtdemo.zoo.loading import load_model
 
     card = get_card(model_id)
-    if card.builder != "hat":
+    if card.task != "sr" or card.family != HATProbe.family:
         raise ValueError(f"{card.name} is not a HAT model: window attention maps need HAT.")
     rgb = decode_image(image).rgb
     check_aspect(*rgb.size)
@@ -139,3 +128,41 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     captured = CACHE.get(model_id, model, pil_to_tensor(rgb), group, block)
     view = pixel_attention(captured, x - offset[0], y - offset[1], (rgb.height, rgb.width))
     return view, rgb, offset
+
+
+class HATProbe(Probe):
+    """HAT's entry in the probe registry. Its layers are the blocks of every group (HABs, then the group's OCAB),
+    in forward order; a query is an LR pixel (HAT attends at input resolution). A capture records one block per
+    pass (``only``): on a large image one block's weights are hundreds of MB."""
+
+    family = "HAT"
+    modes = ("window",)
+
+    def layers(self, model):
+        infos = []
+        for g, blocks in enumerate(model.blocks()):
+            for b, block in enumerate(blocks):
+                if isinstance(block, OCAB):
+                    infos.append(LayerInfo(f"group {g} block {b} (OCAB)", block.num_heads, "overlapping window",
+                                           (g, b)))
+                else:
+                    kind = "SW-MSA" if block.shift_size else "W-MSA"
+                    infos.append(LayerInfo(f"group {g} block {b} ({kind})", block.attn.num_heads, "window", (g, b)))
+        return infos
+
+    def position(self, model, index: int) -> tuple[int, int]:
+        """(group, block) of layer ``index``."""
+        per_group = len(model.blocks()[0])
+        return index // per_group, index % per_group
+
+    def capture(self, model, x, only: int | None = None):
+        indices = range(len(self.layers(model))) if only is None else [only]
+        return [capture(model, x, *self.position(model, i)) for i in indices]
+
+    def token_map(self, layers, index, row, col, head, mode):
+        captured = layers[index]
+        hp, wp = captured.padded_size
+        view = pixel_attention(captured, col, row, (hp, wp))
+        if head is not None:
+            view.heat = view.heads[head]
+        return view

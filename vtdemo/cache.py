@@ -1,7 +1,9 @@
-"""A small thread-safe, single-flight least-recently-used cache for things that are costly to compute (loaded
-models, captures, uploaded checkpoints)."""
+"""The one cache mechanism: bounded, locked, single-flight least-recently-used caches for what is costly to compute
+(loaded models, attention captures, uploaded checkpoints, ONNX Runtime sessions, image digests). Each cache's size
+is read from its environment variable at every insertion (the README's limits table lists them)."""
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from typing import Callable, Hashable, TypeVar
@@ -18,14 +20,15 @@ class _Flight:
         self.error: BaseException | None = None
 
 
-class LRU:
-    """Keeps the ``size`` most recently used values (``size`` may be a function, read at each insertion, so an
-    environment variable can set it). Single-flight: while one thread computes a key, others asking for the same
-    key wait for that result instead of computing it again. ``computed`` counts the computations (tests and
-    benchmarks read it to prove that a cached path runs nothing)."""
+class Cache:
+    """Keeps the most recently used values: ``size`` of them, an int or the name of an environment variable read at
+        each insertion (``default`` when unset or not a whole number). Single-flight: while one thread computes a key,
+    others asking for the same key wait for that result instead of computing it again. ``computed`` counts the
+    computations (tests and benchmarks read it to prove that a cached path runs nothing)."""
 
-    def __init__(self, size: int | Callable[[], int]):
-        self._size = size if callable(size) else (lambda: size)
+    def __init__(self, size: int | str, default: int = 1):
+        self.env = size if isinstance(size, str) else None
+        self._fixed, self._default = (size if isinstance(size, int) else None), default
         self.computed = 0
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
         self._flights: dict[Hashable, _Flight] = {}
@@ -33,7 +36,12 @@ class LRU:
 
     @property
     def size(self) -> int:
-        return max(1, self._size())
+        if self._fixed is not None:
+            return max(1, self._fixed)
+        try:
+            return max(1, int(os.environ.get(self.env, self._default)))
+        except ValueError:
+            return self._default
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
         with self._lock:

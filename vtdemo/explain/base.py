@@ -1,0 +1,79 @@
+"""The interface every attention probe implements (one module per family registers one ``Probe``; see registry.py).
+
+A probe knows one family's attention: which layers and heads the model has (without running it), how to record every
+layer in one pass, and how to read the row of one query token out of a recorded layer. Nothing here knows families.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One attention layer as the controls show it: its name, head count and what is drawn around the query."""
+
+    name: str
+    heads: int
+    drawing: str  # "grid" (every key token), "window", "reduced" (a coarser key grid) or "overlapping window"
+    position: tuple[int, int] | None = None  # (stage or group, block) in hierarchical models
+
+
+@dataclass
+class Layer:
+    """One attention layer's weights for one image: (windows or 1, heads, queries, keys) on the CPU."""
+
+    attn: torch.Tensor
+    grid: tuple[int, int]  # query token grid (rows, cols)
+    key_grid: tuple[int, int]  # key token grid (rows, cols), prefix tokens excluded
+    prefix: int = 0  # class / distillation tokens in front of the patches (ViT, DeiT)
+    window: int = 0  # window side (Swin, HAT)
+    shift: int = 0  # cyclic shift of a shifted-window layer
+    name: str = ""
+    extra: dict = field(default_factory=dict)  # family-specific views (PerViT: "content" and "position")
+
+
+@dataclass
+class TokenMap:
+    """What one query token attends to in one layer, over the layer's key grid."""
+
+    heat: np.ndarray  # (rows, cols) float32 weights (0 where the query has no key)
+    window: np.ndarray | None = None  # (rows, cols) bool: the query's window, when the layer has windows
+    keys: np.ndarray | None = None  # (rows, cols) bool: where the keys are, when not the window or the whole grid
+    heads: np.ndarray | None = None  # (heads, rows, cols) every head's map, when the probe gives them
+    channel: np.ndarray | None = None  # channel-attention weights of the block (HAT's CAB)
+    kind: str = ""  # the layer's kind when the family has several (HAT: W-MSA, SW-MSA or OCAB)
+
+
+def heads_of(a: torch.Tensor, head: int | None) -> torch.Tensor:
+    """(…, heads, q, k) -> (…, q, k): the mean over heads (``head`` None) or one head."""
+    return a.mean(-3) if head is None else a[..., head, :, :]
+
+
+class Probe:
+    """One family's attention probe. Subclasses set ``family`` and ``modes`` (the first is the default) and
+    implement the three methods."""
+
+    family: str = ""
+    modes: tuple[str, ...] = ()
+
+    def layers(self, model: nn.Module) -> list[LayerInfo]:
+        """Every attention layer of ``model`` in forward order, read from its modules (no forward pass)."""
+        raise NotImplementedError
+
+    def capture(self, model: nn.Module, x: torch.Tensor) -> list[Layer]:
+        """Every attention layer's weights for the input batch ``x`` (1, 3, H, W), in one forward pass that records
+        for this call only (the model is shared by concurrent requests)."""
+        raise NotImplementedError
+
+    def token_map(self, layers: list[Layer], index: int, row: int, col: int, head: int | None,
+                  mode: str) -> TokenMap:
+        """The attention of the query token at (``row``, ``col``) of layer ``index``; ``head`` None = the mean."""
+        raise NotImplementedError
+
+    def analysis(self, layers: list[Layer], index: int, row: int, col: int) -> dict | None:
+        """Family-specific figures' data for a click (PerViT's peripheral analysis), or None."""
+        return None

@@ -1,0 +1,34 @@
+"""PVT-v2: the query at its stage's stride over the spatially reduced key grid."""
+from __future__ import annotations
+
+import math
+
+from vtdemo.explain import timm_attention
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, heads_of
+
+
+def _blocks(model):
+    for s, stage in enumerate(model.stages):
+        for b, block in enumerate(stage.blocks):
+            yield s, b, block
+
+
+class PVTProbe(Probe):
+    family = "PVT-v2"
+    modes = ("reduced",)
+
+    def layers(self, model):
+        return [LayerInfo(f"stage {s} block {b}", block.attn.num_heads, "reduced", (s, b))
+                for s, b, block in _blocks(model)]
+
+    def capture(self, model, x):
+        layers = []
+        for (s, b, _), a in zip(_blocks(model), timm_attention.record(model, x)):
+            side, kside = math.isqrt(a.shape[-2]), math.isqrt(a.shape[-1])
+            layers.append(Layer(a, (side, side), (kside, kside), name=f"stage {s} block {b} (keys {kside}×{kside})"))
+        return layers
+
+    def token_map(self, layers, index, row, col, head, mode):
+        lay = layers[index]
+        kr, kc = lay.key_grid
+        return TokenMap(heads_of(lay.attn[0], head)[row * lay.grid[1] + col].reshape(kr, kc).numpy())

@@ -1,0 +1,41 @@
+"""The probe registry: one attention probe per family, looked up by the family a model card names. The Attention
+and LAM tabs, the API and the bench ask here; nothing else compares family names.
+
+To add a family: write ``vtdemo/explain/<family>.py`` with a ``Probe`` subclass (base.py) and add it to ``PROBES``.
+"""
+from __future__ import annotations
+
+from vtdemo.cache import Cache
+from vtdemo.explain.base import LayerInfo, Probe
+from vtdemo.explain.hat import HATProbe
+from vtdemo.explain.pervit import PerViTProbe
+from vtdemo.explain.pvt import PVTProbe
+from vtdemo.explain.swin import SwinProbe
+from vtdemo.explain.vit import DeiTProbe, ViTProbe
+
+PROBES: dict[str, Probe] = {p.family: p for p in (ViTProbe(), DeiTProbe(), SwinProbe(), PVTProbe(), PerViTProbe(),
+                                                  HATProbe())}
+
+
+def has_probe(family: str) -> bool:
+    return family in PROBES
+
+
+def probe_for(family: str) -> Probe:
+    """The probe of ``family``; a clear error when the family has none."""
+    try:
+        return PROBES[family]
+    except KeyError:
+        raise ValueError(f"no attention probe for the {str(family)[:40]} family") from None
+
+
+def layer_infos(card) -> list[LayerInfo]:
+    """The attention layers of a card's architecture (names, head counts, what is drawn), read once per card from
+    an untrained build — the controls' ranges, without loading weights or running anything."""
+    from vtdemo.zoo.builders import architecture
+
+    probe = probe_for(card.family)
+    return list(_INFOS.get_or_compute(card.id, lambda: tuple(probe.layers(architecture(card)))))
+
+
+_INFOS = Cache(64)

@@ -1,0 +1,45 @@
+"""Swin: the clicked token's (shifted) window, mapped back through the cyclic shift, per stage and block."""
+from __future__ import annotations
+
+import numpy as np
+
+from vtdemo.explain import timm_attention
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, heads_of
+
+
+def _blocks(model):
+    for s, stage in enumerate(model.layers):
+        for b, block in enumerate(stage.blocks):
+            yield s, b, block
+
+
+class SwinProbe(Probe):
+    family = "Swin"
+    modes = ("window",)
+
+    def layers(self, model):
+        return [LayerInfo(f"stage {s} block {b} ({'SW' if block.shift_size[0] else 'W'}-MSA)",
+                          block.attn.num_heads, "window", (s, b)) for s, b, block in _blocks(model)]
+
+    def capture(self, model, x):
+        weights = timm_attention.record(model, x)
+        layers = []
+        for (s, b, block), a in zip(_blocks(model), weights):
+            res = tuple(block.input_resolution)
+            shift = block.shift_size[0]
+            layers.append(Layer(a, res, res, window=block.window_size[0], shift=shift,
+                                name=f"stage {s} block {b} ({'SW' if shift else 'W'}-MSA)"))
+        return layers
+
+    def token_map(self, layers, index, row, col, head, mode):
+        lay = layers[index]
+        rows, cols = lay.grid
+        m, s = lay.window, lay.shift
+        sr, sc = (row - s) % rows, (col - s) % cols  # the query's place in the rolled (shifted) map
+        wi, wj = sr // m, sc // m
+        weights = heads_of(lay.attn[wi * (cols // m) + wj], head)[(sr % m) * m + sc % m].reshape(m, m).numpy()
+        heat, window = np.zeros((rows, cols), np.float32), np.zeros((rows, cols), bool)
+        rr, cc = (wi * m + np.arange(m) + s) % rows, (wj * m + np.arange(m) + s) % cols  # rolled back
+        heat[rr[:, None], cc[None, :]] = weights
+        window[rr[:, None], cc[None, :]] = True
+        return TokenMap(heat, window=window)

@@ -1,0 +1,16 @@
+"""Dropdown choices shared by the tabs (tabs do not import each other): what the zoo says is usable now, plus
+bicubic and this session's uploaded checkpoints."""
+from __future__ import annotations
+
+from vtdemo.sr.engine import BICUBIC
+from vtdemo.zoo.availability import usable
+
+
+def sr_choices(scale: int, uploads: dict | None = None) -> list[tuple[str, str]]:
+    """(label, value) of every SR model usable now at ``scale``: bicubic, embedded/cached/downloadable zoo models,
+    and this session's uploaded checkpoints."""
+    choices = [("Bicubic (baseline)", BICUBIC)] + [(card.name, card.id) for card in usable("sr", scale)]
+    for key, item in (uploads or {}).items():
+        if item["scale"] == scale:
+            choices.append((f"📦 {item['name']} (uploaded)", key))
+    return choices
