@@ -67,7 +67,7 @@ def _case(case: str, folder: Path):
     if case in ("loop", "stride0", "zipbomb"):
         from vtdemo.sr.checkpoints import load_checkpoint
 
-        module, _ = load_checkpoint(folder / {"zipbomb": "bomb.pth"}.get(case, f"{case}.pth"))
+        module = load_checkpoint(folder / {"zipbomb": "bomb.pth"}.get(case, f"{case}.pth")).model
         return f"built {sum(p.numel() for p in module.parameters()):,} parameters"
     if case == "bicubic4096":
         from vtdemo.sr.engine import upscale

@@ -118,8 +118,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if args.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(args.model).is_file():
             from vtdemo.sr.checkpoints import load_checkpoint
 
-            module, scale = load_checkpoint(args.model)
-            net = SRNet(module, scale, Path(args.model).stem)
+            descriptor = load_checkpoint(args.model)
+            net = SRNet(descriptor.model, descriptor.scale, Path(args.model).stem)
         else:
             net = resolve_net(args.model, args.scale if args.model == BICUBIC else None, device=args.device)
         images = collect_images(args.inputs)

@@ -39,7 +39,8 @@ def test_bicubic_matches_the_published_baseline(shared, dataset, scale):
 
 def test_real_esrgan_compact_checkpoint_loads_and_upscales(shared):
     path = shared / "weights" / "realesr-animevideov3.pth"
-    model, scale = load_checkpoint(path)
+    descriptor = load_checkpoint(path)
+    model, scale = descriptor.model, descriptor.scale
     assert scale == 4 and type(model).__name__ == "SRVGGNetCompact"
     lr, hr = next(benchmark_pairs(shared, "Set5", 4))
     lr = lr.crop((0, 0, 64, 48))

@@ -142,7 +142,9 @@ def test_model_size_is_counted_before_it_is_built(tmp_path, monkeypatch):
 
     state = tiny_hat_state()
     save_file(state, str(tmp_path / "tiny.safetensors"))
-    params = elements(HAT(**checkpoints.hat_config_from_state_dict(state)))
+    from vtdemo.sr.architectures import hat_config
+
+    params = elements(HAT(**hat_config(state)))
     built = []
     real_hat = HAT.__init__
 
@@ -156,7 +158,8 @@ def test_model_size_is_counted_before_it_is_built(tmp_path, monkeypatch):
         checkpoints.load_checkpoint(tmp_path / "tiny.safetensors")
     assert built == ["meta"]  # sized on the meta device, never built for real
     monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params))
-    module, scale = checkpoints.load_checkpoint(tmp_path / "tiny.safetensors")
+    descriptor = checkpoints.load_checkpoint(tmp_path / "tiny.safetensors")
+    module, scale = descriptor.model, descriptor.scale
     assert scale == 4 and elements(module) == params
 
 
@@ -172,7 +175,7 @@ def test_spandrel_models_are_sized_too(tmp_path, monkeypatch):
     with pytest.raises(WeightsError, match=f"{params:,} parameters"):
         load_checkpoint(tmp_path / "compact.safetensors")
     monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params))
-    assert load_checkpoint(tmp_path / "compact.safetensors")[1] == 2
+    assert load_checkpoint(tmp_path / "compact.safetensors").scale == 2
 
 
 def _deflated_copy(src, dst):
@@ -273,7 +276,8 @@ def test_architectures_that_cannot_build_on_meta_are_sized_in_a_capped_process(t
     for name, net in (("rcan", rcan), ("swinir", swinir)):
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / f"{name}.safetensors"))
         params = elements(net)
-        module, scale = checkpoints.load_checkpoint(tmp_path / f"{name}.safetensors")
+        descriptor = checkpoints.load_checkpoint(tmp_path / f"{name}.safetensors")
+        module, scale = descriptor.model, descriptor.scale
         assert scale == 2 and elements(module) == params
         monkeypatch.setenv("VTDEMO_MAX_MODEL_PARAMS", str(params - 1))
         with pytest.raises(WeightsError, match=f"{params:,} parameters"):

@@ -7,7 +7,8 @@ from PIL import Image
 from vtdemo.imaging import ImageError
 from vtdemo.models.hat import HAT
 from vtdemo.sr import backends, engine, tiling
-from vtdemo.sr.checkpoints import hat_config_from_state_dict, load_checkpoint
+from vtdemo.sr.architectures import hat_config
+from vtdemo.sr.checkpoints import load_checkpoint
 from vtdemo.sr.engine import SRNet, upscale, upscale_tensor
 from vtdemo.sr.metrics import psnr_y
 from vtdemo.zoo.weights import UnsafeCheckpointError, WeightsError
@@ -159,14 +160,38 @@ def test_hat_checkpoint_is_detected_with_its_config(tmp_path):
     model = HAT(**cfg)
     path = tmp_path / "my_hat.pth"
     torch.save({"params_ema": model.state_dict()}, path)
-    loaded, scale = load_checkpoint(path)
+    descriptor = load_checkpoint(path)
+    loaded, scale = descriptor.model, descriptor.scale
     assert scale == 3 and isinstance(loaded, HAT)
-    inferred = hat_config_from_state_dict(model.state_dict())
+    inferred = hat_config(model.state_dict())
     for key in ("embed_dim", "depths", "num_heads", "window_size", "compress_ratio", "squeeze_factor", "mlp_ratio"):
         assert inferred[key] == cfg[key], key
     x = torch.rand(1, 3, 8, 8)
     with torch.inference_mode():
         assert torch.equal(loaded(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("extra", [dict(qkv_bias=False), dict(overlap_ratio=0.25), dict(ape=True, img_size=16),
+                                   dict(resi_connection="identity", mlp_ratio=1.5), dict(upscale=4, window_size=4)])
+def test_hat_files_load_as_our_hat_and_compute_what_spandrels_hat_computes(extra):
+    """Our HAT is registered ahead of spandrel's: a HAT state dict gets our module, with hyper-parameters detected
+    from the tensors; spandrel's own HAT, detected by spandrel from the same tensors, is the independent check."""
+    from spandrel import MAIN_REGISTRY
+
+    from vtdemo.sr.architectures import load_descriptor
+
+    torch.manual_seed(5)
+    cfg = dict(CFG, **extra)
+    reference = MAIN_REGISTRY.load(HAT(**cfg).state_dict())  # spandrel's HAT, random weights
+    with torch.no_grad():
+        for p in reference.model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    ours = load_descriptor(reference.model.state_dict())
+    assert ours.architecture.id == "vtdemo.HAT" and isinstance(ours.model, HAT)
+    assert reference.architecture.id == "HAT" and ours.scale == reference.scale == cfg["upscale"]
+    x = torch.rand(1, 3, 16, 16)
+    with torch.inference_mode():
+        assert torch.allclose(ours.model.eval()(x), reference.model.eval()(x), atol=1e-5)
 
 
 def test_non_sr_and_unsafe_checkpoints_are_refused(tmp_path):
@@ -199,19 +224,17 @@ def test_tile_and_output_limits_refuse_before_any_work(monkeypatch):
     calls = []
 
     class Counting(torch.nn.Module):
-        scale = 2
-
         def forward(self, x):
-            calls.append(1)
+            calls.append(tuple(x.shape[-2:]))
             return torch.nn.functional.interpolate(x, scale_factor=2)
 
     monkeypatch.setenv("VTDEMO_MAX_TILES", "4")
     with pytest.raises(ImageError, match="VTDEMO_MAX_TILES"):
-        upscale(img, Counting(), tile=32, overlap=4, backend="torch")
+        upscale(img, Counting(), scale=2, tile=32, overlap=4, backend="torch")
     monkeypatch.setenv("VTDEMO_MAX_OUTPUT_PIXELS", "30000")
     with pytest.raises(ImageError, match="VTDEMO_MAX_OUTPUT_PIXELS"):
-        upscale(img, Counting(), backend="torch")
-    assert calls == []
+        upscale(img, Counting(), scale=2, backend="torch")
+    assert set(calls) == {(16, 16)}  # only the scale probe ran, never the image
 
 
 def test_precision_is_bf16_only_where_the_gpu_computes_it_natively(monkeypatch):
@@ -256,7 +279,7 @@ def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path):
     path = tmp_path / "mine.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     meta = torch.device("meta")
-    nets = {"load_checkpoint / CLI": SRNet(*load_checkpoint(path), "cli"),
+    nets = {"load_checkpoint / CLI": engine.resolve_net(load_checkpoint(path)),
             "upload": uploaded_net(path),
             "zoo": engine.resolve_net("hat-demo-x4", 4, device="cpu")}
     for where, net in nets.items():

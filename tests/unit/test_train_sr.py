@@ -69,7 +69,8 @@ def test_training_lowers_the_loss_and_exports_a_scored_card(data):
     # the exported file is a plain HAT state dict that the checkpoint loader recognises
     from vtdemo.sr.checkpoints import load_checkpoint
 
-    model, scale = load_checkpoint(export)
+    descriptor = load_checkpoint(export)
+    model, scale = descriptor.model, descriptor.scale
     assert scale == 2 and model.conv_first.out_channels == 12
     assert card["file_bytes"] == export.stat().st_size
     psnrs = [r["psnr_y"] for r in log if "psnr_y" in r]

@@ -1,44 +1,14 @@
-"""Third-party SR checkpoints: detect the architecture (our HAT for HAT files, spandrel for the rest), load safely."""
+"""SR checkpoints from files, uploads and the zoo: sized before they are built, then loaded through spandrel (our HAT
+for HAT files, spandrel's architectures for the rest: ``vtdemo.sr.architectures``)."""
 from __future__ import annotations
 
-import math
 import os
-import re
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from vtdemo.zoo.weights import WeightsError, load_state_dict, without_references
 
-
-def is_hat_state_dict(state_dict: dict) -> bool:
-    return "relative_position_index_OCA" in state_dict or any(".overlap_attn." in k for k in state_dict)
-
-
-def hat_config_from_state_dict(sd: dict) -> dict:
-    """The official HAT constructor keywords that produce exactly these tensors."""
-    embed_dim = sd["conv_first.weight"].shape[0]
-    groups = sorted({int(m.group(1)) for k in sd if (m := re.match(r"layers\.(\d+)\.", k))})
-    depths, heads = [], []
-    for g in groups:
-        blocks = {int(m.group(1)) for k in sd if (m := re.match(rf"layers\.{g}\.residual_group\.blocks\.(\d+)\.", k))}
-        depths.append(len(blocks))
-        heads.append(sd[f"layers.{g}.residual_group.blocks.0.attn.relative_position_bias_table"].shape[1])
-    window = math.isqrt(sd["relative_position_index_SA"].shape[0])
-    overlap_window = math.isqrt(sd["relative_position_index_OCA"].shape[1])
-    block0 = "layers.0.residual_group.blocks.0."
-    num_feat = sd["conv_before_upsample.0.weight"].shape[0]
-    ups = sorted(int(m.group(1)) for k in sd if (m := re.match(r"upsample\.(\d+)\.weight", k)))
-    first = sd[f"upsample.{ups[0]}.weight"].shape[0] // num_feat
-    scale = 3 if first == 9 else 2 ** len(ups)
-    return dict(
-        img_size=64, patch_size=1, in_chans=sd["conv_first.weight"].shape[1], embed_dim=embed_dim, depths=depths,
-        num_heads=heads, window_size=window, overlap_ratio=(overlap_window - window) / window,
-        compress_ratio=embed_dim // sd[block0 + "conv_block.cab.0.weight"].shape[0],
-        squeeze_factor=embed_dim // sd[block0 + "conv_block.cab.3.attention.1.weight"].shape[0],
-        mlp_ratio=sd[block0 + "mlp.fc1.weight"].shape[0] / embed_dim, upscale=scale, img_range=1.0,
-        upsampler="pixelshuffle", resi_connection="1conv" if "conv_after_body.weight" in sd else "identity",
-        num_feat=num_feat, ape="absolute_pos_embed" in sd, patch_norm="patch_embed.norm.weight" in sd,
-    )
+if TYPE_CHECKING:
+    from spandrel import ImageModelDescriptor
 
 
 def _small_factories_on_cpu():
@@ -65,6 +35,18 @@ def _elements(module) -> int:
     return sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
 
 
+def _misfit(exc: BaseException) -> WeightsError | None:
+    """A load_state_dict shape/key mismatch as a user's message: the keys name an architecture, the tensors do not
+    fit it (None for any other error)."""
+    import re
+
+    found = re.match(r"Error\(s\) in loading state_dict for (\w+):\s*(.*)", str(exc).strip(), re.S)
+    if found is None:
+        return None
+    detail = " ".join(line.strip() for line in found.group(2).splitlines()[:2])[:300]
+    return WeightsError(f"This checkpoint does not fit the {found.group(1)} architecture its keys suggest: {detail}")
+
+
 def _parameter_count(build, state_dict: dict) -> int:
     """Parameters of the module ``build()`` makes, without allocating it: built on the meta device (retried with
     small factory tensors on the CPU); when an architecture cannot be built there, in a separate process whose
@@ -87,7 +69,9 @@ def _parameter_count(build, state_dict: dict) -> int:
             return _elements(module)
         except (WeightsError, UnsupportedModelError):
             raise  # refused, or no architecture recognises these tensors: nothing to size
-        except Exception:  # noqa: BLE001 - this architecture does not build on meta: try the next way
+        except Exception as exc:  # noqa: BLE001 - this architecture does not build on meta: try the next way
+            if _misfit(exc):
+                raise _misfit(exc) from None
             continue
     return _parameter_count_isolated(state_dict)
 
@@ -96,7 +80,7 @@ CHILD_ROOM = 512 * 2 ** 20
 _CHILD = """
 import json, resource, sys, warnings
 import torch
-from spandrel import MAIN_REGISTRY
+from vtdemo.sr.architectures import REGISTRY
 warnings.simplefilter("ignore")
 spec, budget = json.loads(sys.stdin.read()), int(sys.argv[1])
 state_dict = {k: torch.zeros(shape, dtype=getattr(torch, dtype)) for k, (shape, dtype) in spec.items()}
@@ -106,11 +90,11 @@ try:  # Linux: cap the data segment (heap and anonymous mappings) at what is use
 except (OSError, StopIteration, ValueError):
     pass
 try:
-    model = MAIN_REGISTRY.load(state_dict).model
+    model = REGISTRY.load(state_dict).model
 except MemoryError:
     print("too large"); sys.exit(0)
 except RuntimeError as exc:
-    print("too large" if "allocate" in str(exc) else "error: " + str(exc).strip().splitlines()[0][:200])
+    print("too large" if "allocate" in str(exc) else "error: " + " ".join(str(exc).strip().split())[:300])
     sys.exit(0)
 print(sum(t.numel() for t in model.parameters()) + sum(t.numel() for t in model.buffers()))
 """
@@ -139,6 +123,8 @@ def _parameter_count_isolated(state_dict: dict) -> int:
         raise WeightsError("This checkpoint describes a model too large to build here "
                            f"(VTDEMO_MAX_MODEL_PARAMS = {limits.max_model_params():,}).")
     detail = answer.removeprefix("error: ") or (run.stderr.strip().splitlines() or ["unknown error"])[-1][:200]
+    if _misfit(RuntimeError(detail)):
+        raise _misfit(RuntimeError(detail))
     raise WeightsError(f"This checkpoint's model could not be built: {detail}")
 
 
@@ -150,52 +136,43 @@ def _check_size(params: int, name: str) -> None:
                            f"{limits.max_model_params():,} (VTDEMO_MAX_MODEL_PARAMS).")
 
 
-def load_checkpoint(path: str | os.PathLike, upload: bool = False) -> tuple[nn.Module, int]:
-    """An SR network and its scale from a .pth/.safetensors file, loaded without unpickling arbitrary objects.
+def load_checkpoint(path: str | os.PathLike, upload: bool = False) -> "ImageModelDescriptor":
+    """The spandrel ``ImageModelDescriptor`` of an SR .pth/.safetensors file (``.model``, ``.scale``,
+    ``.input_channels``, ...), loaded without unpickling arbitrary objects.
 
     HAT checkpoints get the project's HAT; SwinIR, RRDB/Real-ESRGAN, Compact and the other architectures spandrel
-    knows get spandrel's. The model the tensors' shapes imply is sized on the meta device before anything is
-    allocated (VTDEMO_MAX_MODEL_PARAMS). ``upload``: the file came from a client (the upload size limit applies).
-    Raises WeightsError (or UnsafeCheckpointError) with a message fit for a user; a refused file leaves nothing
-    referenced.
+    knows get spandrel's (``vtdemo.sr.architectures``). The model the tensors' shapes imply is sized on the meta
+    device before anything is allocated (VTDEMO_MAX_MODEL_PARAMS). ``upload``: the file came from a client (the
+    upload size limit applies). Raises WeightsError (or UnsafeCheckpointError) with a message fit for a user; a
+    refused file leaves nothing referenced.
     """
     try:
-        return _load_checkpoint(path, upload)
+        return load_sr_state_dict(load_state_dict(path, upload), os.path.basename(path))
     except WeightsError as exc:
         error = exc
     raise without_references(error)
 
 
-def _load_checkpoint(path, upload: bool):
-    state_dict = load_state_dict(path, upload)
-    name = os.path.basename(path)
-    if is_hat_state_dict(state_dict):
-        from vtdemo.models.hat import HAT
+def load_sr_state_dict(state_dict: dict, name: str) -> "ImageModelDescriptor":
+    """The descriptor of an SR state dict, sized before it is built; WeightsError when it is not an RGB SR model."""
+    from spandrel import UnsupportedModelError
 
-        try:
-            config = hat_config_from_state_dict(state_dict)
-            _check_size(_parameter_count(lambda: HAT(**config), state_dict), name)
-            model = HAT(**config)
-            model.load_state_dict(state_dict, strict=True)
-        except WeightsError:
-            raise
-        except (KeyError, RuntimeError, ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
-            raise WeightsError(f"{name} looks like a HAT checkpoint but does not fit the HAT architecture: "
-                               f"{str(exc)[:300]}") from None
-        return model.eval(), model.upscale
-    from spandrel import MAIN_REGISTRY
+    from vtdemo.sr.architectures import load_descriptor
 
     try:
-        _check_size(_parameter_count(lambda: MAIN_REGISTRY.load(state_dict), state_dict), name)
-        descriptor = MAIN_REGISTRY.load(state_dict)
+        _check_size(_parameter_count(lambda: load_descriptor(state_dict, "meta"), state_dict), name)
+        descriptor = load_descriptor(state_dict)
     except WeightsError:
         raise
-    except Exception as exc:
-        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    except UnsupportedModelError:
         raise WeightsError(f"{name} is not a super-resolution checkpoint vtdemo recognises (HAT, SwinIR, "
-                           f"Real-ESRGAN, Compact, ... via spandrel): {detail}") from None
+                           "Real-ESRGAN, Compact, ... via spandrel).") from None
+    except Exception as exc:  # noqa: BLE001 - a recognised architecture whose tensors do not fit it
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{name} does not fit the architecture its keys suggest: {detail}") from None
     if descriptor.purpose != "SR" or descriptor.scale < 2 or descriptor.input_channels != 3:
         raise WeightsError(f"{name} is a {descriptor.architecture.name} model for {descriptor.purpose} "
                            f"(scale {descriptor.scale}, {descriptor.input_channels} input channels), not an RGB "
                            "super-resolution model.")
-    return descriptor.model.eval(), descriptor.scale
+    descriptor.model.eval()
+    return descriptor

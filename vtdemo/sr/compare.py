@@ -93,8 +93,8 @@ def uploaded_net(path: str | Path) -> SRNet:
     path = Path(path)
 
     def load() -> SRNet:
-        module, scale = load_checkpoint(path, upload=True)
-        return SRNet(module, scale, path.name)
+        descriptor = load_checkpoint(path, upload=True)
+        return SRNet(descriptor.model, descriptor.scale, path.name)
 
     return _UPLOADED.get_or_compute(sha256_of(path), load)
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import weakref
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -16,24 +17,40 @@ from vtdemo.sr import tiling
 from vtdemo.sr import backends
 from vtdemo.sr.backends import SRNet
 
+if TYPE_CHECKING:
+    from spandrel import ImageModelDescriptor
+
 BICUBIC = "bicubic"
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 MIN_TILE = 32
 
 
-def module_scale(module: nn.Module) -> int | None:
-    for attr in ("vtdemo_scale", "upscale", "scale"):
-        value = getattr(module, attr, None)
-        if isinstance(value, int) and value >= 1:
-            return value
-    return None
+_SCALES: "weakref.WeakKeyDictionary[nn.Module, int]" = weakref.WeakKeyDictionary()
 
 
-def resolve_net(model: str | nn.Module | SRNet, scale: int | None = None, device=None,
+def scale_of(module: nn.Module) -> int:
+    """The factor a bare SR module upscales by, measured once on a 16×16 input (no attribute guessing: a spandrel
+    descriptor or a zoo card says it when there is one)."""
+    if module not in _SCALES:
+        first = next(module.parameters(), None)
+        x = torch.zeros(1, 3, 16, 16, device=first.device if first is not None else "cpu")
+        with torch.inference_mode():
+            out = module(x)
+        if out.shape[-1] % 16 or out.shape[-2] != out.shape[-1] or out.shape[-1] < 16:
+            raise ValueError(f"{type(module).__name__} is not an SR model: a 16×16 input gave {tuple(out.shape)}.")
+        _SCALES[module] = out.shape[-1] // 16
+    return _SCALES[module]
+
+
+def resolve_net(model: "str | nn.Module | SRNet | ImageModelDescriptor", scale: int | None = None, device=None,
                 progress: Progress | None = None) -> SRNet:
-    """An id (or "bicubic"), a loaded module, or an SRNet -> SRNet, checking ``scale`` against the model's."""
+    """An id (or "bicubic"), a spandrel descriptor (``load_checkpoint``), a loaded module, or an SRNet -> SRNet,
+    checking ``scale`` against the model's (a bare module's is measured by ``scale_of``)."""
+    spandrel = sys.modules.get("spandrel")  # a descriptor exists only once spandrel is imported (a heavy import)
     if isinstance(model, SRNet):
         net = model
+    elif spandrel is not None and isinstance(model, spandrel.ImageModelDescriptor):
+        net = SRNet(model.model, model.scale, model.architecture.name)
     elif isinstance(model, str) and model == BICUBIC:
         return SRNet(None, scale or 4, BICUBIC)
     elif isinstance(model, str):
@@ -47,12 +64,10 @@ def resolve_net(model: str | nn.Module | SRNet, scale: int | None = None, device
             if progress else None
         net = SRNet(load_model(model, device=device, progress=report), card.scale, model)
     elif isinstance(model, nn.Module):
-        found = module_scale(model) or scale
-        if found is None:
-            raise ValueError("Cannot tell this module's scale: pass scale=...")
-        net = SRNet(model, found, type(model).__name__)
+        net = SRNet(model, scale_of(model), type(model).__name__)
     else:
-        raise TypeError(f"model must be a model id, an nn.Module or an SRNet, not {type(model).__name__}")
+        raise TypeError(f"model must be a model id, a spandrel ImageModelDescriptor, an nn.Module or an SRNet, not "
+                        f"{type(model).__name__}")
     if scale is not None and scale != net.scale:
         raise ValueError(f"{net.name} upscales ×{net.scale}; scale={scale} was asked for.")
     return net
@@ -195,7 +210,7 @@ def check_output_size(width: int, height: int, scale: int, count: int = 1) -> No
                          "or downscale the image first" + (", or compare fewer models." if count > 1 else "."))
 
 
-def upscale(image: ImageSource, model: str | nn.Module | SRNet, *, scale: int | None = None, tile: int | None = None,
+def upscale(image: ImageSource, model: "str | nn.Module | SRNet | ImageModelDescriptor", *, scale: int | None = None, tile: int | None = None,
             overlap: int | None = None, device=None, backend: str = "auto", progress: Progress | None = None,
             max_seconds: float | None = None) -> Image.Image:
     """Upscale ``image`` with ``model`` (an id such as "hat-demo-x4", "bicubic", or a loaded module).

@@ -177,20 +177,18 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
     if lr.dim() != 4 or lr.shape[0] != 1:
         raise ValueError("lr must be a (1, C, h, w) tensor")
     device = next(model.parameters(), lr).device
-    from vtdemo.sr.engine import module_scale
+    from vtdemo.sr.engine import scale_of
 
-    scale = module_scale(model)
+    scale = model.scale if isinstance(model, BicubicSR) else scale_of(model)
     h, w = lr.shape[-2:]
     full = (h, w)
     offset = (0, 0)
     if context is not None:
-        if scale is None:
-            raise ValueError("context needs the model's scale (a .scale or .upscale attribute)")
         top, left = max(0, y // scale - context), max(0, x // scale - context)
         bottom, right = min(h, -(-(y + window) // scale) + context), min(w, -(-(x + window) // scale) + context)
         lr = lr[..., top:bottom, left:right]
         x, y, offset = x - left * scale, y - top * scale, (top, left)
-    if scale is not None and (y + window > lr.shape[-2] * scale or x + window > lr.shape[-1] * scale):
+    if (y + window > lr.shape[-2] * scale or x + window > lr.shape[-1] * scale):
         raise ValueError(f"The box ({x}, {y}) + {window} lies outside the {lr.shape[-1] * scale}×"
                          f"{lr.shape[-2] * scale} output.")
     lr = lr.to(device=device, dtype=torch.float32)

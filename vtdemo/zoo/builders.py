@@ -48,29 +48,44 @@ def _build_timm(card: ModelCard, state_dict: dict):
     return model
 
 
-def _build_spandrel(card: ModelCard, state_dict: dict):
-    from spandrel import ModelLoader
+def _build_sr(card: ModelCard, state_dict: dict):
+    """Every SR card loads through spandrel's loader with the project's HAT registered first (a HAT card gets our
+    HAT); the descriptor's scale must be the card's."""
+    from vtdemo.sr.checkpoints import load_sr_state_dict
+    from vtdemo.zoo.weights import WeightsError
 
+    if card.config:
+        _check_fits(card, state_dict)
     try:
-        descriptor = ModelLoader().load_from_state_dict(state_dict)
-    except Exception as exc:
-        raise BuildError(f"{card.id}: spandrel does not recognise these weights ({exc}).") from exc
+        descriptor = load_sr_state_dict(state_dict, card.id)
+    except WeightsError as exc:
+        raise BuildError(f"{card.id}: {exc}") from None
     if card.scale is not None and descriptor.scale != card.scale:
         raise BuildError(f"{card.id}: the weights are a ×{descriptor.scale} model, the card says ×{card.scale}.")
-    descriptor.model.vtdemo_scale = descriptor.scale
     return descriptor.model
-
-
-def _build_hat(card: ModelCard, state_dict: dict):
-    model = architecture(card)
-    _load_strict(model, state_dict, card)
-    return model
 
 
 def _build_pervit(card: ModelCard, state_dict: dict):
     model = architecture(card)
     _load_strict(model, state_dict, card)
     return model
+
+
+def _check_fits(card: ModelCard, state_dict: dict) -> None:
+    """The weights must be the card's architecture (keys and shapes), checked on the meta device before anything
+    is built: a zoo file is not trusted to be what its name says."""
+    import torch
+
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in architecture(card).state_dict().items()}
+    found = {k: tuple(getattr(v, "shape", ())) for k, v in state_dict.items()}
+    wrong = sorted(k for k in expected.keys() & found.keys() if expected[k] != found[k])
+    missing, unexpected = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    if wrong or missing or unexpected:
+        detail = "; ".join(f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+                           for what, keys in (("other shapes", wrong), ("missing", missing),
+                                              ("unexpected", unexpected)) if keys)
+        raise BuildError(f"{card.id}: these weights do not fit the {card.name} architecture ({detail}).")
 
 
 def _load_strict(model, state_dict: dict, card: ModelCard) -> None:
@@ -84,8 +99,8 @@ def _load_strict(model, state_dict: dict, card: ModelCard) -> None:
 
 BUILDERS: dict[str, Builder] = {
     "timm": Builder("timm", _build_timm),
-    "spandrel": Builder("spandrel", _build_spandrel),
-    "hat": Builder("vtdemo.models.hat", _build_hat),
+    "spandrel": Builder("spandrel", _build_sr),
+    "hat": Builder("vtdemo.models.hat", _build_sr),  # our HAT, its configuration on the card
     "pervit": Builder("vtdemo.models.pervit", _build_pervit),
 }
 
