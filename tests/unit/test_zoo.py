@@ -70,14 +70,19 @@ def test_pervit_cards_match_the_official_manifest(shared):
 
 @pytest.mark.parametrize("card", [c for c in cards.cards("classify") if c.builder == "timm" and c.source.kind == "hub"],
                          ids=lambda c: c.id)
-def test_timm_card_params_and_preprocessing_match_timm(card):
+def test_timm_cards_take_their_pipeline_and_size_from_timm(card):
+    """A timm card writes only its tag: the pipeline, Hub repo and parameter count are what timm resolves for a model
+    created from that tag (a separate path through timm: the model's own data config)."""
     import timm
+    from timm.data import resolve_model_data_config
 
-    model = timm.create_model(card.config["timm_name"], pretrained=False)
+    model = timm.create_model(card.config["tag"], pretrained=False)
     assert sum(p.numel() for p in model.parameters()) == card.params
-    cfg = model.pretrained_cfg
-    assert cfg["crop_pct"] == card.preprocess.crop_pct
-    assert tuple(cfg["mean"]) == card.preprocess.mean and tuple(cfg["std"]) == card.preprocess.std
+    data = resolve_model_data_config(model)
+    pp = card.preprocess
+    assert (pp.size, pp.crop_pct, pp.interpolation) == (data["input_size"][-1], data["crop_pct"], data["interpolation"])
+    assert pp.mean == tuple(data["mean"]) and pp.std == tuple(data["std"])
+    assert card.source.repo_id == model.pretrained_cfg["hf_hub_id"]
 
 
 def test_unknown_id_gives_a_helpful_error():

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vtdemo.models.sizes import PERVIT_SIZES
+
 # Per call (each thread / context has its own): the MPAs whose weights this call records, and what they recorded.
 _RECORDING: ContextVar[dict | None] = ContextVar("pervit_recording", default=None)
 
@@ -294,23 +296,18 @@ class AttentionRecord:
         return self._part(1)
 
 
-_SIZES = {
-    "tiny": (4, [128, 192, 224, 280], [3, 48, 64, 96, 128]),
-    "small": (8, [272, 320, 368, 464], [3, 64, 128, 192, 272]),
-    "medium": (12, [312, 468, 540, 684], [3, 64, 192, 256, 312]),
-}
 
 
 def pervit_tiny(**kwargs) -> PerViT:
-    heads, dims, stem = _SIZES["tiny"]
+    heads, dims, stem = PERVIT_SIZES["tiny"]
     return PerViT(num_heads=heads, emb_dims=dims, convstem_dims=stem, **kwargs)
 
 
 def pervit_small(**kwargs) -> PerViT:
-    heads, dims, stem = _SIZES["small"]
+    heads, dims, stem = PERVIT_SIZES["small"]
     return PerViT(num_heads=heads, emb_dims=dims, convstem_dims=stem, **kwargs)
 
 
 def pervit_medium(**kwargs) -> PerViT:
-    heads, dims, stem = _SIZES["medium"]
+    heads, dims, stem = PERVIT_SIZES["medium"]
     return PerViT(num_heads=heads, emb_dims=dims, convstem_dims=stem, **kwargs)

@@ -26,9 +26,6 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_TRAIN = [SHARED / "data/sr/train/bsds", SHARED / "data/sr/train/t91"]
 DEFAULT_BENCHMARK = SHARED / "data/sr/benchmark"
 
-# A small HAT: every HAT ingredient (W-MSA/SW-MSA, CAB, OCAB, RHAG, pixel shuffle) at demo size.
-DEMO_ARCH = dict(embed_dim=48, depths=[2, 2, 2], num_heads=[4, 4, 4], window_size=8, compress_ratio=3,
-                 squeeze_factor=16, mlp_ratio=2.0, overlap_ratio=0.5, num_feat=48)
 
 
 def image_files(folders: list[Path]) -> list[Path]:
@@ -149,7 +146,9 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def architecture(args) -> dict:
-    arch = dict(DEMO_ARCH)
+    from vtdemo.zoo.cards import HAT_DEMO_CONFIG  # the architecture of the embedded hat-demo models
+
+    arch = dict(HAT_DEMO_CONFIG)
     if args.arch:
         arch.update(json.loads(args.arch.read_text()))
     for key, value in (("embed_dim", args.embed_dim), ("depths", args.depths), ("window_size", args.window)):
@@ -157,8 +156,7 @@ def architecture(args) -> dict:
             arch[key] = value
     if args.heads or args.depths:
         arch["num_heads"] = [args.heads or arch["num_heads"][0]] * len(arch["depths"])
-    return dict(arch, upscale=args.scale, img_size=64, in_chans=3, img_range=1.0, upsampler="pixelshuffle",
-                resi_connection="1conv", drop_path_rate=0.0)
+    return dict(arch, upscale=args.scale, drop_path_rate=0.0)
 
 
 def train(args) -> None:

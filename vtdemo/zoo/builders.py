@@ -25,21 +25,19 @@ class Builder:
 def architecture(card: ModelCard) -> "torch.nn.Module":
     """A card's architecture with untrained weights (timm, our PerViT or our HAT); builders load into it, the probe
     registry reads its layer and head counts from it."""
-    if card.builder == "pervit":
-        from vtdemo.models.pervit import PerViT
+    from vtdemo.zoo.demo_archs import build_classifier
 
-        return PerViT(**card.config)
+    config = dict(card.config)
+    num_classes = int(config.pop("num_classes", 1000))
+    if card.builder == "pervit":
+        return build_classifier({"config": config}, num_classes)
     if card.builder == "hat":
         from vtdemo.models.hat import HAT
 
         return HAT(**card.config)
     if card.builder != "timm":
         raise BuildError(f"{card.id}: its architecture is known only from its weights.")
-    import timm
-
-    return timm.create_model(card.config["timm_name"], pretrained=False,
-                             num_classes=int(card.config.get("num_classes", 1000)),
-                             **dict(card.config.get("kwargs", {})))  # the demo models' own sizes
+    return build_classifier({"timm_name": config["timm_name"], "kwargs": config.get("kwargs", {})}, num_classes)
 
 
 def _build_timm(card: ModelCard, state_dict: dict):

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Mapping
 
+from vtdemo.models.sizes import PERVIT_SIZES
+
 Task = Literal["sr", "classify"]
 SourceKind = Literal["embedded", "hub", "url", "local"]
 
@@ -67,8 +69,6 @@ class Preprocess:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-IMAGENET = Preprocess(crop_pct=0.9)
-INCEPTION = Preprocess(crop_pct=0.9, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 PERVIT = Preprocess(crop_pct=224 / 256)
 
 
@@ -180,7 +180,8 @@ def _swinir_card(scale: int, sha256: str | None, size: int | None, params: int) 
 
 REALESRGAN_PAPER = "Wang et al., Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data (ICCVW 2021)"
 
-# The project's own small HAT (python -m vtdemo.train sr; the JSON card beside each file says how it was made).
+# The project's own small HAT: every HAT ingredient (W-MSA/SW-MSA, CAB, OCAB, RHAG, pixel shuffle) at demo size;
+# `python -m vtdemo.train sr` trains this architecture (the JSON card beside each file says how it was made).
 HAT_DEMO_CONFIG = dict(img_size=64, patch_size=1, in_chans=3, embed_dim=48, depths=[2, 2, 2], num_heads=[4, 4, 4],
                        window_size=8, compress_ratio=3, squeeze_factor=16, conv_scale=0.01, overlap_ratio=0.5,
                        mlp_ratio=2.0, upsampler="pixelshuffle", resi_connection="1conv", img_range=1.0, num_feat=48)
@@ -240,14 +241,38 @@ PVT_PAPER = "Wang et al., PVT v2: Improved Baselines with Pyramid Vision Transfo
 PERVIT_PAPER = "Min et al., Peripheral Vision Transformer (NeurIPS 2022)"
 
 
-def _timm_card(id: str, family: str, name: str, paper: str, paper_url: str, timm_name: str, params: int,
-               preprocess: Preprocess, licence: str, reported: str) -> ModelCard:
-    return ModelCard(
+class TimmCard(ModelCard):
+    """A card of a timm pretrained tag (``config["tag"]``): its input pipeline and parameter count are read from
+    timm's pretrained configuration on first use, not written here."""
+
+    @property
+    def preprocess(self) -> Preprocess:
+        from vtdemo.zoo import timm_config
+
+        return Preprocess(**timm_config.pipeline(self.config["tag"]))
+
+    @preprocess.setter
+    def preprocess(self, value) -> None:  # the dataclass __init__ sets None: derived instead
+        pass
+
+    @property
+    def params(self) -> int:
+        from vtdemo.zoo import timm_config
+
+        return timm_config.parameter_count(self.config["tag"])
+
+    @params.setter
+    def params(self, value) -> None:
+        pass
+
+
+def _timm_card(id: str, family: str, name: str, paper: str, paper_url: str, tag: str, licence: str,
+               reported: str) -> ModelCard:
+    """A timm card: the Hub repo is timm's convention (timm/<tag>); the rest comes from timm's configuration."""
+    return TimmCard(
         id=id, task="classify", family=family, name=name, paper=paper, paper_url=paper_url, builder="timm",
-        sources=(WeightSource("hub", "model.safetensors", repo_id=f"timm/{timm_name}",
-                              local_name=f"{id}.safetensors"),),
-        licence=licence, params=params, config=_cfg(timm_name=timm_name.split(".")[0]), labels="imagenet-1k",
-        preprocess=preprocess, reported=reported,
+        sources=(WeightSource("hub", "model.safetensors", repo_id=f"timm/{tag}", local_name=f"{id}.safetensors"),),
+        licence=licence, config=_cfg(timm_name=tag.split(".")[0], tag=tag), labels="imagenet-1k", reported=reported,
     )
 
 
@@ -256,34 +281,35 @@ _DEIT_URL = "https://arxiv.org/abs/2012.12877"
 
 CLASSIFY_CARDS: list[ModelCard] = [
     _timm_card("vit-ti16", "ViT", "ViT-Ti/16 (AugReg, in21k→in1k)", VIT_PAPER, _VIT_URL,
-               "vit_tiny_patch16_224.augreg_in21k_ft_in1k", 5_717_416, INCEPTION, "Apache-2.0", "75.5 top-1"),
+               "vit_tiny_patch16_224.augreg_in21k_ft_in1k", "Apache-2.0", "75.5 top-1"),
     _timm_card("vit-s16", "ViT", "ViT-S/16 (AugReg, in21k→in1k)", VIT_PAPER, _VIT_URL,
-               "vit_small_patch16_224.augreg_in21k_ft_in1k", 22_050_664, INCEPTION, "Apache-2.0", "81.4 top-1"),
+               "vit_small_patch16_224.augreg_in21k_ft_in1k", "Apache-2.0", "81.4 top-1"),
     _timm_card("deit-ti16", "DeiT", "DeiT-Ti/16", DEIT_PAPER, _DEIT_URL,
-               "deit_tiny_patch16_224.fb_in1k", 5_717_416, IMAGENET, "Apache-2.0", "72.2 top-1"),
+               "deit_tiny_patch16_224.fb_in1k", "Apache-2.0", "72.2 top-1"),
     _timm_card("deit-s16", "DeiT", "DeiT-S/16", DEIT_PAPER, _DEIT_URL,
-               "deit_small_patch16_224.fb_in1k", 22_050_664, IMAGENET, "Apache-2.0", "79.9 top-1"),
+               "deit_small_patch16_224.fb_in1k", "Apache-2.0", "79.9 top-1"),
     _timm_card("deit-ti16-distilled", "DeiT", "DeiT-Ti/16 ⚗ (distilled)", DEIT_PAPER, _DEIT_URL,
-               "deit_tiny_distilled_patch16_224.fb_in1k", 5_910_800, IMAGENET, "Apache-2.0", "74.5 top-1"),
+               "deit_tiny_distilled_patch16_224.fb_in1k", "Apache-2.0", "74.5 top-1"),
     _timm_card("deit-s16-distilled", "DeiT", "DeiT-S/16 ⚗ (distilled)", DEIT_PAPER, _DEIT_URL,
-               "deit_small_distilled_patch16_224.fb_in1k", 22_436_432, IMAGENET, "Apache-2.0", "81.2 top-1"),
+               "deit_small_distilled_patch16_224.fb_in1k", "Apache-2.0", "81.2 top-1"),
     _timm_card("swin-t", "Swin", "Swin-T (window 7)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030",
-               "swin_tiny_patch4_window7_224.ms_in1k", 28_288_354, IMAGENET, "MIT", "81.4 top-1"),
+               "swin_tiny_patch4_window7_224.ms_in1k", "MIT", "81.4 top-1"),
     _timm_card("pvt-v2-b0", "PVT-v2", "PVT-v2-b0", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
-               "pvt_v2_b0.in1k", 3_666_760, IMAGENET, "Apache-2.0", "70.7 top-1"),
+               "pvt_v2_b0.in1k", "Apache-2.0", "70.7 top-1"),
     _timm_card("pvt-v2-b2", "PVT-v2", "PVT-v2-b2", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
-               "pvt_v2_b2.in1k", 25_362_856, IMAGENET, "Apache-2.0", "82.1 top-1"),
+               "pvt_v2_b2.in1k", "Apache-2.0", "82.1 top-1"),
 ]
 
 PERVIT_DRIVE = "https://drive.google.com/drive/folders/1VJuZKuflgvZF2lS_6dT6Mx_S5RPZGPjD"
-_PERVIT_SIZES = {
-    # id suffix: (name, num_heads, emb_dims, convstem_dims, params, reported top-1)
-    "t": ("Tiny", 4, [128, 192, 224, 280], [3, 48, 64, 96, 128], 7_591_000, "78.8 top-1"),
-    "s": ("Small", 8, [272, 320, 368, 464], [3, 64, 128, 192, 272], 21_317_672, "82.1 top-1"),
-    "m": ("Medium", 12, [312, 468, 540, 684], [3, 64, 192, 256, 312], 43_723_936, "82.9 top-1"),
+_PERVIT_PUBLISHED = {
+    # size: (parameters, reported top-1) — the paper's table
+    "tiny": (7_591_000, "78.8 top-1"),
+    "small": (21_317_672, "82.1 top-1"),
+    "medium": (43_723_936, "82.9 top-1"),
 }
 
-for _suffix, (_name, _heads, _dims, _stem, _params, _top1) in _PERVIT_SIZES.items():
+for _size, (_heads, _dims, _stem) in PERVIT_SIZES.items():
+    _suffix, _name, (_params, _top1) = _size[0], _size.capitalize(), _PERVIT_PUBLISHED[_size]
     CLASSIFY_CARDS.append(ModelCard(
         id=f"pervit-{_suffix}", task="classify", family="PerViT", name=f"PerViT-{_name}", paper=PERVIT_PAPER,
         paper_url="https://arxiv.org/abs/2206.06243", builder="pervit",

@@ -28,11 +28,13 @@ DEMO_ARCHS: dict[str, dict] = {
 
 
 def build_classifier(arch: dict, num_classes: int) -> "torch.nn.Module":
-    """An untrained model of a DEMO_ARCHS entry (or a JSON of the same shape)."""
-    if arch["family"] == "PerViT":
+    """An untrained classifier: a timm architecture (``timm_name`` + ``kwargs``) or our PerViT (``config``) — a
+    DEMO_ARCHS entry, a JSON of the same shape, or what a zoo card's configuration says (builders.architecture)."""
+    if "timm_name" not in arch:
         from vtdemo.models.pervit import PerViT
 
         return PerViT(**arch["config"], num_classes=num_classes)
     import timm
 
-    return timm.create_model(arch["timm_name"], pretrained=False, num_classes=num_classes, **arch["kwargs"])
+    return timm.create_model(arch["timm_name"], pretrained=False, num_classes=num_classes,
+                             **dict(arch.get("kwargs", {})))
