@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VTDEMO_SHARED", REPO.parent / "shared"))
 ARTIFACTS = REPO / "tests" / "artifacts"
+HUB_CACHE_AT_START = os.environ.get("HF_HUB_CACHE")  # fixtures may change it for their tests only
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +18,30 @@ def shared() -> Path:
     if not (SHARED / "golden").is_dir():
         pytest.skip(f"../shared is not beside the checkout ({SHARED}); reference tests need it")
     return SHARED
+
+
+def _zoomed(image, center, zoom: int, view: int):
+    """What a zoom inspector crop must show, computed here without the app's code: the view/zoom-pixel square of
+    the image centred at the fractional ``center`` (moved inside the image), each pixel repeated zoom×zoom."""
+    import numpy as np
+
+    arr = np.asarray(image)
+    h, w = arr.shape[:2]
+    side_w, side_h = min(round(view / zoom), w), min(round(view / zoom), h)
+    left = min(max(0, round(center[0] * w - side_w / 2)), w - side_w)
+    top = min(max(0, round(center[1] * h - side_h / 2)), h - side_h)
+    return arr[top:top + side_h, left:left + side_w].repeat(zoom, 0).repeat(zoom, 1)
+
+
+@pytest.fixture
+def zoomed():
+    return _zoomed
+
+
+@pytest.fixture
+def hub_cache_at_start() -> str | None:
+    """HF_HUB_CACHE as the test session found it."""
+    return HUB_CACHE_AT_START
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ CACHED_CLASSIFIERS = [("vit-ti16", "timm/vit_tiny_patch16_224.augreg_in21k_ft_in
                        "deit_tiny_distilled_patch16_224")]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down with the e2e package: its cache must not leak into later tests
 def classifier_cache(tmp_path_factory):
     import os
 
@@ -42,7 +42,7 @@ def classifier_cache(tmp_path_factory):
         os.environ["HF_HUB_CACHE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(classifier_cache):
     from vtdemo.ui import build_app, launch
 
@@ -60,7 +60,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(app_url):
     from gradio_client import Client
 

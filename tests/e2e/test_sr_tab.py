@@ -7,7 +7,6 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from tests.e2e.helpers import image_position
-from vtdemo.viz.zoom import zoom_crop
 
 
 def luma(img: Image.Image, crop: int) -> np.ndarray:
@@ -69,7 +68,7 @@ def test_compare_endpoint_in_degrade_mode_scores_like_an_independent_metric(clie
 
 
 @pytest.mark.browser
-def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url):
+def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoomed):
     page.locator("#sr-input input[type=file]").set_input_files(photo)
     page.locator("#sr-input img").first.wait_for(timeout=15_000)
     page.get_by_label("My image is high-resolution", exact=False).check()
@@ -99,7 +98,7 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url):
     assert captions[0] == "input (nearest)" and captions[-1] == "HR reference"
     for i, name in ((1, "1-bicubic-x4.png"), (2, "2-hat-demo-x4-x4.png")):
         shown = Image.open(io.BytesIO(page.request.get(crops.nth(i).get_attribute("src")).body()))
-        assert np.array_equal(np.asarray(shown), np.asarray(zoom_crop(results[name], (0.5, 0.5), 4, 256)))
+        assert np.array_equal(np.asarray(shown), zoomed(results[name], (0.5, 0.5), 4, 256))
 
     # the slider holds the two results and zooms with the mouse wheel
     slider_imgs = page.locator("#sr-slider img[data-testid='imageslider-image']")

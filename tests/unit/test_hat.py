@@ -46,13 +46,19 @@ def test_reflect_padding_matches_torch_when_possible():
     assert tiny.shape == (1, 3, 8, 8)
 
 
-def test_shift_mask_has_four_window_patterns():
-    m, s = 4, 2
-    mask = shift_mask(12, 16, m, s).view(3, 4, m * m, m * m)
-    patterns = shift_mask(2 * m, 2 * m, m, s)
-    assert torch.equal(mask[0, 0], patterns[0]) and mask[:2, :3].abs().sum() == 0
-    assert torch.equal(mask[1, 3], patterns[1]) and torch.equal(mask[2, 1], patterns[2])
-    assert torch.equal(mask[2, 3], patterns[3])
+@pytest.mark.parametrize("h, w, m, s", [(12, 16, 4, 2), (16, 8, 8, 4), (24, 24, 8, 3)])
+def test_shift_mask_separates_what_the_cyclic_shift_brought_together(h, w, m, s):
+    """After rolling the map by −s, the last s rows (and columns) hold pixels that wrapped around from the other
+    side: two tokens of one window may attend to each other only if both or neither wrapped, in each axis."""
+    wrapped_r = (torch.arange(h) >= h - s).view(h, 1).expand(h, w)
+    wrapped_c = (torch.arange(w) >= w - s).view(1, w).expand(h, w)
+
+    def windows(t):
+        return t.reshape(h // m, m, w // m, m).permute(0, 2, 1, 3).reshape(-1, m * m)
+
+    r, c = windows(wrapped_r), windows(wrapped_c)
+    apart = (r[:, :, None] != r[:, None, :]) | (c[:, :, None] != c[:, None, :])
+    assert torch.equal(shift_mask(h, w, m, s), torch.where(apart, -100.0, 0.0))
 
 
 def test_training_gradients_match_reference(pair):

@@ -99,10 +99,6 @@ def test_cli_path(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.glob("a_*.png"))  # nothing was written
 
 
-def test_checkpoint_errors_are_weights_errors():
-    assert issubclass(UnsafeCheckpointError, WeightsError)
-
-
 # --- checkpoints that describe more than they hold --------------------------------------------------------------
 
 def test_self_referencing_checkpoint_is_refused_quickly(tmp_path):

@@ -34,6 +34,23 @@ def vit():
                              embed_dim=32, num_heads=2, num_classes=10).eval()
 
 
+def test_deit_distill_mode_is_the_distillation_tokens_row_recomputed_from_qkv():
+    torch.manual_seed(1)
+    deit = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False, img_size=64, patch_size=16,
+                             depth=2, embed_dim=32, num_heads=2, num_classes=10).eval()
+    seen, handle = block_input(deit, deit.blocks[1])
+    cap = probes.capture_module(deit, "DeiT", image(seed=3), PP)
+    handle.remove()
+    x = deit.blocks[1].norm1(seen["x"])[0]  # (2 prefix tokens + 16 patches, 32)
+    qkv = deit.blocks[1].attn.qkv(x).view(x.shape[0], 3, 2, 16)
+    q, k = qkv[:, 0], qkv[:, 1]
+    attn = torch.softmax((q[1][None] * k).sum(-1).T / 16 ** 0.5, -1)  # token 1 = the distillation token
+    got, _ = probes.token_map(cap, (20, 40), layer=1, mode="distill")
+    assert np.allclose(got, attn[:, 2:].mean(0).reshape(4, 4).detach().numpy(), atol=1e-6)
+    cls, _ = probes.token_map(cap, (20, 40), layer=1, mode="cls")
+    assert not np.allclose(got, cls, atol=1e-3)  # another token's row
+
+
 def test_vit_click_is_the_softmax_row_recomputed_from_qkv(vit):
     img = image()
     seen, handle = block_input(vit, vit.blocks[1])
@@ -137,3 +154,21 @@ def test_second_click_on_the_same_image_runs_no_forward(monkeypatch, vit):
     assert first.shape == second.shape == (64, 64)
     probes.attention_map(image(seed=1), "vit-ti16", (10, 10))
     assert cache.forwards == 2
+
+
+def test_pervit_mean_attention_distance_recomputed_with_loops():
+    """Per head: Σ_q Σ_k w[q, k]·‖pos(q) − pos(k)‖ / N, written out token by token."""
+    from vtdemo.explain.pervit import mean_distance
+
+    grid, heads = 3, 2
+    w = torch.rand(1, heads, grid * grid, grid * grid)
+    w = w / w.sum(-1, keepdim=True)
+    expected = np.zeros(heads)
+    for h in range(heads):
+        for q in range(grid * grid):
+            for k in range(grid * grid):
+                dy, dx = q // grid - k // grid, q % grid - k % grid
+                expected[h] += float(w[0, h, q, k]) * (dy * dy + dx * dx) ** 0.5 / (grid * grid)
+    assert np.allclose(mean_distance(w, grid), expected, atol=1e-6)
+    local = torch.eye(grid * grid)[None, None].repeat(1, heads, 1, 1)  # every query attends to itself only
+    assert np.allclose(mean_distance(local, grid), 0)

@@ -10,7 +10,6 @@ from safetensors.torch import save_file
 
 from vtdemo.models.hat import HAT
 from vtdemo.ui import sr_tab
-from vtdemo.viz.zoom import zoom_crop
 
 
 class _Evil:
@@ -62,7 +61,7 @@ def test_unsafe_or_foreign_checkpoints_get_a_clear_message(tmp_path):
         sr_tab.on_checkpoint(str(other), 4, {}, [])
 
 
-def test_inspector_crops_are_the_results_crops(tmp_path):
+def test_inspector_crops_are_the_results_crops(tmp_path, zoomed):
     from vtdemo.sr.compare import compare
 
     rng = np.random.default_rng(0)
@@ -71,7 +70,6 @@ def test_inspector_crops_are_the_results_crops(tmp_path):
     crops = sr_tab.inspector_crops(state, 30.0, 70.0, 3)
     assert [c for _, c in crops][0] == "input (nearest)" and crops[-1][1] == "HR reference"
     result = Image.open(state["results"][0]["path"])
-    assert np.array_equal(np.asarray(Image.open(crops[1][0])),
-                          np.asarray(zoom_crop(result, (0.3, 0.7), 3, sr_tab.VIEW)))
-    lr = Image.open(state["input"])
-    assert np.array_equal(np.asarray(Image.open(crops[0][0])), np.asarray(zoom_crop(lr, (0.3, 0.7), 6, sr_tab.VIEW)))
+    assert np.array_equal(np.asarray(Image.open(crops[1][0])), zoomed(result, (0.3, 0.7), 3, sr_tab.VIEW))
+    lr = Image.open(state["input"])  # half the size: twice the zoom shows the same content
+    assert np.array_equal(np.asarray(Image.open(crops[0][0])), zoomed(lr, (0.3, 0.7), 6, sr_tab.VIEW))
