@@ -207,31 +207,114 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_attention(model_ids: list[str], size: int = 320, clicks: int = 20) -> list[str]:
+def _attention_model(model_id: str, random_weights: bool):
+    """(model, whether its weights are random): the card's weights when available and wanted, else the real
+    architecture with random weights (built here: no download, no pre-filled cache needed)."""
+    from vtdemo.zoo import weights
+    from vtdemo.zoo.builders import architecture
+    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.loading import load_model
+
+    if not random_weights:
+        try:
+            return load_model(model_id, download=False), False
+        except weights.WeightsUnavailable:
+            pass
+    torch.manual_seed(0)
+    return architecture(get_card(model_id)).eval(), True
+
+
+def bench_attention(model_ids: list[str], size: int = 320, clicks: int = 20, random_weights: bool = False) -> list[str]:
     """Time of an attention click as the server computes it: the first (one forward pass with capture) and later
-    clicks on the same image (cache slice + overlay + PNG), per classifier."""
+    clicks on the same image (cache slice + overlay + PNG), per classifier. Models without weights here run with
+    random weights of the real architecture (timing does not depend on the values)."""
     import tempfile
 
     from PIL import Image
 
-    from vtdemo.explain.probes import cached_capture
+    from vtdemo.explain.probes import capture_module, image_key
     from vtdemo.viz.attention import classifier_overlay
-
-    def attention_click(x: float, y: float, layer: int) -> float:
-        start = time.perf_counter()
-        image, _ = classifier_overlay(cached_capture(str(path), model_id), (x, y), layer, "mean", None)
-        return (time.perf_counter() - start) * 1000 + _png_ms(image)
+    from vtdemo.zoo.cards import get_card
 
     path = Path(tempfile.mkdtemp()) / "click.png"
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
     lines = [f"Attention clicks on a {size}×{size} image ({torch.get_num_threads()} threads):"]
     for model_id in model_ids:
-        from vtdemo.zoo.loading import load_model
+        card = get_card(model_id)
+        model, random = _attention_model(model_id, random_weights)  # loading is not part of a click
 
-        load_model(model_id)  # loading is not part of a click
-        first = attention_click(size / 2, size / 2, -1)
-        times = sorted(attention_click(40 + (i * 13) % (size - 80), size / 2, -1 - i % 3) for i in range(clicks))
+        def click(x: float, y: float, layer: int, cap=None):
+            start = time.perf_counter()
+            image_key(str(path))  # a later click only looks the file's digest up
+            cap = cap or capture_module(model, card.family, str(path), card.preprocess, model_id)
+            image, _ = classifier_overlay(cap, (x, y), layer, "mean", None)
+            return (time.perf_counter() - start) * 1000 + _png_ms(image), cap
+
+        first, cap = click(size / 2, size / 2, -1)
+        times = sorted(click(40 + (i * 13) % (size - 80), size / 2, -1 - i % 3, cap)[0] for i in range(clicks))
         lines.append(f"  {model_id:22s} first click {first:7.1f} ms   later clicks: median "
-                     f"{times[len(times) // 2]:5.1f} ms, max {times[-1]:5.1f} ms")
+                     f"{times[len(times) // 2]:5.1f} ms, max {times[-1]:5.1f} ms"
+                     + ("   (random weights)" if random else ""))
     return lines
+
+
+def bench_pervit(model_id: str = "pervit-demo") -> list[str]:
+    """PerViT's peripheral position attention φp: the mean attention distance per block (mean over heads, in
+    tokens) at the paper's initialisation and in the trained model, with a uniform map's distance for scale."""
+    from vtdemo.explain.pervit import mean_distance
+    from vtdemo.zoo.builders import architecture
+    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.loading import load_model
+
+    card = get_card(model_id)
+    torch.manual_seed(0)
+    models = {"initialised": architecture(card).eval(), "trained": load_model(model_id, device="cpu")}
+    with torch.no_grad():
+        tables = {name: [mean_distance(p / p.sum(-1, keepdim=True), m.grid).mean()
+                         for p in m.position_attention()] for name, m in models.items()}
+    grid = models["trained"].grid
+    uniform = float(mean_distance(torch.ones(1, 1, grid * grid, grid * grid) / grid ** 2, grid)[0])
+    lines = [f"{model_id}: mean attention distance of φp per block (tokens, mean over heads; {grid}×{grid} grid, "
+             f"a uniform map: {uniform:.1f})",
+             "| block | " + " | ".join(str(i) for i in range(len(tables["trained"]))) + " |",
+             "|---|" + "---|" * len(tables["trained"])]
+    lines += [f"| {name} | " + " | ".join(f"{v:.1f}" for v in values) + " |" for name, values in tables.items()]
+    return lines
+
+
+PUBLISHED_BICUBIC = {  # the bicubic rows of the SwinIR / HAT papers' tables: (PSNR-Y, SSIM-Y), MATLAB bicubic
+    ("Set5", 2): (33.66, 0.9299), ("Set5", 3): (30.39, 0.8682), ("Set5", 4): (28.42, 0.8104),
+    ("Set14", 2): (30.24, 0.8688), ("Set14", 3): (27.55, 0.7742), ("Set14", 4): (26.00, 0.7027),
+}
+
+
+def bicubic_scores(root: Path, dataset: str, scale: int) -> tuple[float, float]:
+    """Mean (PSNR-Y, SSIM-Y) of vtdemo's bicubic on a benchmark laid out as <dataset>/HR/*.png and
+    <dataset>/LR_bicubic/X<scale>/<name>x<scale>.png (the usual Set5/Set14 layout), ``scale`` px border crop."""
+    from PIL import Image
+
+    from vtdemo.sr.engine import upscale
+    from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
+
+    folder = Path(root) / dataset
+    psnrs, ssims = [], []
+    for hr_path in sorted((folder / "HR").glob("*.png")):
+        hr = crop_to_multiple(Image.open(hr_path).convert("RGB"), scale)
+        lr = Image.open(folder / "LR_bicubic" / f"X{scale}" / hr_path.name.replace(".png", f"x{scale}.png"))
+        sr = upscale(lr.convert("RGB"), "bicubic", scale=scale)
+        psnrs.append(psnr_y(sr, hr, crop=scale))
+        ssims.append(ssim_y(sr, hr, crop=scale))
+    if not psnrs:
+        raise FileNotFoundError(f"no {dataset} images under {folder}/HR")
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def bench_bicubic(root: Path) -> list[str]:
+    """vtdemo's bicubic against the papers' bicubic rows on Set5 and Set14 (×2, ×3, ×4)."""
+    keys = sorted(PUBLISHED_BICUBIC, key=lambda k: (k[0] != "Set5", k[1]))
+    ours = {k: bicubic_scores(root, *k) for k in keys}
+    return ["| bicubic | " + " | ".join(f"{d} ×{s}" for d, s in keys) + " |", "|---|" + "---|" * len(keys),
+            "| vtdemo (PSNR-Y / SSIM-Y) | " + " | ".join(f"{ours[k][0]:.2f} / {ours[k][1]:.4f}" for k in keys) + " |",
+            "| published | " + " | ".join(f"{PUBLISHED_BICUBIC[k][0]:.2f} / {PUBLISHED_BICUBIC[k][1]:.4f}"
+                                         for k in keys) + " |"]

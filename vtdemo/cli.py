@@ -172,11 +172,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                             fresh_sessions=args.fresh_sessions, attack=args.attack)
         print("\n".join(lines))
         return 1 if failed or wrong else 0
+    if args.what == "bicubic":
+        if args.data is None:
+            print("vtdemo bench bicubic: --data FOLDER is needed (holding Set5/ and Set14/ with HR/ and "
+                  "LR_bicubic/X2..X4/)", file=sys.stderr)
+            return 2
+        print("\n".join(bench.bench_bicubic(args.data)))
+        return 0
+    if args.what == "pervit":
+        print("\n".join(bench.bench_pervit((args.models or ["pervit-demo"])[0])))
+        return 0
     if args.what == "attention":
         from vtdemo.zoo import weights
 
         try:
-            print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320)))
+            print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320,
+                                                   random_weights=args.random_weights)))
         except (UnknownModelError, weights.WeightsError) as exc:
             print(f"vtdemo bench attention: {exc}", file=sys.stderr)
             return 2
@@ -274,11 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam", "attention", "load", "hostile"],
+    bench.add_argument("what", choices=["sr", "lam", "attention", "pervit", "bicubic", "load", "hostile"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
-                            "attention click; attention: classifier attention clicks (first and cached); load: "
-                            "concurrent users against a local server; hostile: memory and time of hostile inputs (--models: "
-                            "cases)")
+                            "attention click; attention: classifier attention clicks (first and cached); pervit: φp's "
+                            "mean attention distance per block, initialised and trained; bicubic: Set5/Set14 "
+                            "bicubic scores against the papers' (--data); load: concurrent users against a local "
+                            "server; hostile: memory and time of hostile inputs (--models: cases)")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
                        "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
     bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
@@ -296,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--attack", action="store_true",
                        help="load: add a hostile client (bomb images, path probes, a flood of heavy requests)")
     bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
+    bench.add_argument("--random-weights", action="store_true",
+                       help="attention: random weights of the real architectures even where weights are here "
+                            "(models without weights here always get them)")
+    bench.add_argument("--data", type=Path, help="bicubic: a folder holding Set5/ and Set14/")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

@@ -44,6 +44,12 @@ def test_learns_resumes_and_exports(folder):
     assert card["val_top1"] == max(r["top1"] for r in log) >= 0.9  # reddish vs bluish
     assert card["classes"] == ["n0001", "n0002"] and card["epochs"] == 6
     assert card["command"].startswith("python -m vtdemo.train classify --arch vit")
+    assert [r["top1"] for r in card["history"]] == [r["top1"] for r in log]  # the curve travels with the card
+    from vtdemo.train.curves import table
+
+    rows = table([card], every=2)
+    assert rows[0].startswith("| model | epoch 2 | epoch 4 | epoch 6 | best")
+    assert rows[2].startswith(f"| tiny-vit | {log[1]['top1']:.1%} | {log[3]['top1']:.1%} | {log[5]['top1']:.1%}")
     from safetensors.torch import load_file
 
     assert "head.weight" in load_file(str(export))

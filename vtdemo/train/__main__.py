@@ -1,8 +1,8 @@
-"""python -m vtdemo.train {sr,classify} ... — train the project's demo models (resumable; see --help)."""
+"""python -m vtdemo.train {sr,classify,curves} ... — train the project's demo models (resumable; see --help)."""
 import argparse
 import sys
 
-from vtdemo.train import classify, sr
+from vtdemo.train import classify, curves, sr
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -10,6 +10,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="task", required=True)
     sr.build_parser(sub)
     classify.build_parser(sub)
+    curves.build_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the exported card

@@ -262,6 +262,7 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
         epochs=args.epochs, batch=args.batch, lr=args.lr, teacher=args.teacher, seed=args.seed,
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
         val_top1=round(best, 4), date=time.strftime("%Y-%m-%d"),
+        history=[json.loads(line) for line in (args.out / "log.jsonl").read_text().splitlines() if line.strip()],
     )
     write_card(args.export.with_suffix(".json"), card)
     print(f"wrote {args.export} ({card['file_bytes'] / 1e6:.2f} MB, top-1 {best:.2%}) and its card")
