@@ -81,7 +81,8 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
 
     from vtdemo.models.hat import HAT
     from vtdemo.runtime import default_device
-    from vtdemo.sr.engine import SRNet
+    from vtdemo.sr import backends
+    from vtdemo.sr.backends import SRNet
     from vtdemo.zoo.cards import get_card
 
     dev = torch.device(device) if device else default_device()
@@ -116,13 +117,12 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
             t, y, m = _time(bf16, x, repeats, dev)
             rows.append(Row(model_id, "torch", "cuda", "bf16", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
                             (y - y_ref).abs().max().item()))
-        if onnx and dev.type == "cpu":
-            from vtdemo.sr import onnx_backend
-
-            net = SRNet(ours, card.scale, f"bench-{model_id}")
-            fn = onnx_backend.tile_fn(net, size)
+        for name, backend in backends.BACKENDS.items() if onnx and dev.type == "cpu" else ():
+            if name == "torch":
+                continue  # the rows above
+            fn = backend.tile_fn(SRNet(ours, card.scale, f"bench-{model_id}"), dev, size)  # exports if needed
             t, y, m = _time(fn, x, repeats, dev)
-            rows.append(Row(model_id, "onnxruntime", "cpu", "fp32", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
+            rows.append(Row(model_id, name, "cpu", "fp32", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
                             (y - y_ref).abs().max().item()))
     return rows
 

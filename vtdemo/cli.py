@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", type=int, default=4, help="scale for 'bicubic' (models have their own)")
     up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
     up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
-    up.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto")
+    up.add_argument("--backend", default="auto", help="auto (default), torch or onnxruntime (see export-onnx)")
     up.add_argument("--force", action="store_true", help="overwrite existing outputs")
     up.set_defaults(func=_cmd_upscale)
 

@@ -16,6 +16,8 @@ Upscale images with **HAT** and its baselines, compare models, and look inside *
 **PerViT**. Everything runs locally; models load on first use.
 """
 
+TABS = (sr_tab, lam_tab, classify_tab, attention_tab, models_tab)  # each module's build(demo) adds one tab
+
 CSS = """
 .vt-status { font-size: 0.9em; opacity: 0.85; }
 """
@@ -28,11 +30,8 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="vtdemo — vision transformer lab", delete_cache=(max(60, age // 4), age)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
-            sr_tab.build(demo)
-            lam_tab.build(demo)
-            classify_tab.build(demo)
-            attention_tab.build(demo)
-            models_tab.build(demo)
+            for tab in TABS:
+                tab.build(demo)
     return demo
 
 
