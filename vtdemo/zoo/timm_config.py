@@ -3,18 +3,22 @@
 timm card's derived value is first read (timm imports torch)."""
 from __future__ import annotations
 
-from functools import lru_cache
+from vtdemo.cache import Cache
+
+_CONFIGS, _COUNTS = Cache(64), Cache(64)  # one entry per timm card's tag
 
 
-@lru_cache(maxsize=None)
 def pretrained(tag: str):
     """timm's ``PretrainedCfg`` of ``tag`` (e.g. "vit_small_patch16_224.augreg_in21k_ft_in1k")."""
-    from timm.models import get_pretrained_cfg
+    def read():
+        from timm.models import get_pretrained_cfg
 
-    cfg = get_pretrained_cfg(tag)
-    if cfg is None:
-        raise KeyError(f"timm has no pretrained configuration {tag!r}")
-    return cfg
+        cfg = get_pretrained_cfg(tag)
+        if cfg is None:
+            raise KeyError(f"timm has no pretrained configuration {tag!r}")
+        return cfg
+
+    return _CONFIGS.get_or_compute(tag, read)
 
 
 def pipeline(tag: str) -> dict:
@@ -24,12 +28,14 @@ def pipeline(tag: str) -> dict:
                 mean=tuple(cfg.mean), std=tuple(cfg.std))
 
 
-@lru_cache(maxsize=None)
 def parameter_count(tag: str) -> int:
     """Parameters of the architecture, built on the meta device (nothing allocated)."""
-    import timm
-    import torch
+    def count() -> int:
+        import timm
+        import torch
 
-    with torch.device("meta"):
-        model = timm.create_model(tag.split(".")[0], pretrained=False, num_classes=pretrained(tag).num_classes)
-    return sum(p.numel() for p in model.parameters())
+        with torch.device("meta"):
+            model = timm.create_model(tag.split(".")[0], pretrained=False, num_classes=pretrained(tag).num_classes)
+        return sum(p.numel() for p in model.parameters())
+
+    return _COUNTS.get_or_compute(tag, count)
