@@ -192,3 +192,23 @@ def test_large_inputs_are_attended_around_the_click(monkeypatch):
     inside = (slice(64, 128), slice(112, 176))
     assert np.array_equal(view.window, full.window[inside]) and full.heat[inside].sum() == pytest.approx(1, abs=1e-4)
     assert np.abs(view.heat - full.heat[inside]).max() < 1e-5
+
+
+def test_hat_is_an_entry_of_the_probe_registry(setup):
+    """The registry's HAT entry names every block (two HABs, then the OCAB) and reads the same rows as the direct
+    capture: layer i is (group, block) in forward order."""
+    from vtdemo.explain.registry import probe_for
+
+    model, lr = setup[0], setup[1]
+    probe = probe_for("HAT")
+    infos = probe.layers(model)
+    assert [i.name for i in infos] == ["group 0 block 0 (W-MSA)", "group 0 block 1 (SW-MSA)", "group 0 block 2 (OCAB)"]
+    assert [i.drawing for i in infos] == ["window", "window", "overlapping window"] and infos[0].heads == 2
+    h, w = lr.shape[-2:]
+    for index, block in enumerate(range(3)):
+        layers = probe.capture(model, lr, only=index)
+        found = probe.token_map(layers, 0, 5, 3, None, "window")
+        direct = pixel_attention(capture(model, lr, 0, block), 3, 5, (h, w))
+        assert np.array_equal(found.heat[:h, :w], direct.heat) and found.kind == direct.kind
+        one_head = probe.token_map(layers, 0, 5, 3, 1, "window")
+        assert np.array_equal(one_head.heat[:h, :w], direct.heads[1])
