@@ -168,7 +168,7 @@ def test_on_a_zerogpu_space_every_endpoints_model_work_runs_in_a_gpu_function(tm
             "compare": lambda: sr_tab.api_compare(img, ["bicubic", "hat-demo-x4"], "lr", 4),
             "lam_for_image": lambda: lam_tab.lam_api(img, "hat-demo-x4", 10, 10, 2),
             "hat_attention_for_image": lambda: lam_tab.attention_api(img, "hat-demo-x4", 10, 10, 0, 1, "mean"),
-            "classify": lambda: classify_tab.classify_api(img, "vit-demo", 3),
+            "classify_heads": lambda: classify_tab.classify_api(img, "vit-demo", 3),
             "cached_capture": lambda: attention_tab.attention_api(img, "vit-demo", 24, 20, -1, "mean", ""),
         }}
         for name, call in calls.items():

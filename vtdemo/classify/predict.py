@@ -19,6 +19,9 @@ class Prediction:
     # "prediction"; for distilled DeiT "average", "class token" and "distillation token"
     heads: dict[str, list[tuple[str, float]]]
     seconds: float
+    # True when the top probability is below the model's calibrated threshold (probably none of its classes);
+    # None for models without one (the ImageNet-1k models)
+    out_of_class: bool | None = None
 
     @property
     def top(self) -> list[tuple[str, float]]:
@@ -63,7 +66,10 @@ def classify_heads(image: ImageSource, model: str | ModelCard, top_k: int = 5, d
                  "distillation token": _top_k(dist_logits, names, top_k)}
     else:
         heads = {"prediction": _top_k(module(x), names, top_k)}
-    return Prediction(card.id, heads, time.perf_counter() - start)
+    from vtdemo.classify.out_of_class import is_out_of_class
+
+    top = heads.get("average") or heads["prediction"]
+    return Prediction(card.id, heads, time.perf_counter() - start, is_out_of_class(card.id, [top[0][1]]))
 
 
 def classify(image: ImageSource, model: str | ModelCard, top_k: int = 5, device=None) -> list[tuple[str, float]]:

@@ -1,8 +1,8 @@
-"""python -m vtdemo.train {sr,classify,curves} ... — train the project's demo models (resumable; see --help)."""
+"""python -m vtdemo.train {sr,classify,curves,out-of-class} ... — train the project's demo models (resumable; see --help)."""
 import argparse
 import sys
 
-from vtdemo.train import classify, curves, sr
+from vtdemo.train import classify, curves, out_of_class, sr
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,6 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     sr.build_parser(sub)
     classify.build_parser(sub)
     curves.build_parser(sub)
+    out_of_class.build_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the exported card

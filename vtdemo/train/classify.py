@@ -264,5 +264,16 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
         val_top1=round(best, 4), date=time.strftime("%Y-%m-%d"),
         history=[json.loads(line) for line in (args.out / "log.jsonl").read_text().splitlines() if line.strip()],
     )
+    from vtdemo.classify.out_of_class import calibrate
+    from vtdemo.zoo.builders import BuildError
+    from vtdemo.zoo.cards import UnknownModelError, get_card
+
+    try:  # a card id of the zoo: calibrate its "none of my classes" signal on the validation images
+        get_card(card["id"])
+        card["out_of_class"] = calibrate(card["id"], args.data / "val", path=args.export)
+    except UnknownModelError:
+        pass  # not a zoo model: nothing to calibrate against
+    except BuildError as exc:
+        print(f"not calibrated: {exc}")
     write_card(args.export.with_suffix(".json"), card)
     print(f"wrote {args.export} ({card['file_bytes'] / 1e6:.2f} MB, top-1 {best:.2%}) and its card")

@@ -34,6 +34,16 @@ def default_classifiers() -> list[str]:
     return demo or ids[:2]
 
 
+def none_of(card) -> str:
+    """The headline shown instead of a top-1 a model is not sure of."""
+    return f"⚠ probably none of its {len(label_names(card.labels))} classes"
+
+
+def _flagged_value(pred, card) -> dict:
+    """gr.Label's value with the warning as its headline; the probabilities stay."""
+    return {"label": none_of(card), "confidences": [{"label": k, "confidence": v} for k, v in pred.top]}
+
+
 def _label_value(top: list[tuple[str, float]]) -> dict[str, float]:
     return {label: prob for label, prob in top}
 
@@ -57,7 +67,11 @@ def run_classify(image, models, top_k):
                         f"distillation token: {dist[0]} ({dist[1]:.0%})")
         if card.labels not in (None, "imagenet-1k"):
             caption += f"<br>knows only the {len(label_names(card.labels))} {card.labels} classes"
-        labels.append(gr.update(value=_label_value(pred.top), label=card.name, visible=True))
+        if pred.out_of_class:
+            caption += (f"<br>⚠ its top probability ({pred.top[0][1]:.0%}) is lower than on 95 % of the images of "
+                        f"its classes: this image is probably none of them, whatever the top-1 says")
+        value = _flagged_value(pred, card) if pred.out_of_class else _label_value(pred.top)
+        labels.append(gr.update(value=value, label=card.name, visible=True))
         captions.append(gr.update(value=caption, visible=True))
     for _ in range(SLOTS - len(models)):
         labels.append(gr.update(value=None, visible=False))
@@ -66,12 +80,14 @@ def run_classify(image, models, top_k):
 
 
 @user_errors
-def classify_api(image: str, model_id: str, top_k: int = 5) -> dict[str, float]:
-    """Top-k of one classifier: {label: probability} (distilled DeiT: the average of its heads)."""
+def classify_api(image: str, model_id: str, top_k: int = 5):
+    """Top-k of one classifier: {label: probability} (distilled DeiT: the average of its heads); the headline says
+    "probably none of its N classes" when the model's top probability is below its calibrated threshold."""
     if not image:
         raise gr.Error("No image given.")
     model_id = validate.text(model_id, "model_id")
-    return _label_value(on_device.classify(image, model_id, validate.integer(top_k, "top_k", 1, MAX_TOP_K)))
+    pred = on_device.classify_heads(image, model_id, validate.integer(top_k, "top_k", 1, MAX_TOP_K))
+    return _flagged_value(pred, get_card(model_id)) if pred.out_of_class else _label_value(pred.top)
 
 
 def build(demo: gr.Blocks) -> None:
@@ -113,4 +129,5 @@ def build(demo: gr.Blocks) -> None:
             button = gr.Button()
         button.click(classify_api, [api_image, api_model, api_k], api_label, api_name="classify",
                      concurrency_id=HEAVY_CLS, concurrency_limit=2,
-                     api_description="Top-k of one classifier: label and confidences.")
+                     api_description="Top-k of one classifier: label and confidences; the label is 'probably none "
+                                     "of its N classes' when the model is not sure the image is one of them.")

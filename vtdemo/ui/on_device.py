@@ -26,4 +26,3 @@ lam_for_image = _on_gpu(120, "vtdemo.sr.lam", "lam_for_image")
 hat_attention_for_image = _on_gpu(30, "vtdemo.explain.hat", "hat_attention_for_image")
 attention_capture = _on_gpu(30, "vtdemo.explain.probes", "cached_capture")  # cached: a later click runs nothing
 classify_heads = _on_gpu(20, "vtdemo.classify.predict", "classify_heads")
-classify = _on_gpu(20, "vtdemo.classify.predict", "classify")
