@@ -122,9 +122,21 @@ def test_demo_classifier_endpoint_matches_timms_transform(client, photo, model_i
     result = client.predict(handle_file(photo), model_id, 10, api_name="/classify")
     names = label_names("imagenette")
     got = {c["label"]: c["confidence"] for c in result["confidences"]}
-    from vtdemo.classify.out_of_class import card_entry
+    # the out-of-class check, recomputed: features before the head, Mahalanobis distance to the nearest class mean
+    import json
 
-    sure = probs.max() >= card_entry(model_id)["threshold"]  # else the headline warns instead of answering
+    from safetensors.numpy import load_file
+
+    from vtdemo.zoo.weights import embedded_dir
+
+    model = load_model(model_id, device="cpu")
+    with torch.no_grad():
+        f = (model.forward_head(model.forward_features(x.unsqueeze(0)), pre_logits=True)
+             if hasattr(model, "forward_head") else model.forward_features(x.unsqueeze(0)))[0].numpy()
+    stats = load_file(str(embedded_dir() / f"{model_id}.ood.safetensors"))
+    distance = min((f - m) @ stats["precision"] @ (f - m) for m in stats["means"])
+    threshold = json.loads((embedded_dir() / f"{model_id}.json").read_text())["out_of_class"]["threshold"]
+    sure = -distance >= threshold  # else the headline warns instead of answering
     assert result["label"] == (names[int(probs.argmax())] if sure else "⚠ probably none of its 10 classes")
     assert [got[n] for n in names] == pytest.approx(probs.tolist(), abs=1e-3)
 

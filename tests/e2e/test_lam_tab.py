@@ -18,7 +18,6 @@ def small_image(tmp_path_factory) -> str:
 def test_lam_endpoint_returns_the_overlay_and_the_di_of_the_box_at_the_point(client, small_image):
     """The endpoint's DI is LAM's of the 16×16 output box centred on input pixel (20, 16) — recomputed here from the
     attribution itself, with the box placed by hand — and its overlay shows that box in green."""
-    import torch
     from gradio_client import handle_file
 
     from vtdemo.imaging import decode_image, pil_to_tensor

@@ -1,10 +1,13 @@
 """Saying when an image is none of a classifier's classes: a 10-class demo model cannot know a tiger, and its top-1
-on one is still a confident-looking probability. The signal is the maximum softmax probability (MSP, Hendrycks &
-Gimpel 2017): below a threshold chosen on in-class images, the answer is flagged.
+on one is still a confident-looking probability. The signal is the Mahalanobis distance of the image's penultimate
+features to the nearest class mean (tied covariance; Lee et al., NeurIPS 2018), fitted on every 4th training image
+— on these small models it separates images of other kinds from in-class ones better than the maximum softmax
+probability (both are measured by ``calibrate``).
 
 The threshold is chosen on half of the in-class validation images (every other one) so that 5 % of them are flagged,
 then measured on the other half (false alarms) and on images of other kinds that the project makes or scikit-image
-ships (``other_images``: detections). Both rates are written into the model's JSON card with the threshold.
+ships (``other_images``: detections). The class means and precision matrix are stored beside the weights
+(``<id>.ood.safetensors``), the threshold and both rates in the model's JSON card.
 """
 from __future__ import annotations
 
@@ -14,8 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SCORE = "maximum softmax probability"
+from vtdemo.cache import Cache
+
+SCORE = "Mahalanobis distance of the penultimate features to the nearest class mean (tied covariance)"
 FALSE_ALARMS = 0.05  # the share of in-class images flagged when the threshold is chosen
+TRAIN_EVERY = 4  # the class statistics come from every 4th training image
 
 # scikit-image's bundled images (public domain or CC0); none shows one of the Imagenette classes
 _SKIMAGE = ("astronaut", "brick", "camera", "cell", "checkerboard", "chelsea", "clock", "coffee", "coins",
@@ -60,10 +66,19 @@ def other_images(crops: int = 3, synthetic: int = 20, seed: int = 0) -> list[Ima
     return images
 
 
-def probabilities(model_id: str, images: list, batch: int = 64, device=None, path=None) -> np.ndarray:
-    """(n, classes) softmax outputs of ``model_id`` (what its top-k shows; distilled DeiT: its two heads
-    averaged) for images or image files, through the app's own preprocessing; ``path``: other weights for the
-    card's architecture (a model just trained)."""
+def outputs(model, x):
+    """(logits, penultimate features) of one forward pass: timm models through their ``forward_head`` (distilled
+    DeiT: its two heads averaged, as at test time), PerViT through its pooled ``forward_features``."""
+    if hasattr(model, "forward_head"):
+        tokens = model.forward_features(x)
+        return model.forward_head(tokens), model.forward_head(tokens, pre_logits=True)
+    features = model.forward_features(x)
+    return model.head(features), features
+
+
+def _outputs(model_id: str, images: list, batch: int = 64, device=None, path=None) -> tuple[np.ndarray, np.ndarray]:
+    """(softmax probabilities, penultimate features) of ``model_id`` for images or image files, through the app's
+    own preprocessing; ``path``: other weights for the card's architecture (a model just trained)."""
     import torch
 
     from vtdemo.classify.preprocess import preprocess
@@ -74,30 +89,85 @@ def probabilities(model_id: str, images: list, batch: int = 64, device=None, pat
     card = get_card(model_id)
     model = load_model(model_id, device=device, path=path)
     dev = next(model.parameters()).device
-    out = []
+    probs, feats = [], []
     with torch.no_grad():
         for i in range(0, len(images), batch):
             x = torch.cat([preprocess(decode_image(im).rgb, card.preprocess)[0] for im in images[i:i + batch]])
-            out.append(model(x.to(dev)).float().softmax(-1).cpu().numpy())
-    return np.concatenate(out)
+            logits, features = outputs(model, x.to(dev))
+            probs.append(logits.float().softmax(-1).cpu().numpy())
+            feats.append(features.float().cpu().numpy())
+    return np.concatenate(probs), np.concatenate(feats)
 
 
-def calibrate(model_id: str, val_folder: Path, device=None, path=None) -> dict:
-    """The threshold of ``model_id`` chosen on every other in-class validation image, and how it does on the rest
-    and on ``other_images()``: the ``out_of_class`` entry of its card."""
+def fit(features: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Class means and the precision of the shared (tied) covariance of training features."""
+    classes = np.unique(labels)
+    means = np.stack([features[labels == c].mean(0) for c in classes])
+    centred = features - means[np.searchsorted(classes, labels)]
+    covariance = centred.T @ centred / len(features)
+    ridge = 1e-3 * np.trace(covariance) / len(covariance)  # keeps the inverse stable with few images
+    return {"means": means.astype(np.float32),
+            "precision": np.linalg.inv(covariance + ridge * np.eye(len(covariance))).astype(np.float32)}
+
+
+def score(features: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """Minus the squared Mahalanobis distance to the nearest class mean (higher: more like the training classes)."""
+    d = features[:, None, :] - stats["means"][None]
+    return -np.einsum("nki,ij,nkj->nk", d, stats["precision"], d).min(1)
+
+
+def calibrate(model_id: str, data: Path, device=None, path=None) -> tuple[dict, dict[str, np.ndarray]]:
+    """(the card's ``out_of_class`` entry, the class statistics) of ``model_id``, from ``data``/train (every 4th
+    image) and ``data``/val: the threshold flags 5 % of every other val image; the entry also gives the rates of
+    the maximum softmax probability at the same false-alarm level, for comparison."""
     from vtdemo.classify.evaluate import class_index, labelled_images
     from vtdemo.zoo.cards import get_card
 
     card = get_card(model_id)
-    files = [p for p, synset in labelled_images(val_folder) if class_index(card.labels, synset) is not None]
-    val = probabilities(model_id, files, device=device, path=path).max(-1)
+
+    def known(folder):
+        return [(p, class_index(card.labels, s)) for p, s in labelled_images(folder)
+                if class_index(card.labels, s) is not None]
+
+    train = known(Path(data) / "train")[::TRAIN_EVERY]
+    val = [p for p, _ in known(Path(data) / "val")]
+    _, train_features = _outputs(model_id, [p for p, _ in train], device=device, path=path)
+    stats = fit(train_features, np.array([label for _, label in train]))
+    val_probs, val_features = _outputs(model_id, val, device=device, path=path)
     others = other_images()
-    other = probabilities(model_id, others, device=device, path=path).max(-1)
-    threshold = float(np.quantile(val[0::2], FALSE_ALARMS))
-    return {"score": SCORE, "threshold": round(threshold, 4),
-            "chosen_on": f"every other image of {len(files)} in-class validation images ({FALSE_ALARMS:.0%} flagged)",
-            "val_flagged": round(float((val[1::2] < threshold).mean()), 4), "val_images": int(len(val[1::2])),
-            "other_flagged": round(float((other < threshold).mean()), 4), "other_images": len(others)}
+    other_probs, other_features = _outputs(model_id, others, device=device, path=path)
+    entry = {"score": SCORE, "train_images": len(train), "val_images": len(val) // 2, "other_images": len(others),
+             "chosen_on": f"every other image of {len(val)} in-class validation images ({FALSE_ALARMS:.0%} flagged)"}
+    for name, (v, o) in {"": (score(val_features, stats), score(other_features, stats)),
+                         "msp_": (val_probs.max(-1), other_probs.max(-1))}.items():
+        threshold = float(np.quantile(v[0::2], FALSE_ALARMS))
+        entry[name + "threshold"] = round(threshold, 4)
+        entry[name + "val_flagged"] = round(float((v[1::2] < threshold).mean()), 4)
+        entry[name + "other_flagged"] = round(float((o < threshold).mean()), 4)
+    return entry, stats
+
+
+def _detector(model_id: str) -> tuple[float, dict[str, np.ndarray]] | None:
+    """(threshold, class statistics) of an embedded model whose card has them; None otherwise."""
+    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.weights import embedded_dir
+
+    card = get_card(model_id)
+    if card.source.kind != "embedded":
+        return None
+    entry, stats_file = card_entry(model_id), embedded_dir() / f"{card.id}.ood.safetensors"
+    if not entry or not stats_file.is_file():
+        return None
+
+    def load():
+        from safetensors.numpy import load_file
+
+        return load_file(str(stats_file))
+
+    return entry["threshold"], _STATS.get_or_compute((str(stats_file), stats_file.stat().st_mtime_ns), load)
+
+
+_STATS = Cache(8)
 
 
 def card_entry(model_id: str) -> dict | None:
@@ -108,16 +178,17 @@ def card_entry(model_id: str) -> dict | None:
     card = get_card(model_id)
     if card.source.kind != "embedded":
         return None
-    path = embedded_dir() / f"{card.id}.json"
     try:
-        return json.loads(path.read_text()).get("out_of_class")
+        return json.loads((embedded_dir() / f"{card.id}.json").read_text()).get("out_of_class")
     except (OSError, ValueError):
         return None
 
 
-def is_out_of_class(model_id: str, probabilities_row) -> bool | None:
-    """Whether a prediction's maximum probability is below the model's threshold; None when it has none."""
-    entry = card_entry(model_id)
-    if not entry:
+def is_out_of_class(model_id: str, features) -> bool | None:
+    """Whether one image's penultimate features are further from every class than the model's threshold allows;
+    None for a model without a calibrated detector (the ImageNet-1k models)."""
+    found = _detector(model_id)
+    if found is None:
         return None
-    return float(max(probabilities_row)) < entry["threshold"]
+    threshold, stats = found
+    return bool(score(np.asarray(features, dtype=np.float32).reshape(1, -1), stats)[0] < threshold)

@@ -57,19 +57,21 @@ def classify_heads(image: ImageSource, model: str | ModelCard, top_k: int = 5, d
     names = label_names(card.labels)
     x, _, _ = preprocess(decode_image(image).rgb, card.preprocess)
     x = x.to(next(module.parameters()).device)
+    from vtdemo.classify.out_of_class import is_out_of_class, outputs
+
     start = time.perf_counter()
     if is_distilled(module):
         tokens = module.forward_features(x)
         cls_logits, dist_logits = module.head(tokens[:, 0]), module.head_dist(tokens[:, 1])
+        features = module.forward_head(tokens, pre_logits=True)
         heads = {"average": _top_k((cls_logits + dist_logits) / 2, names, top_k),
                  "class token": _top_k(cls_logits, names, top_k),
                  "distillation token": _top_k(dist_logits, names, top_k)}
     else:
-        heads = {"prediction": _top_k(module(x), names, top_k)}
-    from vtdemo.classify.out_of_class import is_out_of_class
-
-    top = heads.get("average") or heads["prediction"]
-    return Prediction(card.id, heads, time.perf_counter() - start, is_out_of_class(card.id, [top[0][1]]))
+        logits, features = outputs(module, x)
+        heads = {"prediction": _top_k(logits, names, top_k)}
+    flagged = is_out_of_class(card.id, features[0].float().cpu().numpy())
+    return Prediction(card.id, heads, time.perf_counter() - start, flagged)
 
 
 def classify(image: ImageSource, model: str | ModelCard, top_k: int = 5, device=None) -> list[tuple[str, float]]:

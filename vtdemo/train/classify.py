@@ -270,7 +270,10 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
 
     try:  # a card id of the zoo: calibrate its "none of my classes" signal on the validation images
         get_card(card["id"])
-        card["out_of_class"] = calibrate(card["id"], args.data / "val", path=args.export)
+        card["out_of_class"], stats = calibrate(card["id"], args.data, path=args.export)
+        from safetensors.numpy import save_file
+
+        save_file(stats, str(args.export.with_suffix(".ood.safetensors")))
     except UnknownModelError:
         pass  # not a zoo model: nothing to calibrate against
     except BuildError as exc:

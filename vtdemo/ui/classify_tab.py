@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vtdemo.classify.labels import label_names
-from vtdemo.ui.components import ImageUpload, NumberInput
+from vtdemo.ui.components import HeadlineLabel, ImageUpload, NumberInput
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.availability import unavailable, usable
@@ -116,7 +116,7 @@ def build(demo: gr.Blocks) -> None:
                     slots = []
                     for i in range(SLOTS):
                         with gr.Column(min_width=180):
-                            slots.append((gr.Label(visible=False, elem_id=f"cls-label-{i}"),
+                            slots.append((HeadlineLabel(visible=False, elem_id=f"cls-label-{i}"),
                                           gr.Markdown(visible=False, elem_id=f"cls-caption-{i}")))
         outputs = [label for label, _ in slots] + [caption for _, caption in slots]
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
@@ -125,7 +125,7 @@ def build(demo: gr.Blocks) -> None:
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")
             api_k = NumberInput(value=5, precision=0, label="top_k")
-            api_label = gr.Label(label="prediction")
+            api_label = HeadlineLabel(label="prediction")
             button = gr.Button()
         button.click(classify_api, [api_image, api_model, api_k], api_label, api_name="classify",
                      concurrency_id=HEAVY_CLS, concurrency_limit=2,

@@ -132,3 +132,17 @@ class NumberInput(_Passthrough, _GradioFrontEnd, gr.Number):
 
 class ChoiceInput(_Passthrough, _GradioFrontEnd, gr.Dropdown):
     """``gr.Dropdown`` whose value reaches the handler's checks as sent."""
+
+
+class HeadlineLabel(_GradioFrontEnd, gr.Label):
+    """``gr.Label`` that also takes ``{"label": headline, "confidences": [{"label", "confidence"}, ...]}``: a headline
+    other than the top class (a warning), with the probabilities still listed."""
+
+    def postprocess(self, value):
+        if isinstance(value, dict) and isinstance(value.get("confidences"), list):
+            from gradio.components.label import LabelConfidence, LabelData
+
+            return LabelData(label=str(value["label"]),
+                             confidences=[LabelConfidence(label=c["label"], confidence=c["confidence"])
+                                          for c in value["confidences"]])
+        return super().postprocess(value)
