@@ -5,7 +5,7 @@ help stay fast (no torch import until a model is needed).
 """
 __version__ = "0.1.0"
 __all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map",
-           "__version__"]
+           "attention_distance", "__version__"]
 
 
 def __getattr__(name: str):

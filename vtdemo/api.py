@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from vtdemo.classify import classify
-from vtdemo.explain.probes import attention_map
+from vtdemo.explain.probes import attention_distance, attention_map
 from vtdemo.sr.compare import compare
 from vtdemo.sr.engine import upscale
 from vtdemo.sr.lam import attribution_map
@@ -15,4 +15,5 @@ def list_models(task: Task | None = None) -> list[ModelCard]:
     return cards(task)
 
 
-__all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map"]
+__all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map",
+           "attention_distance"]

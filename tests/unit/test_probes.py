@@ -172,3 +172,80 @@ def test_pervit_mean_attention_distance_recomputed_with_loops():
     assert np.allclose(mean_distance(w, grid), expected, atol=1e-6)
     local = torch.eye(grid * grid)[None, None].repeat(1, heads, 1, 1)  # every query attends to itself only
     assert np.allclose(mean_distance(local, grid), 0)
+
+
+# --- mean attention distance, recomputed token by token ----------------------------------------------------------
+
+def _by_hand(weights, q_pos, k_pos):
+    """Per head: mean over queries of Σ_k w[q, k]/Σ_k' w[q, k'] · ‖q_pos[q] − k_pos[k]‖, written as loops."""
+    heads, nq, nk = weights.shape
+    out = np.zeros(heads)
+    for h in range(heads):
+        for q in range(nq):
+            row = weights[h, q].double().numpy()
+            row = row / row.sum()
+            out[h] += sum(row[k] * np.hypot(*(np.array(q_pos[q]) - np.array(k_pos[k]))) for k in range(nk)) / nq
+    return out
+
+
+def _grid(rows, cols, size):
+    return [((c + 0.5) * size / cols, (r + 0.5) * size / rows) for r in range(rows) for c in range(cols)]
+
+
+def test_vit_attention_distance_leaves_the_class_token_out(vit):
+    from vtdemo.explain.registry import probe_for
+
+    cap = probes.capture_module(vit, "ViT", image(), PP)
+    got = probe_for("ViT").distances(cap.layers, 64)
+    for layer, row in zip(cap.layers, got):  # 4×4 patches of 16 px, keys = patches only, renormalised
+        assert np.allclose(row, _by_hand(layer.attn[0, :, 1:, 1:], _grid(4, 4, 64), _grid(4, 4, 64)), atol=1e-9)
+
+
+def test_swin_attention_distance_is_measured_in_image_coordinates():
+    from vtdemo.explain.registry import probe_for
+
+    torch.manual_seed(0)
+    swin = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, img_size=56, depths=(2,),
+                             num_heads=(2,), embed_dim=16, window_size=7, num_classes=10).eval()
+    cap = probes.capture_module(swin, "Swin", image(56, 56), Preprocess(size=56, crop_pct=1.0))
+    layer = cap.layers[1]  # 14×14 tokens of 4 px, window 7, shift 3
+    assert layer.grid == (14, 14) and layer.shift == 3
+    total = np.zeros(2)
+    for w in range(4):  # the 2×2 windows of the rolled map; their tokens' image positions undo the roll
+        wr, wc = divmod(w, 2)
+        tokens = [((wr * 7 + i + 3) % 14, (wc * 7 + j + 3) % 14) for i in range(7) for j in range(7)]
+        pos = [((c + 0.5) * 4, (r + 0.5) * 4) for r, c in tokens]
+        total += _by_hand(layer.attn[w], pos, pos) * 49
+    got = probe_for("Swin").distances(cap.layers, 56)[1]
+    assert np.allclose(got, total / 196, atol=1e-9)
+
+
+def test_pvt_attention_distance_to_the_reduced_keys_centres():
+    from vtdemo.explain.registry import probe_for
+
+    torch.manual_seed(0)
+    pvt = timm.create_model("pvt_v2_b0", pretrained=False, num_classes=10).eval()
+    cap = probes.capture_module(pvt, "PVT-v2", image(), PP)
+    got = probe_for("PVT-v2").distances(cap.layers, 64)
+    layer = cap.layers[0]  # 16×16 queries of 4 px; 2×2 keys, each pooling 32×32 px around its centre
+    assert np.allclose(got[0], _by_hand(layer.attn[0], _grid(16, 16, 64), _grid(2, 2, 64)), atol=1e-9)
+
+
+def test_pervit_attention_distance_of_the_mixed_attention():
+    from vtdemo.explain.registry import probe_for
+
+    torch.manual_seed(0)
+    m = PerViT(num_heads=2, emb_dims=[16, 16, 16, 16], convstem_dims=[3, 8, 8, 8, 16], img_size=64,
+               stem_strides=[2, 2, 2, 2], num_classes=10).eval()
+    cap = probes.capture_module(m, "PerViT", image(), PP)
+    side = cap.layers[0].grid[0]
+    got = probe_for("PerViT").distances(cap.layers, 64)
+    for layer, row in zip(cap.layers[:2], got):
+        assert np.allclose(row, _by_hand(layer.attn[0], _grid(side, side, 64), _grid(side, side, 64)), atol=1e-9)
+
+
+def test_attention_distance_api_pads_layers_with_fewer_heads(monkeypatch):
+    import vtdemo
+
+    table = vtdemo.attention_distance(image(96, 96), "pvt-demo")
+    assert table.shape == (8, 8) and np.isnan(table[0, 1:]).all() and np.isfinite(table[-1]).all()

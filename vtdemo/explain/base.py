@@ -48,6 +48,21 @@ class TokenMap:
     kind: str = ""  # the layer's kind when the family has several (HAT: W-MSA, SW-MSA or OCAB)
 
 
+def centres(rows: int, cols: int, size: float) -> torch.Tensor:
+    """(rows·cols, 2) (x, y) centres of a rows×cols token grid covering a size×size input, row-major, in pixels."""
+    r, c = torch.meshgrid(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64),
+                          indexing="ij")
+    return torch.stack([(c.flatten() + 0.5) * size / cols, (r.flatten() + 0.5) * size / rows], -1)
+
+
+def distance_sums(weights: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Per head, the sum over queries of the attention-weighted distance to the keys. ``weights`` (heads, Q, K) are
+    renormalised to sum to 1 per query over these keys; ``queries`` (Q, 2) and ``keys`` (K, 2) positions."""
+    w = weights.double()
+    w = w / w.sum(-1, keepdim=True).clamp_min(1e-30)
+    return (w * torch.cdist(queries, keys)).sum(-1).sum(-1)
+
+
 def heads_of(a: torch.Tensor, head: int | None) -> torch.Tensor:
     """(…, heads, q, k) -> (…, q, k): the mean over heads (``head`` None) or one head."""
     return a.mean(-3) if head is None else a[..., head, :, :]
@@ -72,6 +87,12 @@ class Probe:
     def token_map(self, layers: list[Layer], index: int, row: int, col: int, head: int | None,
                   mode: str) -> TokenMap:
         """The attention of the query token at (``row``, ``col``) of layer ``index``; ``head`` None = the mean."""
+        raise NotImplementedError
+
+    def distances(self, layers: list[Layer], size: int) -> list[np.ndarray]:
+        """Per layer, each head's mean attention distance in pixels of the size×size model input: for every query
+        token, the attention-weighted distance from its centre to the image-token keys' centres (weights
+        renormalised over those keys), averaged over the queries (the ViT paper's Fig. 7)."""
         raise NotImplementedError
 
     def analysis(self, layers: list[Layer], index: int, row: int, col: int) -> dict | None:

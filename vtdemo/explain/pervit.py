@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, heads_of
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
 
 
 def mean_distance(weights: torch.Tensor, grid: int) -> np.ndarray:
@@ -49,6 +49,11 @@ class PerViTProbe(Probe):
         rows, cols = lay.grid
         weights = lay.attn if mode == "mixed" else lay.extra[mode]
         return TokenMap(heads_of(weights[0], head)[row * cols + col].reshape(rows, cols).numpy())
+
+    def distances(self, layers, size):
+        """The mixed attention (what the model uses); φp's is in ``analysis``."""
+        return [(distance_sums(lay.attn[0], centres(*lay.grid, size), centres(*lay.grid, size))
+                 / (lay.grid[0] * lay.grid[1])).numpy() for lay in layers]
 
     def analysis(self, layers, index, row, col):
         lay = layers[index]

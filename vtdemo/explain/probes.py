@@ -147,6 +147,21 @@ def cached_capture(image: ImageSource, model_id: str) -> Capture:
     return CACHE.get(image, model_id)
 
 
+def attention_distance(image: ImageSource, model: str | ModelCard) -> np.ndarray:
+    """(layers, heads) mean attention distance of ``model`` on ``image``, in pixels of the model's input (the resized,
+    centre-cropped image it sees): per layer and head, the attention-weighted distance from each query token's centre
+    to the image-token keys' centres, averaged over the queries (the ViT paper's Fig. 7). Class / distillation tokens
+    are left out; Swin within each shifted window in image coordinates; PVT-v2 to the reduced keys' centres; PerViT
+    its mixed attention. Layers with fewer heads than the widest are padded with NaN."""
+    model_id = model.id if isinstance(model, ModelCard) else model
+    cap = CACHE.get(image, model_id)
+    rows = probe_for(cap.family).distances(cap.layers, cap.geometry.size)
+    table = np.full((len(rows), max(len(r) for r in rows)), np.nan)
+    for i, row in enumerate(rows):
+        table[i, :len(row)] = row
+    return table
+
+
 def attention_map(image: ImageSource, model: str | ModelCard, point: tuple[float, float], layer: int = -1,
                   head: str | int = "mean", mode: str | None = None) -> np.ndarray:
     """(H, W) float32 attention of the clicked point's query over the image (original pixel coordinates; zero

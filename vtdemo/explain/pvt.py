@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from vtdemo.explain import timm_attention
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, heads_of
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
 
 
 def _blocks(model):
@@ -32,3 +32,8 @@ class PVTProbe(Probe):
         lay = layers[index]
         kr, kc = lay.key_grid
         return TokenMap(heads_of(lay.attn[0], head)[row * lay.grid[1] + col].reshape(kr, kc).numpy())
+
+    def distances(self, layers, size):
+        # a reduced key sits at the centre of the region it pools
+        return [(distance_sums(lay.attn[0], centres(*lay.grid, size), centres(*lay.key_grid, size))
+                 / (lay.grid[0] * lay.grid[1])).numpy() for lay in layers]

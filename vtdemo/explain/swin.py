@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from vtdemo.explain import timm_attention
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, heads_of
+import torch
+
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
 
 
 def _blocks(model):
@@ -43,3 +45,16 @@ class SwinProbe(Probe):
         heat[rr[:, None], cc[None, :]] = weights
         window[rr[:, None], cc[None, :]] = True
         return TokenMap(heat, window=window)
+
+    def distances(self, layers, size):
+        out = []
+        for lay in layers:
+            rows, cols = lay.grid
+            m, s = lay.window, lay.shift
+            pos = centres(rows, cols, size).view(rows, cols, 2)
+            # the token at (r, c) of the rolled map is image token ((r + s) % rows, (c + s) % cols)
+            pos = torch.roll(pos, shifts=(-s, -s), dims=(0, 1))
+            windows = pos.view(rows // m, m, cols // m, m, 2).permute(0, 2, 1, 3, 4).reshape(-1, m * m, 2)
+            total = sum(distance_sums(lay.attn[w], windows[w], windows[w]) for w in range(len(windows)))
+            out.append((total / (rows * cols)).numpy())
+        return out

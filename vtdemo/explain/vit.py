@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from vtdemo.explain import timm_attention
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, heads_of
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
 
 
 def rollout(layers: list[Layer], upto: int, head: int | None = None) -> torch.Tensor:
@@ -41,6 +41,14 @@ class ViTProbe(Probe):
             query = self._query_tokens.get(mode, lay.prefix + row * cols + col)
             weights = heads_of(lay.attn[0], head)[query]
         return TokenMap(weights[lay.prefix:].reshape(rows, cols).numpy())
+
+    def distances(self, layers, size):
+        out = []
+        for lay in layers:
+            p, pos = lay.prefix, centres(*lay.grid, size)
+            patches = lay.attn[0, :, p:, p:]  # image-token queries and keys: class / distillation tokens left out
+            out.append((distance_sums(patches, pos, pos) / len(pos)).numpy())
+        return out
 
 
 class DeiTProbe(ViTProbe):
