@@ -249,3 +249,17 @@ def test_attention_distance_api_pads_layers_with_fewer_heads(monkeypatch):
 
     table = vtdemo.attention_distance(image(96, 96), "pvt-demo")
     assert table.shape == (8, 8) and np.isnan(table[0, 1:]).all() and np.isfinite(table[-1]).all()
+
+
+def test_attention_tab_plots_every_models_distances(tmp_path):
+    from vtdemo.explain.probes import attention_distance
+    from vtdemo.ui import attention_tab
+
+    path = tmp_path / "img.png"
+    image(96, 96, seed=4).save(path)
+    figure, caption = attention_tab.on_distance(str(path), ["vit-demo", "swin-demo"])
+    dots = [t for t in figure.data if t.mode == "markers"]
+    assert [t.name for t in dots] == ["ViT demo (10 classes, trained by vtdemo)", "Swin demo (10 classes, trained by vtdemo)"]
+    swin = attention_distance(str(path), "swin-demo")
+    assert np.allclose(sorted(dots[1].y), sorted(swin[np.isfinite(swin)]))
+    assert "first layer" in caption and "Server time" in caption

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import gradio as gr
+import numpy as np
 
 from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
@@ -73,6 +74,27 @@ def on_view_click(image, model_id, evt: gr.SelectData):
     return int(x), int(y)
 
 
+MAX_DISTANCE_MODELS = 4
+
+
+@user_errors
+def on_distance(image, model_ids):
+    """The distance-vs-depth figure of up to four classifiers on the image, and a caption with their numbers."""
+    from vtdemo.viz.plots import depth_distance_figure
+
+    if not image:
+        raise gr.Error("Upload an image (or pick an example) first.")
+    model_ids = validate.model_ids(model_ids or [], "models", max_count=MAX_DISTANCE_MODELS)
+    if not model_ids:
+        raise gr.Error("Choose at least one classifier.")
+    start = time.perf_counter()
+    tables = {get_card(m).name: on_device.attention_distance(image, m) for m in model_ids}
+    lines = [f"**{name}**: first layer {np.nanmean(t[0]):.1f} px, last {np.nanmean(t[-1]):.1f} px "
+             f"(mean over heads)" for name, t in tables.items()]
+    ms = (time.perf_counter() - start) * 1000
+    return depth_distance_figure(tables), "<br>".join(lines) + f"<br>Server time {ms:.0f} ms."
+
+
 def on_model(model_id: str | None):
     if not model_id:
         return gr.skip(), gr.skip(), gr.skip()
@@ -136,6 +158,21 @@ def build(demo: gr.Blocks) -> None:
                                          "(green); click here too")
                 distance = gr.Plot(visible=False, elem_id="attn-distance")
                 heads_plot = gr.Plot(visible=False, elem_id="attn-heads")
+        with gr.Accordion("Attention distance by depth (the ViT paper's Fig. 7, on this image)", open=False):
+            gr.Markdown("For every layer and head: how far, in pixels of the model's input, the attention of a "
+                        "query reaches on average (all queries of this image; class tokens left out). ViT's "
+                        "paper finds local and global heads early and only global ones late; Swin's windows and "
+                        "PerViT's peripheral attention change that picture.")
+            with gr.Row():
+                distance_models = gr.Dropdown(choices, value=[v for _, v in choices][:MAX_DISTANCE_MODELS],
+                                              multiselect=True, max_choices=MAX_DISTANCE_MODELS,
+                                              label=f"Models (up to {MAX_DISTANCE_MODELS})",
+                                              elem_id="attn-distance-models")
+                distance_run = gr.Button("Measure", elem_id="attn-distance-run")
+            distance_caption = gr.Markdown(elem_id="attn-distance-caption")
+            distance_plot = gr.Plot(elem_id="attn-distance-plot")
+        distance_run.click(on_distance, [image, distance_models], [distance_plot, distance_caption],
+                           api_visibility="private")
         inputs = [image, model, x, y, layer, head, mode]
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")

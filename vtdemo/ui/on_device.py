@@ -25,4 +25,5 @@ upscale = _on_gpu(120, "vtdemo.sr.engine", "upscale")
 lam_for_image = _on_gpu(120, "vtdemo.sr.lam", "lam_for_image")
 hat_attention_for_image = _on_gpu(30, "vtdemo.explain.hat", "hat_attention_for_image")
 attention_capture = _on_gpu(30, "vtdemo.explain.probes", "cached_capture")  # cached: a later click runs nothing
+attention_distance = _on_gpu(30, "vtdemo.explain.probes", "attention_distance")
 classify_heads = _on_gpu(20, "vtdemo.classify.predict", "classify_heads")

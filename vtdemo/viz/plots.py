@@ -73,6 +73,30 @@ def distance_figure(position: "np.ndarray", mixed: "np.ndarray", token_px: float
     return fig
 
 
+def depth_distance_figure(tables: dict[str, "np.ndarray"]) -> go.Figure:
+    """The ViT paper's Fig. 7 for several models on one axis: every head's mean attention distance (px of the
+    model's input) against relative depth (first layer 0, last 1), one colour per model."""
+    import numpy as np
+
+    fig = go.Figure()
+    colours = ("#4c51bf", "#e53e3e", "#38a169", "#d69e2e", "#805ad5", "#319795")
+    for i, (name, table) in enumerate(tables.items()):
+        layers, heads = table.shape
+        depth = np.repeat(np.arange(layers) / max(1, layers - 1), heads)
+        values = table.reshape(-1)
+        keep = np.isfinite(values)
+        fig.add_scatter(x=depth[keep], y=values[keep], mode="markers", name=name,
+                        marker=dict(color=colours[i % len(colours)], size=7, opacity=0.75),
+                        hovertemplate=f"{name}<br>depth %{{x:.2f}}<br>%{{y:.1f}} px<extra></extra>")
+        fig.add_scatter(x=np.arange(layers) / max(1, layers - 1), y=np.nanmean(table, 1), mode="lines",
+                        line=dict(color=colours[i % len(colours)], width=1.5), showlegend=False, hoverinfo="skip")
+    fig.update_xaxes(title_text="relative depth (first layer 0, last 1)", range=[-0.05, 1.05])
+    fig.update_yaxes(title_text="mean attention distance (px of the model's input)", rangemode="tozero")
+    fig.update_layout(height=380, margin=dict(l=60, r=20, t=50, b=50), template="plotly_white",
+                      title="How far each head looks, by depth (dots: heads; lines: their mean)")
+    return fig
+
+
 def head_maps_figure(maps: "np.ndarray", query: tuple[int, int], title: str) -> go.Figure:
     """A grid of heat maps, one per head (``maps``: (heads, rows, cols)), the query marked."""
     heads = maps.shape[0]
