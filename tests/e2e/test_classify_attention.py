@@ -161,3 +161,29 @@ def test_attention_maps_of_every_demo_model_and_mode(client, photo, model_id):
     out = client.predict(handle_file(photo), model_id, 60, 60, -1, "mean", first, api_name="/attention")
     with Image.open(out) as im:
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - views[first]).mean() > 1
+
+
+def test_attention_compare_endpoint_one_click_several_models(client, photo):
+    """One click in two classifiers at the same relative depth: each overlay is that model's own attention view
+    (the picture /attention draws for its layer), the second click runs no model, and a head one model lacks is
+    refused with that model's name."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from vtdemo.explain import probes
+
+    gallery = client.predict(handle_file(photo), ["vit-demo", "swin-demo"], 150, 110, 1.0, "mean",
+                             api_name="/attention_compare")
+    assert len(gallery) == 2
+    assert gallery[0]["caption"].startswith("ViT demo") and "block 4" in gallery[0]["caption"]
+    assert gallery[1]["caption"].startswith("Swin demo") and "stage 3 block 1" in gallery[1]["caption"]
+    for item, (model_id, layer) in zip(gallery, (("vit-demo", 4), ("swin-demo", 7))):  # depth 1 = the last layer
+        single = client.predict(handle_file(photo), model_id, 150, 110, layer, "mean", "", api_name="/attention")
+        assert np.array_equal(np.asarray(Image.open(item["image"])), np.asarray(Image.open(single)))
+    before = probes.CACHE.forwards
+    first = client.predict(handle_file(photo), ["vit-demo", "swin-demo"], 120, 100, 0.0, "mean",
+                           api_name="/attention_compare")
+    assert probes.CACHE.forwards == before  # both captures were cached
+    assert "block 0" in first[0]["caption"] and "stage 0 block 0" in first[1]["caption"]
+    with pytest.raises(AppError, match="ViT demo.*head 5 does not exist"):
+        client.predict(handle_file(photo), ["swin-demo", "vit-demo"], 120, 100, 1.0, "5", api_name="/attention_compare")

@@ -67,6 +67,11 @@ def layer_index(cap: Capture, layer: int) -> int:
     return layer % n
 
 
+def depth_layer(cap: Capture, depth: float) -> int:
+    """The layer at relative ``depth`` (0 = first attention layer, 1 = last) of a capture."""
+    return int(round(depth * (len(cap.layers) - 1)))
+
+
 def query_map(cap: Capture, point: tuple[float, float], layer: int = -1, head: str | int = "mean",
               mode: str | None = None) -> TokenMap:
     """What the query token under ``point`` attends to in ``layer``, over the layer's key grid."""

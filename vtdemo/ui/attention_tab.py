@@ -9,11 +9,11 @@ import numpy as np
 
 from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
-from vtdemo.ui.components import ImageUpload, NumberInput
+from vtdemo.ui.components import ChoiceInput, ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.availability import usable
-from vtdemo.zoo.cards import get_card
+from vtdemo.zoo.cards import cards, get_card
 
 
 def _modes(model_id: str | None) -> list[str]:
@@ -75,6 +75,41 @@ def on_view_click(image, model_id, evt: gr.SelectData):
 
 
 MAX_DISTANCE_MODELS = 4
+MAX_COMPARE = 4
+
+
+def compare_view(image, model_ids, x, y, depth, head, shared_scale=False) -> list[tuple[str, str]]:
+    """(PNG path, caption) per model: the same click at the same relative depth (the gallery and /attention_compare)."""
+    from vtdemo.viz.attention import compare_overlays
+
+    model_ids = validate.model_ids(model_ids or [], "model_ids", max_count=MAX_COMPARE)
+    if not model_ids:
+        raise gr.Error("Choose at least one classifier.")
+    for model_id in model_ids:
+        get_card(model_id)
+    x, y = validate.number(x, "x"), validate.number(y, "y")
+    depth = validate.number(depth, "depth")
+    head = validate.text(str(head) if isinstance(head, int) else head or "mean", "head")
+    views = compare_overlays(image, model_ids, (x, y), depth, head, bool(shared_scale),
+                             capture=on_device.attention_capture)
+    folder = run_dir()
+    return [(str(save_png(img, folder / f"compare-{i}.png")), caption) for i, (img, caption) in enumerate(views)]
+
+
+@user_errors
+def on_compare(image, model_ids, x, y, depth, head, shared_scale):
+    if not image:
+        raise gr.Error("Upload an image (or pick an example) first.")
+    return compare_view(image, model_ids, x, y, depth, head, shared_scale)
+
+
+@user_errors
+def attention_compare_api(image: str, model_ids: list[str], x: float, y: float, depth: float = 1.0,
+                          head: str = "mean") -> list[tuple[str, str]]:
+    """The attention of the query at image pixel (x, y) in up to four classifiers at the same relative depth."""
+    if not image:
+        raise gr.Error("No image given.")
+    return compare_view(image, model_ids, x, y, depth, head)
 
 
 @user_errors
@@ -173,6 +208,21 @@ def build(demo: gr.Blocks) -> None:
             distance_plot = gr.Plot(elem_id="attn-distance-plot")
         distance_run.click(on_distance, [image, distance_models], [distance_plot, distance_caption],
                            api_visibility="private")
+        with gr.Accordion("Compare models at this click", open=False):
+            gr.Markdown("The same point in up to four classifiers, each at the same relative depth (0 = first "
+                        "attention layer, 1 = last) in its family's own view. A second click runs no model.")
+            with gr.Row():
+                compare_models = gr.Dropdown(choices, value=[v for _, v in choices][:MAX_COMPARE], multiselect=True,
+                                             max_choices=MAX_COMPARE, label=f"Models (up to {MAX_COMPARE})",
+                                             elem_id="attn-compare-models")
+                depth = gr.Slider(0, 1, value=1, step=0.05, label="Relative depth", elem_id="attn-compare-depth")
+                compare_head = gr.Textbox(value="mean", label="Head ('mean' or an index)", max_lines=1)
+                shared = gr.Checkbox(value=False, label="One colour scale for all")
+            compare_run = gr.Button("Compare at (x, y)", elem_id="attn-compare-run")
+            compare_gallery = gr.Gallery(columns=2, height="auto", format="png", object_fit="contain",
+                                         elem_id="attn-compare", label="The same query in each model")
+        compare_run.click(on_compare, [image, compare_models, x, y, depth, compare_head, shared], compare_gallery,
+                          api_visibility="private")
         inputs = [image, model, x, y, layer, head, mode]
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")
@@ -194,7 +244,16 @@ def build(demo: gr.Blocks) -> None:
             api_head = gr.Textbox(value="mean", label="head")
             api_mode = gr.Textbox(value="", label="mode")
             api_overlay = gr.Image(type="filepath", format="png", label="overlay")
-            button = gr.Button()
+            api_models = ChoiceInput([c.id for c in cards("classify")], multiselect=True, label="model_ids",
+                                     value=["vit-demo", "swin-demo"])
+            api_depth = NumberInput(value=1.0, label="depth")
+            api_gallery = gr.Gallery(format="png", label="overlays")
+            button, compare_button = gr.Button(), gr.Button()
+        compare_button.click(attention_compare_api, [api_image, api_models, api_x, api_y, api_depth, api_head],
+                             api_gallery, api_name="attention_compare",
+                             api_description="The query at image pixel (x, y) in up to four classifiers at one relative "
+                                             "depth (0 first layer, 1 last), head 'mean' or an index: a gallery of "
+                                             "overlays with captions.")
         button.click(attention_api, [api_image, api_model, api_x, api_y, api_layer, api_head, api_mode],
                      api_overlay, api_name="attention",
                      api_description="Attention of the query at image pixel (x, y): layer (-1 = last), head "

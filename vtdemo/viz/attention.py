@@ -11,19 +11,20 @@ from vtdemo.viz.overlay import (display_factor, draw_box, draw_grid, draw_mask_o
 VIEW = 448  # a classifier's view is shown at this size (an integer multiple of every token grid here)
 
 
-def classifier_overlay(cap, point, layer: int, head, mode: str | None) -> tuple[Image.Image, str]:
+def classifier_overlay(cap, point, layer: int, head, mode: str | None, vmax: float | None = None,
+                       found=None) -> tuple[Image.Image, str]:
     """The model's view with the clicked query's attention, the token grid (or its window) and the query; and a
-    one-line description."""
+    one-line description. ``vmax``: the top of the colour scale (default: this map's maximum)."""
     from vtdemo.explain.probes import layer_index, query_map, token_at
 
-    found = query_map(cap, point, layer, head, mode)
+    found = found or query_map(cap, point, layer, head, mode)
     heat, window = found.heat, found.window
     lay = cap.layers[layer_index(cap, layer)]
     if cap.display is None:  # the enlarged view, once per capture
         cap.display = cap.view.resize((VIEW, VIEW), Image.Resampling.BICUBIC)
     rows, cols = heat.shape
     up = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((VIEW, VIEW), Image.Resampling.NEAREST))
-    img = heat_overlay(cap.display, up, alpha=0.7)
+    img = heat_overlay(cap.display, up, alpha=0.7, vmax=vmax)
     if rows <= 32:
         draw_grid(img, (0, 0, VIEW, VIEW), rows, cols, colour=(255, 255, 255))
     if window is not None:
@@ -34,7 +35,43 @@ def classifier_overlay(cap, point, layer: int, head, mode: str | None) -> tuple[
     info = (f"{lay.name}: query token ({r}, {c}) of {qr}×{qc}; keys {rows}×{cols}"
             + ("; cyan: its (shifted) window" if window is not None else "")
             + f"; max weight {heat.max():.3f}")
-    return with_colorbar(img, float(heat.max()), mode or "attn"), info
+    return with_colorbar(img, float(vmax if vmax is not None else heat.max()), mode or "attn"), info
+
+
+def compare_overlays(image, model_ids: list[str], point, depth: float, head="mean", shared_scale: bool = False,
+                     capture=None) -> list[tuple[Image.Image, str]]:
+    """One click, several classifiers: each model's view with its query's attention at the same relative depth
+    (0 = first attention layer, 1 = last) in its family's own mode; with ``shared_scale`` one colour scale for all.
+    ``capture(image, model_id)`` gives a model's capture (default: the shared cache; a second click runs nothing).
+    Returns (overlay, caption) per model."""
+    import time
+
+    from vtdemo.explain.probes import cached_capture, depth_layer, query_map
+    from vtdemo.explain.registry import probe_for
+    from vtdemo.zoo.cards import get_card
+
+    if not 0 <= depth <= 1:
+        raise ValueError(f"depth must be between 0 (first layer) and 1 (last), not {depth:g}.")
+    capture = capture or cached_capture
+    views = []
+    for model_id in model_ids:
+        start = time.perf_counter()
+        cap = capture(image, model_id)
+        layer = depth_layer(cap, depth)
+        try:
+            found = query_map(cap, point, layer, head, None)
+        except ValueError as exc:  # e.g. a head this model's layer does not have
+            raise ValueError(f"{get_card(model_id).name}: {exc}") from None
+        views.append((model_id, cap, layer, found, time.perf_counter() - start))
+    top = max(float(v[3].heat.max()) for v in views) if shared_scale else None
+    out = []
+    for model_id, cap, layer, found, seconds in views:
+        start = time.perf_counter()
+        img, info = classifier_overlay(cap, point, layer, head, None, vmax=top, found=found)
+        ms = (seconds + time.perf_counter() - start) * 1000
+        mode = probe_for(cap.family).modes[0]
+        out.append((img, f"{get_card(model_id).name} · {info} · {mode} · {ms:.0f} ms"))
+    return out
 
 
 def view_to_image(cap, x: float, y: float) -> tuple[float, float]:
