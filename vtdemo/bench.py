@@ -259,6 +259,22 @@ def bench_attention(model_ids: list[str], size: int = 320, clicks: int = 20, ran
     return lines
 
 
+def bench_distance(model_ids: list[str], photo: str = "chelsea") -> list[str]:
+    """Mean attention distance per layer (mean over heads, px of each model's input) on one of the example photos."""
+    from vtdemo.examples import photo as example_photo
+    from vtdemo.explain.probes import attention_distance
+    from vtdemo.zoo.cards import get_card
+
+    image = example_photo(photo)
+    lines = [f"Mean attention distance per layer (mean over heads; px of the model's input) on scikit-image's "
+             f"'{photo}' photo:"]
+    for model_id in model_ids:
+        table = attention_distance(image, model_id)
+        size = get_card(model_id).preprocess.size
+        lines.append(f"  {model_id:14s} ({size} px input) " + " ".join(f"{v:5.1f}" for v in np.nanmean(table, 1)))
+    return lines
+
+
 def bench_pervit(model_id: str = "pervit-demo") -> list[str]:
     """PerViT's peripheral position attention φp: the mean attention distance per block (mean over heads, in
     tokens) at the paper's initialisation and in the trained model, with a uniform map's distance for scale."""

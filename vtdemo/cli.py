@@ -179,6 +179,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             return 2
         print("\n".join(bench.bench_bicubic(args.data)))
         return 0
+    if args.what == "distance":
+        demos = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
+        print("\n".join(bench.bench_distance(args.models or demos)))
+        return 0
     if args.what == "pervit":
         print("\n".join(bench.bench_pervit((args.models or ["pervit-demo"])[0])))
         return 0
@@ -285,9 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam", "attention", "pervit", "bicubic", "load", "hostile"],
+    bench.add_argument("what", choices=["sr", "lam", "attention", "distance", "pervit", "bicubic", "load", "hostile"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
-                            "attention click; attention: classifier attention clicks (first and cached); pervit: φp's "
+                            "attention click; attention: classifier attention clicks (first and cached); distance: mean "
+                            "attention distance per layer on an example photo; pervit: φp's "
                             "mean attention distance per block, initialised and trained; bicubic: Set5/Set14 "
                             "bicubic scores against the papers' (--data); load: concurrent users against a local "
                             "server; hostile: memory and time of hostile inputs (--models: cases)")
