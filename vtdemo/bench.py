@@ -299,35 +299,18 @@ def bench_pervit(model_id: str = "pervit-demo") -> list[str]:
     return lines
 
 
-PUBLISHED_BICUBIC = {  # the bicubic rows of the SwinIR / HAT papers' tables: (PSNR-Y, SSIM-Y), MATLAB bicubic
-    ("Set5", 2): (33.66, 0.9299), ("Set5", 3): (30.39, 0.8682), ("Set5", 4): (28.42, 0.8104),
-    ("Set14", 2): (30.24, 0.8688), ("Set14", 3): (27.55, 0.7742), ("Set14", 4): (26.00, 0.7027),
-}
-
-
 def bicubic_scores(root: Path, dataset: str, scale: int) -> tuple[float, float]:
-    """Mean (PSNR-Y, SSIM-Y) of vtdemo's bicubic on a benchmark laid out as <dataset>/HR/*.png and
-    <dataset>/LR_bicubic/X<scale>/<name>x<scale>.png (the usual Set5/Set14 layout), ``scale`` px border crop."""
-    from PIL import Image
+    """Mean (PSNR-Y, SSIM-Y) of vtdemo's bicubic on ``root``/``dataset`` (the benchmark layout, or HR images)."""
+    from vtdemo.sr.benchmark import benchmark
 
-    from vtdemo.sr.engine import upscale
-    from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
-
-    folder = Path(root) / dataset
-    psnrs, ssims = [], []
-    for hr_path in sorted((folder / "HR").glob("*.png")):
-        hr = crop_to_multiple(Image.open(hr_path).convert("RGB"), scale)
-        lr = Image.open(folder / "LR_bicubic" / f"X{scale}" / hr_path.name.replace(".png", f"x{scale}.png"))
-        sr = upscale(lr.convert("RGB"), "bicubic", scale=scale)
-        psnrs.append(psnr_y(sr, hr, crop=scale))
-        ssims.append(ssim_y(sr, hr, crop=scale))
-    if not psnrs:
-        raise FileNotFoundError(f"no {dataset} images under {folder}/HR")
-    return float(np.mean(psnrs)), float(np.mean(ssims))
+    row = benchmark(Path(root) / dataset, ["bicubic"], scale)[0]
+    return row.psnr_y, row.ssim_y
 
 
 def bench_bicubic(root: Path) -> list[str]:
     """vtdemo's bicubic against the papers' bicubic rows on Set5 and Set14 (×2, ×3, ×4)."""
+    from vtdemo.sr.benchmark import PUBLISHED_BICUBIC
+
     keys = sorted(PUBLISHED_BICUBIC, key=lambda k: (k[0] != "Set5", k[1]))
     ours = {k: bicubic_scores(root, *k) for k in keys}
     return ["| bicubic | " + " | ".join(f"{d} ×{s}" for d, s in keys) + " |", "|---|" + "---|" * len(keys),

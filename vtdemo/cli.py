@@ -236,6 +236,33 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vtdemo.sr.benchmark import benchmark, to_csv, to_markdown
+    from vtdemo.zoo import builders, weights
+
+    models = args.models or ["bicubic", f"hat-demo-x{args.scale}"]
+    bar = tqdm(total=100, unit="%", dynamic_ncols=True, leave=False)
+
+    def progress(fraction: float, what: str) -> None:
+        bar.set_description(what[:60])
+        bar.update(int(fraction * 100) - bar.n)
+
+    try:
+        rows = benchmark(args.folder, models, args.scale, device=args.device, progress=progress)
+    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError) as exc:
+        bar.close()
+        print(f"vtdemo benchmark sr: {exc}", file=sys.stderr)
+        return 2
+    bar.close()
+    print(to_markdown(rows, args.folder, args.scale))
+    if args.csv:
+        Path(args.csv).write_text(to_csv(rows))
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m vtdemo",
@@ -287,6 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="score an evenly spaced subset of this many images")
     ev.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     ev.set_defaults(func=_cmd_evaluate)
+
+    mark = sub.add_parser("benchmark", help="the SR papers' table on a folder of images (PSNR-Y/SSIM-Y, time)",
+                          description="Every model's mean PSNR-Y / SSIM-Y and time per image on a folder: the "
+                                      "benchmark layout (HR/ + LR_bicubic/X<s>/) or high-resolution images, "
+                                      "bicubic-degraded first. Known benchmarks (Set5, Set14, B100, Urban100, "
+                                      "Manga109, by folder name) show the paper's number where it is known.")
+    mark.add_argument("task", choices=["sr"])
+    mark.add_argument("folder", type=Path)
+    mark.add_argument("-m", "--models", nargs="+", help="SR model ids and/or bicubic (default: bicubic, hat-demo)")
+    mark.add_argument("--scale", type=int, default=4)
+    mark.add_argument("--csv", help="also write the table as CSV here")
+    mark.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    mark.set_defaults(func=_cmd_benchmark)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
     bench.add_argument("what", choices=["sr", "lam", "attention", "distance", "pervit", "bicubic", "load", "hostile"],

@@ -100,6 +100,11 @@ def max_requests_per_client() -> int:
     return _int_env("VTDEMO_MAX_REQUESTS_PER_CLIENT", 4)
 
 
+def max_benchmark_images() -> int:
+    """Most images in one benchmark request of the Super-resolution tab."""
+    return _int_env("VTDEMO_MAX_BENCHMARK_IMAGES", 20)
+
+
 def max_job_seconds() -> int:
     """Longest estimated compute time of one SR request (measured model throughput × output pixels)."""
     return _int_env("VTDEMO_MAX_JOB_SECONDS", 300)

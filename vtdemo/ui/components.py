@@ -117,6 +117,18 @@ class FileUpload(_NoFetching, _GradioFrontEnd, gr.File):
         return uploaded_path(first.path)
 
 
+class FilesUpload(_NoFetching, _GradioFrontEnd, gr.File):
+    """A multi-file ``gr.File`` (type "filepath", file_count "multiple"): every path must be an upload."""
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        files = payload.root if isinstance(payload, ListFiles) else [payload]
+        if any(not f.path for f in files):
+            raise gr.Error(NOT_UPLOADED, print_exception=False)
+        return [uploaded_path(f.path) for f in files]
+
+
 class _Passthrough:
     """The client's value reaches the handler as sent: the handler checks it (``vtdemo.ui.validate``) and answers a
     mistake in one sentence. Gradio's own preprocessing answers "Could not preprocess input component …", logs a

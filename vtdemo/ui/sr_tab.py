@@ -14,7 +14,7 @@ from vtdemo.sr.compare import MODES as COMPARE_MODES
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
-from vtdemo.ui.components import ChoiceInput, FileUpload, ImageUpload, NumberInput
+from vtdemo.ui.components import ChoiceInput, FileUpload, FilesUpload, ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo.weights import CHECKPOINT_SUFFIXES
@@ -227,6 +227,40 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
 
 
 @user_errors
+def run_benchmark(files, models, scale, dataset, progress=gr.Progress()):
+    """The papers' table on the uploaded high-resolution images (bicubic-degraded ×scale first): Markdown, and the
+    table as CSV and Markdown downloads."""
+    import shutil
+
+    from vtdemo.sr.benchmark import KNOWN, benchmark, to_csv, to_markdown
+
+    files = list(files or [])
+    if not files:
+        raise gr.Error("Upload the high-resolution images to score (the papers degrade each ×scale first).")
+    if len(files) > limits.max_benchmark_images():
+        raise gr.Error(f"At most {limits.max_benchmark_images()} images per run (VTDEMO_MAX_BENCHMARK_IMAGES); "
+                       f"{len(files)} were given. The CLI has no such limit: python -m vtdemo benchmark sr FOLDER.")
+    models = validate.model_ids(models, "models", max_count=limits.max_compare_models())
+    if not models:
+        raise gr.Error("Choose at least one model.")
+    scale = validate.integer(scale, "scale", 2, 4)
+    dataset = validate.text(dataset or "", "dataset")
+    if dataset and dataset not in set(KNOWN.values()):
+        raise gr.Error(f"dataset must be one of {', '.join(sorted(set(KNOWN.values())))} or empty.")
+    folder = run_dir() / (dataset or "images")  # the folder's name tells benchmark() which paper row to show
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(files):
+        shutil.copyfile(path, folder / f"{i:03d}.png")  # decoded by content: the name only needs to be an image's
+    with heavy_slot(lambda what: progress(0.0, desc=what)):
+        rows = benchmark(folder, models, scale, progress=lambda f, what: progress(f, desc=what))
+    table = to_markdown(rows, folder, scale)
+    csv_path, md_path = folder / "benchmark.csv", folder / "benchmark.md"
+    csv_path.write_text(to_csv(rows))
+    md_path.write_text(table + "\n")
+    return table, [str(csv_path), str(md_path)]
+
+
+@user_errors
 def on_input_click(image: str | None, evt: gr.SelectData):
     """A click on the input image centres the inspector there."""
     from vtdemo.imaging import decode_image
@@ -337,6 +371,24 @@ def build(demo: gr.Blocks) -> None:
         image.select(on_input_click, image, [cx, cy], api_visibility="private")
         for control in (cx, cy, zoom):
             control.release(inspector_crops, [state, cx, cy, zoom], inspector, api_visibility="private")
+
+        with gr.Accordion("Benchmark: the papers' table on your images", open=False):
+            gr.Markdown("Upload high-resolution images (up to "
+                        f"{limits.max_benchmark_images()}): each is bicubic-degraded ×scale, upscaled by every model "
+                        "chosen above and scored with PSNR-Y / SSIM-Y (border of scale px removed), as in the "
+                        "papers. Say which benchmark they are to see the paper's number beside yours. Whole folders: "
+                        "`python -m vtdemo benchmark sr FOLDER`.")
+            with gr.Row():
+                bench_files = FilesUpload(file_count="multiple", type="filepath", file_types=["image"],
+                                          label="High-resolution images", elem_id="sr-bench-files")
+                dataset = gr.Dropdown(["", "Set5", "Set14", "B100", "Urban100", "Manga109"], value="",
+                                      label="These images are (for the paper's number)", elem_id="sr-bench-dataset")
+            bench_run = gr.Button("Benchmark", elem_id="sr-bench-run")
+            bench_table = gr.Markdown(elem_id="sr-bench-table")
+            bench_files_out = gr.File(label="The table as CSV and Markdown", file_count="multiple",
+                                      elem_id="sr-bench-downloads")
+        bench_run.click(run_benchmark, [bench_files, models, scale, dataset], [bench_table, bench_files_out],
+                        api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
 
         # Stable API endpoints (gradio_client), independent of the page's layout.
         with gr.Column(visible=False):

@@ -1,0 +1,77 @@
+"""benchmark sr on folders the project makes: the papers' protocol recomputed here with PIL and the formula."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from vtdemo.sr import benchmark
+
+
+def _y(img):
+    a = np.asarray(img.convert("RGB"), dtype=np.float64)
+    return 16 + (65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255
+
+
+def _psnr(a, b, crop):
+    ya, yb = _y(a)[crop:-crop, crop:-crop], _y(b)[crop:-crop, crop:-crop]
+    return 10 * np.log10(255 ** 2 / np.mean((ya - yb) ** 2))
+
+
+@pytest.fixture
+def hr_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "Set5"  # a known benchmark's name: the paper's bicubic number is shown
+    folder.mkdir()
+    for i in range(3):
+        smooth = Image.fromarray(rng.integers(0, 256, (9 + i, 11, 3), dtype=np.uint8)).resize((50 + 2 * i, 61))
+        smooth.save(folder / f"img{i}.png")
+    return folder
+
+
+def test_hr_only_folder_is_degraded_then_scored(hr_folder):
+    rows = benchmark.benchmark(hr_folder, ["bicubic"], scale=2)
+    expected = []
+    for path in sorted(hr_folder.glob("*.png")):  # the papers' protocol, written out with PIL
+        hr = Image.open(path).convert("RGB")
+        hr = hr.crop((0, 0, hr.width - hr.width % 2, hr.height - hr.height % 2))
+        lr = hr.resize((hr.width // 2, hr.height // 2), Image.Resampling.BICUBIC)
+        channels = [Image.fromarray(np.asarray(band, dtype=np.float32) / 255, "F").resize(hr.size, Image.Resampling.BICUBIC)
+                    for band in lr.split()]
+        sr = np.stack([np.rint(np.clip(np.asarray(c), 0, 1) * 255) for c in channels], -1).astype(np.uint8)
+        expected.append(_psnr(Image.fromarray(sr), hr, 2))
+    assert rows[0].images == 3 and rows[0].psnr_y == pytest.approx(np.mean(expected), abs=1e-6)
+    assert rows[0].reported == "33.66 / 0.9299"  # Set5 ×2 bicubic in the papers' tables
+
+
+def test_lr_pairs_are_used_when_given_and_tables_are_written(hr_folder, tmp_path):
+    folder = tmp_path / "mine"
+    (folder / "HR").mkdir(parents=True)
+    (folder / "LR_bicubic" / "X2").mkdir(parents=True)
+    for path in sorted(hr_folder.glob("*.png")):
+        hr = Image.open(path).convert("RGB")
+        hr = hr.crop((0, 0, hr.width - hr.width % 2, hr.height - hr.height % 2))
+        hr.save(folder / "HR" / path.name)
+        hr.resize((hr.width // 2, hr.height // 2), Image.Resampling.NEAREST).save(
+            folder / "LR_bicubic" / "X2" / f"{path.stem}x2.png")
+    given = benchmark.benchmark(folder, ["bicubic"], scale=2)[0]
+    degraded = benchmark.benchmark(hr_folder, ["bicubic"], scale=2)[0]
+    assert given.psnr_y != pytest.approx(degraded.psnr_y, abs=1e-3)  # the nearest-neighbour LR files were used
+    assert given.reported == ""  # not a known benchmark
+    table = benchmark.to_markdown([given], folder, 2)
+    assert "| Bicubic |" in table and f"{given.psnr_y:.2f}" in table
+    csv = benchmark.to_csv([given]).splitlines()
+    assert csv[0].startswith("model,name,psnr_y") and csv[1].startswith("bicubic,Bicubic,")
+
+
+def test_the_sr_tab_benchmarks_uploaded_images_and_offers_the_table(hr_folder, monkeypatch):
+    import gradio as gr
+
+    from vtdemo.ui import sr_tab
+
+    files = [str(p) for p in sorted(hr_folder.glob("*.png"))]
+    table, downloads = sr_tab.run_benchmark(files, ["bicubic"], 2, "Set5", progress=lambda *a, **k: None)
+    expected = benchmark.benchmark(hr_folder, ["bicubic"], scale=2)[0]
+    assert f"| Bicubic | {expected.psnr_y:.2f} | {expected.ssim_y:.4f} |" in table and "33.66 / 0.9299" in table
+    assert [p.rsplit(".", 1)[-1] for p in downloads] == ["csv", "md"]
+    monkeypatch.setenv("VTDEMO_MAX_BENCHMARK_IMAGES", "2")
+    with pytest.raises(gr.Error, match="VTDEMO_MAX_BENCHMARK_IMAGES"):
+        sr_tab.run_benchmark(files, ["bicubic"], 2, "", progress=lambda *a, **k: None)

@@ -1,0 +1,121 @@
+"""The SR papers' table on a folder of images: every model's mean PSNR-Y / SSIM-Y (border crop = scale) and time per
+image, next to the number the paper reports when the folder is a known benchmark.
+
+A folder is either the usual benchmark layout (``HR/`` and ``LR_bicubic/X<s>/<name>x<s>.png``) or just high-resolution
+images, which are bicubic-degraded ×s first (the papers' protocol, as the Super-resolution tab's "degrade" mode).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from vtdemo.imaging import IMAGE_SUFFIXES
+
+KNOWN = {"set5": "Set5", "set14": "Set14", "b100": "B100", "bsd100": "B100", "urban100": "Urban100",
+         "manga109": "Manga109"}
+PUBLISHED_BICUBIC = {  # the bicubic rows of the SwinIR / HAT papers' tables: (PSNR-Y, SSIM-Y), MATLAB bicubic
+    ("Set5", 2): (33.66, 0.9299), ("Set5", 3): (30.39, 0.8682), ("Set5", 4): (28.42, 0.8104),
+    ("Set14", 2): (30.24, 0.8688), ("Set14", 3): (27.55, 0.7742), ("Set14", 4): (26.00, 0.7027),
+}
+
+
+@dataclass
+class Row:
+    model: str
+    name: str
+    psnr_y: float
+    ssim_y: float
+    seconds_per_image: float
+    images: int
+    reported: str  # the paper's number for this dataset and scale, "" when not known
+
+
+def dataset_name(folder: Path) -> str | None:
+    """The benchmark a folder is, by its name (Set5, Set14, B100/BSD100, Urban100, Manga109), or None."""
+    return KNOWN.get(Path(folder).name.lower())
+
+
+def pairs(folder: Path, scale: int) -> list[tuple[Path, Path | None]]:
+    """(HR image, its LR image or None to degrade) for every image of ``folder``, sorted."""
+    folder = Path(folder)
+    hr_dir = folder / "HR" if (folder / "HR").is_dir() else folder
+    lr_dir = folder / "LR_bicubic" / f"X{scale}"
+    found = []
+    for hr in sorted(p for p in hr_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+        lr = lr_dir / f"{hr.stem}x{scale}{hr.suffix}"
+        found.append((hr, lr if lr.is_file() else None))
+    if not found:
+        raise FileNotFoundError(f"no images in {hr_dir}")
+    return found
+
+
+def reported(model: str, dataset: str | None, scale: int) -> str:
+    """What the paper reports for ``model`` on ``dataset`` at ``scale`` (PSNR-Y, and SSIM-Y when published)."""
+    if dataset is None:
+        return ""
+    if model == "bicubic":
+        known = PUBLISHED_BICUBIC.get((dataset, scale))
+        return f"{known[0]:.2f} / {known[1]:.4f}" if known else ""
+    from vtdemo.zoo.cards import get_card
+
+    card = get_card(model)
+    if card.source.kind == "embedded":
+        return ""  # the project's own models: measured, no paper
+    numbers = re.match(r"\s*(\d+\.\d+) / (\d+\.\d+)", card.reported or "")  # the cards give Set5 / Set14 PSNR-Y
+    if numbers is None or card.scale != scale or dataset not in ("Set5", "Set14"):
+        return ""
+    return numbers.group(1 if dataset == "Set5" else 2)
+
+
+def benchmark(folder: Path, models: list[str], scale: int = 4, device=None,
+              progress: Callable[[float, str], None] | None = None) -> list[Row]:
+    """Every model on every image of ``folder`` (see the module doc), through the app's compare pipeline."""
+    from vtdemo.imaging import decode_image
+    from vtdemo.sr.compare import compare
+    from vtdemo.sr.metrics import crop_to_multiple
+
+    items = pairs(folder, scale)
+    sums = {m: [0.0, 0.0, 0.0] for m in models}
+    names: dict[str, str] = {}
+    for i, (hr, lr) in enumerate(items):
+        def step(fraction: float, what: str, i=i) -> None:
+            if progress:
+                progress((i + fraction) / len(items), f"image {i + 1}/{len(items)} · {what}")
+
+        if lr is None:
+            result = compare(hr, models, scale=scale, mode="degrade", device=device, progress=step)
+        else:
+            truth = crop_to_multiple(decode_image(hr).rgb, scale)
+            result = compare(lr, models, scale=scale, mode="reference", reference=truth, device=device,
+                             progress=step)
+        for model, r in zip(models, result.results):
+            names[model] = r.name
+            for k, v in enumerate((r.psnr_y, r.ssim_y, r.seconds)):
+                sums[model][k] += v
+    dataset = dataset_name(folder)
+    n = len(items)
+    return [Row(m, names[m], sums[m][0] / n, sums[m][1] / n, sums[m][2] / n, n, reported(m, dataset, scale))
+            for m in models]
+
+
+def to_markdown(rows: list[Row], folder: Path, scale: int) -> str:
+    title = dataset_name(folder) or Path(folder).name
+    lines = [f"{title} ×{scale} ({rows[0].images} images; PSNR-Y / SSIM-Y, {scale}-px border crop)", "",
+             "| model | PSNR-Y | SSIM-Y | s / image | paper |", "|---|---|---|---|---|"]
+    lines += [f"| {r.name} | {r.psnr_y:.2f} | {r.ssim_y:.4f} | {r.seconds_per_image:.3f} | {r.reported or '—'} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def to_csv(rows: list[Row]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["model", "name", "psnr_y", "ssim_y", "seconds_per_image", "images", "paper"])
+    for r in rows:
+        writer.writerow([r.model, r.name, f"{r.psnr_y:.4f}", f"{r.ssim_y:.5f}", f"{r.seconds_per_image:.3f}",
+                         r.images, r.reported])
+    return out.getvalue()
