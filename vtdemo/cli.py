@@ -179,6 +179,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             return 2
         print("\n".join(bench.bench_bicubic(args.data)))
         return 0
+    if args.what == "scaling":
+        models = args.models or ["vit-ti16", "deit-ti16", "swin-t", "pvt-v2-b0"]
+        sizes = args.sizes or [224, 448, 672]
+        points, exponents = bench.bench_scaling(models, sizes, args.repeats, args.device)
+        print(f"Latency and peak memory by input size ({torch.get_num_threads()} threads, random weights):")
+        print(bench.format_scaling(points, exponents))
+        return 0
     if args.what == "distance":
         demos = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
         print("\n".join(bench.bench_distance(args.models or demos)))
@@ -329,9 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     mark.set_defaults(func=_cmd_benchmark)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam", "attention", "distance", "pervit", "bicubic", "load", "hostile"],
+    bench.add_argument("what", choices=["sr", "lam", "attention", "distance", "scaling", "pervit", "bicubic", "load",
+                                        "hostile"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
-                            "attention click; attention: classifier attention clicks (first and cached); distance: mean "
+                            "attention click; attention: classifier attention clicks (first and cached); scaling: latency "
+                            "and memory vs input size, fitted exponent; distance: mean "
                             "attention distance per layer on an example photo; pervit: φp's "
                             "mean attention distance per block, initialised and trained; bicubic: Set5/Set14 "
                             "bicubic scores against the papers' (--data); load: concurrent users against a local "
@@ -357,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="attention: random weights of the real architectures even where weights are here "
                             "(models without weights here always get them)")
     bench.add_argument("--data", type=Path, help="bicubic: a folder holding Set5/ and Set14/")
+    bench.add_argument("--sizes", type=int, nargs="+", help="scaling: input sides (default 224 448 672)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

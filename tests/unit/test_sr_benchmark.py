@@ -75,3 +75,21 @@ def test_the_sr_tab_benchmarks_uploaded_images_and_offers_the_table(hr_folder, m
     monkeypatch.setenv("VTDEMO_MAX_BENCHMARK_IMAGES", "2")
     with pytest.raises(gr.Error, match="VTDEMO_MAX_BENCHMARK_IMAGES"):
         sr_tab.run_benchmark(files, ["bicubic"], 2, "", progress=lambda *a, **k: None)
+
+
+def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
+    from vtdemo import bench
+    from vtdemo.ui import models_tab
+
+    vit = bench._at_size("vit-demo", 128)  # 8-px patches: a 16×16 grid, position embeddings to match
+    assert tuple(vit.patch_embed.grid_size) == (16, 16) and vit.pos_embed.shape[1] == 1 + 256
+    points, exponents = bench.bench_scaling(["vit-demo", "pvt-demo"], [64, 128], repeats=1)
+    assert [(p.model, p.size) for p in points] == [("vit-demo", 64), ("vit-demo", 128), ("pvt-demo", 64),
+                                                    ("pvt-demo", 128)]
+    for model_id, k in exponents.items():  # two sizes: the slope between them on log–log axes
+        a, b = [p.ms for p in points if p.model == model_id]
+        assert k == pytest.approx(np.log(b / a) / np.log(4), rel=1e-6)
+    figure = models_tab.scaling_figure(["vit-demo", "pvt-demo"], "64 128", progress=lambda *a, **k: None)
+    assert [t.name.split(" (")[0] for t in figure.data] == ["vit-demo", "pvt-demo"]
+    with pytest.raises(Exception, match="sizes between 32 and 1024"):
+        models_tab.scaling_figure(["vit-demo"], "64 4096", progress=lambda *a, **k: None)

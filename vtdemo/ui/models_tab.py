@@ -5,6 +5,9 @@ import os
 
 import gradio as gr
 
+from vtdemo.ui import validate
+from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
+from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import table, weights
 from vtdemo.zoo.cards import UnknownModelError, cards, get_card
 
@@ -46,6 +49,34 @@ def fetch_weights(model_id: str, progress=gr.Progress(track_tqdm=True)) -> str:
     return f"✅ **{card.id}** weights are ready: `{weights.display_path(path)}`"
 
 
+SCALING_MODELS, SCALING_SIZES, MAX_SCALING_SIDE = 4, 4, 1024
+
+
+@user_errors
+def scaling_figure(model_ids, sizes: str, progress=gr.Progress()):
+    """Latency vs input pixels of up to four classifiers (random weights of the real architectures), log–log, with
+    the fitted exponent of each; measured now, on this server's device."""
+    from vtdemo.bench import bench_scaling
+    from vtdemo.viz.plots import scaling_figure as figure
+
+    model_ids = validate.model_ids(model_ids or [], "models", max_count=SCALING_MODELS)
+    if not model_ids:
+        raise gr.Error("Choose at least one classifier.")
+    for model_id in model_ids:
+        if get_card(model_id).task != "classify":
+            raise gr.Error(f"{model_id} is not a classifier.")
+    try:
+        sides = sorted({int(v) for v in validate.text(sizes, "sizes").replace(",", " ").split()})
+    except ValueError:
+        raise gr.Error("sizes must be whole numbers of pixels, e.g. 224 448 672.") from None
+    if not 2 <= len(sides) <= SCALING_SIZES or not all(32 <= s <= MAX_SCALING_SIDE for s in sides):
+        raise gr.Error(f"Give 2 to {SCALING_SIZES} sizes between 32 and {MAX_SCALING_SIDE} px.")
+    with heavy_slot(lambda what: progress(0.0, desc=what)):
+        points, exponents = bench_scaling(model_ids, sides, repeats=1,
+                                          progress=lambda f, what: progress(f, desc=what))
+    return figure(points, exponents)
+
+
 def build(demo: gr.Blocks) -> None:
     with gr.Tab("Models", id="models"):
         gr.Markdown("Every model vtdemo knows. *Status* says where its weights are: **embedded** (shipped in "
@@ -61,6 +92,21 @@ def build(demo: gr.Blocks) -> None:
             fetch = gr.Button("Fetch weights", variant="primary", scale=1)
             refresh = gr.Button("Refresh status", scale=1)
         message = gr.Markdown(elem_id="fetch-message")
+        with gr.Accordion("Cost vs input size (measured here, on request)", open=False):
+            gr.Markdown("ViT's attention is global, so its cost grows with the square of the token count; Swin's "
+                        "windows and PVT-v2's reduced keys were designed to grow linearly with the pixels. Time "
+                        "each model (random weights of the real architecture) at a few input sizes: the fitted "
+                        "exponent k says time ∝ pixels^k.")
+            classifiers = [c.id for c in cards("classify")]
+            with gr.Row():
+                scaling_models = gr.Dropdown(classifiers, value=["vit-ti16", "deit-ti16", "swin-t", "pvt-v2-b0"],
+                                             multiselect=True, max_choices=SCALING_MODELS, label="Classifiers",
+                                             elem_id="scaling-models")
+                scaling_sizes = gr.Textbox(value="224 448 672", label="Input sides (px)", max_lines=1)
+            scaling_run = gr.Button("Measure", elem_id="scaling-run")
+            scaling_plot = gr.Plot(elem_id="scaling-plot")
+        scaling_run.click(scaling_figure, [scaling_models, scaling_sizes], scaling_plot, api_visibility="private",
+                          concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
 
         demo.load(models_table, outputs=grid, api_visibility="private")
         demo.load(environment_summary, outputs=environment, api_visibility="private")

@@ -97,6 +97,21 @@ def depth_distance_figure(tables: dict[str, "np.ndarray"]) -> go.Figure:
     return fig
 
 
+def scaling_figure(points, exponents: dict[str, float]) -> go.Figure:
+    """Latency against input pixels on log–log axes, one line per model, its fitted exponent in the legend."""
+    fig = go.Figure()
+    for model_id, k in exponents.items():
+        mine = sorted((p for p in points if p.model == model_id), key=lambda p: p.size)
+        fig.add_scatter(x=[p.size ** 2 for p in mine], y=[p.ms for p in mine], mode="lines+markers",
+                        name=f"{model_id} (k = {k:.2f})", text=[f"{p.size}×{p.size}" for p in mine],
+                        hovertemplate="%{text}: %{y:.0f} ms<extra></extra>")
+    fig.update_xaxes(type="log", title_text="input pixels")
+    fig.update_yaxes(type="log", title_text="latency (ms, batch 1)")
+    fig.update_layout(height=380, margin=dict(l=60, r=20, t=50, b=50), template="plotly_white",
+                      title="Cost vs input size: time ∝ pixels^k")
+    return fig
+
+
 def head_maps_figure(maps: "np.ndarray", query: tuple[int, int], title: str) -> go.Figure:
     """A grid of heat maps, one per head (``maps``: (heads, rows, cols)), the query marked."""
     heads = maps.shape[0]
