@@ -91,6 +91,12 @@ def test_click_in_the_attention_tab_reuses_the_forward_pass(page, photo, artifac
     assert probes.CACHE.forwards == before + 1  # the second click only sliced the cache
     info = page.locator("#attn-info").inner_text()
     assert "query token" in info
+    # the same click in four demo models at once
+    page.get_by_text("Compare models at this click").click()
+    page.locator("#attn-compare-run").click()
+    gallery = page.locator("#attn-compare img")
+    page.wait_for_function("() => document.querySelectorAll('#attn-compare img').length >= 4", timeout=120_000)
+    assert gallery.count() >= 4
     page.screenshot(path=str(artifacts / "attention-tab.png"), full_page=True)
     page.get_by_role("tab", name="Classify").click()
     page.locator("#cls-input input[type=file]").set_input_files(photo)
