@@ -201,6 +201,17 @@ def test_vit_attention_distance_leaves_the_class_token_out(vit):
         assert np.allclose(row, _by_hand(layer.attn[0, :, 1:, 1:], _grid(4, 4, 64), _grid(4, 4, 64)), atol=1e-9)
 
 
+def test_deit_attention_distance_leaves_both_prefix_tokens_out():
+    from vtdemo.explain.registry import probe_for
+
+    torch.manual_seed(2)
+    deit = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False, img_size=64, patch_size=16,
+                             depth=1, embed_dim=32, num_heads=2, num_classes=10).eval()
+    cap = probes.capture_module(deit, "DeiT", image(), PP)
+    got = probe_for("DeiT").distances(cap.layers, 64)[0]
+    assert np.allclose(got, _by_hand(cap.layers[0].attn[0, :, 2:, 2:], _grid(4, 4, 64), _grid(4, 4, 64)), atol=1e-9)
+
+
 def test_swin_attention_distance_is_measured_in_image_coordinates():
     from vtdemo.explain.registry import probe_for
 
