@@ -31,11 +31,22 @@ def probe_for(family: str) -> Probe:
 
 def layer_infos(card) -> list[LayerInfo]:
     """The attention layers of a card's architecture (names, head counts, what is drawn), read once per card from
-    an untrained build — the controls' ranges, without loading weights or running anything."""
+    a build on the meta device — the controls' ranges, without allocating weights or running anything."""
+    probe = probe_for(card.family)
+    return list(_INFOS.get_or_compute(card.id, lambda: tuple(probe.layers(_skeleton(card)))))
+
+
+def _skeleton(card):
+    """The card's architecture with no storage (meta device); on the CPU if it cannot be built there."""
+    import torch
+
     from vtdemo.zoo.builders import architecture
 
-    probe = probe_for(card.family)
-    return list(_INFOS.get_or_compute(card.id, lambda: tuple(probe.layers(architecture(card)))))
+    try:
+        with torch.device("meta"):
+            return architecture(card)
+    except Exception:  # noqa: BLE001 - a constructor that reads tensor values back: build it for real
+        return architecture(card)
 
 
 _INFOS = Cache(64)

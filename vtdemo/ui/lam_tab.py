@@ -7,17 +7,17 @@ import time
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.ui import on_device, validate
 from vtdemo.explain.registry import has_probe, layer_infos
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.sr.lam import CONTEXT
+from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
+from vtdemo.ui.choices import sr_choices as model_choices
 from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
-from vtdemo.ui.choices import sr_choices as model_choices
-from vtdemo.zoo.availability import usable
 from vtdemo.viz.attention import lam_overlay
+from vtdemo.zoo.availability import usable
 from vtdemo.zoo.cards import get_card
 
 WINDOW = 16
