@@ -331,7 +331,7 @@ _DEMO_CLASSIFIERS = {
                   57.9),
     "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER,
                   "https://arxiv.org/abs/2103.14030",
-                  2_281_494, 48.1),
+                  2_281_494, 70.7),
     "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
                  2_251_914, 77.3),
     "pervit-demo": ("pervit", "PerViT demo (10 classes, trained by vtdemo)", PERVIT_PAPER,
