@@ -364,7 +364,11 @@ def bench_scaling(model_ids: list[str], sizes: list[int], repeats: int = 2, devi
             if progress:
                 progress(done / total, f"{model_id} at {size}×{size}")
             torch.manual_seed(0)
-            model = _at_size(model_id, size).to(dev)
+            try:
+                model = _at_size(model_id, size).to(dev)
+            except (AssertionError, ValueError, RuntimeError) as exc:  # a grid this size does not divide
+                raise ValueError(f"{model_id} cannot be built for {size}×{size} inputs: "
+                                 f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}") from None
             x = torch.rand(1, 3, size, size, device=dev)
             seconds, _, peak = _time(model, x, repeats, dev)
             points.append(ScalingPoint(model_id, size, seconds * 1000, peak / 1e6))

@@ -100,3 +100,25 @@ def test_calibration_chooses_on_one_half_and_measures_on_the_other(monkeypatch, 
     assert entry["threshold"] == pytest.approx(np.quantile(val[0::2], 0.05), abs=1e-4)
     assert entry["val_flagged"] == pytest.approx((val[1::2] < entry["threshold"]).mean())
     assert entry["other_flagged"] == 1.0  # features far from every class
+
+
+def test_os_errors_and_long_paths_reveal_no_server_path():
+    """Review findings: an OSError's message names server files; resolving a megabyte path costs seconds."""
+    import time
+
+    import gradio as gr
+
+    from vtdemo.ui.components import NOT_UPLOADED, uploaded_path
+    from vtdemo.ui.errors import user_errors
+
+    @user_errors
+    def full_disk():
+        raise OSError(28, "No space left on device", "/tmp/vtdemo-results/abc/000.png")
+
+    with pytest.raises(gr.Error) as err:
+        full_disk()
+    assert "No space left on device" in str(err.value) and "/tmp" not in str(err.value)
+    start = time.perf_counter()
+    with pytest.raises(gr.Error, match=NOT_UPLOADED[:20]):
+        uploaded_path("a/" * 500_000)
+    assert time.perf_counter() - start < 0.5

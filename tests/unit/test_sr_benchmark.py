@@ -72,9 +72,15 @@ def test_the_sr_tab_benchmarks_uploaded_images_and_offers_the_table(hr_folder, m
     expected = benchmark.benchmark(hr_folder, ["bicubic"], scale=2)[0]
     assert f"| Bicubic | {expected.psnr_y:.2f} | {expected.ssim_y:.4f} |" in table and "33.66 / 0.9299" in table
     assert [p.rsplit(".", 1)[-1] for p in downloads] == ["csv", "md"]
+    twice = sr_tab.run_benchmark(files * 2, ["bicubic"], 2, "Set5", progress=lambda *a, **k: None)[0]
+    assert "(3 images;" in twice  # the same upload listed again is scored once
     monkeypatch.setenv("VTDEMO_MAX_BENCHMARK_IMAGES", "2")
     with pytest.raises(gr.Error, match="VTDEMO_MAX_BENCHMARK_IMAGES"):
         sr_tab.run_benchmark(files, ["bicubic"], 2, "", progress=lambda *a, **k: None)
+    monkeypatch.setenv("VTDEMO_MAX_BENCHMARK_IMAGES", "20")
+    monkeypatch.setenv("VTDEMO_MAX_JOB_SECONDS", "0")  # refused from the headers, before any model runs
+    with pytest.raises(gr.Error, match="VTDEMO_MAX_JOB_SECONDS"):
+        sr_tab.run_benchmark(files, ["bicubic", "hat-demo-x2"], 2, "", progress=lambda *a, **k: None)
 
 
 def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
@@ -91,5 +97,7 @@ def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
         assert k == pytest.approx(np.log(b / a) / np.log(4), rel=1e-6)
     figure = models_tab.scaling_figure(["vit-demo", "pvt-demo"], "64 128", progress=lambda *a, **k: None)
     assert [t.name.split(" (")[0] for t in figure.data] == ["vit-demo", "pvt-demo"]
-    with pytest.raises(Exception, match="sizes between 32 and 1024"):
+    with pytest.raises(Exception, match="multiples of 32 between 32 and 1024"):
         models_tab.scaling_figure(["vit-demo"], "64 4096", progress=lambda *a, **k: None)
+    with pytest.raises(Exception, match="at most 192 px here"):  # pervit-demo's attention grows with grid⁴
+        models_tab.scaling_figure(["pervit-demo"], "64 1024", progress=lambda *a, **k: None)

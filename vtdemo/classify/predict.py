@@ -19,8 +19,8 @@ class Prediction:
     # "prediction"; for distilled DeiT "average", "class token" and "distillation token"
     heads: dict[str, list[tuple[str, float]]]
     seconds: float
-    # True when the top probability is below the model's calibrated threshold (probably none of its classes);
-    # None for models without one (the ImageNet-1k models)
+    # True when the image's features are further from every class than the model's calibrated threshold allows
+    # (probably none of its classes: vtdemo.classify.out_of_class); None for models without a detector
     out_of_class: bool | None = None
 
     @property

@@ -82,7 +82,9 @@ def query_map(cap: Capture, point: tuple[float, float], layer: int = -1, head: s
     index = layer_index(cap, layer)
     lay = cap.layers[index]
     r, c = token_at(lay, cap.geometry, point)
-    return probe.token_map(cap.layers, index, r, c, head_index(head, lay.attn.shape[-3]), mode)
+    found = probe.token_map(cap.layers, index, r, c, head_index(head, lay.attn.shape[-3]), mode)
+    found.heat = found.heat.copy()  # a view into the shared cached capture: never handed out writable
+    return found
 
 
 def click_analysis(cap: Capture, point: tuple[float, float], layer: int = -1) -> dict | None:

@@ -71,35 +71,53 @@ def reported(model: str, dataset: str | None, scale: int) -> str:
     return numbers.group(1 if dataset == "Set5" else 2)
 
 
-def benchmark(folder: Path, models: list[str], scale: int = 4, device=None,
-              progress: Callable[[float, str], None] | None = None) -> list[Row]:
-    """Every model on every image of ``folder`` (see the module doc), through the app's compare pipeline."""
-    from vtdemo.imaging import decode_image
+def benchmark(folder: Path, models: list, scale: int = 4, device=None,
+              progress: Callable[[float, str], None] | None = None, max_seconds: float | None = None) -> list[Row]:
+    """Every model (an id, "bicubic", or an SRNet) on every image of ``folder`` (see the module doc), through the
+    app's compare pipeline. ``max_seconds``: refused up front when the models' measured throughput says the whole
+    run would take longer (every image's header is read first), and each image gets what is left of it."""
+    import time
+
+    from vtdemo.imaging import ImageError, decode_image, header_size
     from vtdemo.sr.compare import compare
+    from vtdemo.sr.engine import check_estimate, resolve_net, seconds_per_output_pixel
     from vtdemo.sr.metrics import crop_to_multiple
 
     items = pairs(folder, scale)
-    sums = {m: [0.0, 0.0, 0.0] for m in models}
-    names: dict[str, str] = {}
+    nets = [resolve_net(m, scale, device) for m in models]
+    if max_seconds is not None:
+        pixels = 0
+        for hr, _ in items:
+            size = header_size(hr)
+            if size is None:
+                raise ImageError(f"{hr.name} is not an image vtdemo reads (PNG, JPEG, WebP, TIFF, BMP, GIF, PPM).")
+            pixels += (size[0] - size[0] % scale) * (size[1] - size[1] % scale)
+        check_estimate(pixels * sum(seconds_per_output_pixel(net, device) for net in nets), max_seconds,
+                       f"Benchmarking {len(items)} image(s) with {len(nets)} model(s)")
+    sums = [[0.0, 0.0, 0.0] for _ in models]
+    names = [""] * len(models)
+    start = time.perf_counter()
     for i, (hr, lr) in enumerate(items):
         def step(fraction: float, what: str, i=i) -> None:
             if progress:
                 progress((i + fraction) / len(items), f"image {i + 1}/{len(items)} · {what}")
 
+        left = None if max_seconds is None else max(1.0, max_seconds - (time.perf_counter() - start))
         if lr is None:
-            result = compare(hr, models, scale=scale, mode="degrade", device=device, progress=step)
+            result = compare(hr, models, scale=scale, mode="degrade", device=device, progress=step, max_seconds=left)
         else:
             truth = crop_to_multiple(decode_image(hr).rgb, scale)
             result = compare(lr, models, scale=scale, mode="reference", reference=truth, device=device,
-                             progress=step)
-        for model, r in zip(models, result.results):
-            names[model] = r.name
-            for k, v in enumerate((r.psnr_y, r.ssim_y, r.seconds)):
-                sums[model][k] += v
+                             progress=step, max_seconds=left)
+        for k, r in enumerate(result.results):
+            names[k] = r.name
+            for j, v in enumerate((r.psnr_y, r.ssim_y, r.seconds)):
+                sums[k][j] += v
     dataset = dataset_name(folder)
     n = len(items)
-    return [Row(m, names[m], sums[m][0] / n, sums[m][1] / n, sums[m][2] / n, n, reported(m, dataset, scale))
-            for m in models]
+    return [Row(m if isinstance(m, str) else net.name, names[k], sums[k][0] / n, sums[k][1] / n, sums[k][2] / n,
+                n, reported(m, dataset, scale) if isinstance(m, str) else "")
+            for k, (m, net) in enumerate(zip(models, nets))]
 
 
 def to_markdown(rows: list[Row], folder: Path, scale: int) -> str:

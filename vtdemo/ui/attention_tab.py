@@ -76,6 +76,7 @@ def on_view_click(image, model_id, evt: gr.SelectData):
 
 MAX_DISTANCE_MODELS = 4
 MAX_COMPARE = 4
+SEVERAL = "attention-several"  # events that run up to four classifiers share two workers
 
 
 def compare_view(image, model_ids, x, y, depth, head, shared_scale=False) -> list[tuple[str, str]]:
@@ -199,7 +200,7 @@ def build(demo: gr.Blocks) -> None:
                         "paper finds local and global heads early and only global ones late; Swin's windows and "
                         "PerViT's peripheral attention change that picture.")
             with gr.Row():
-                distance_models = gr.Dropdown(choices, value=[v for _, v in choices][:MAX_DISTANCE_MODELS],
+                distance_models = ChoiceInput(choices, value=[v for _, v in choices][:MAX_DISTANCE_MODELS],
                                               multiselect=True, max_choices=MAX_DISTANCE_MODELS,
                                               label=f"Models (up to {MAX_DISTANCE_MODELS})",
                                               elem_id="attn-distance-models")
@@ -207,12 +208,12 @@ def build(demo: gr.Blocks) -> None:
             distance_caption = gr.Markdown(elem_id="attn-distance-caption")
             distance_plot = gr.Plot(elem_id="attn-distance-plot")
         distance_run.click(on_distance, [image, distance_models], [distance_plot, distance_caption],
-                           api_visibility="private")
+                           api_visibility="private", concurrency_id=SEVERAL, concurrency_limit=2)
         with gr.Accordion("Compare models at this click", open=False):
             gr.Markdown("The same point in up to four classifiers, each at the same relative depth (0 = first "
                         "attention layer, 1 = last) in its family's own view. A second click runs no model.")
             with gr.Row():
-                compare_models = gr.Dropdown(choices, value=[v for _, v in choices][:MAX_COMPARE], multiselect=True,
+                compare_models = ChoiceInput(choices, value=[v for _, v in choices][:MAX_COMPARE], multiselect=True,
                                              max_choices=MAX_COMPARE, label=f"Models (up to {MAX_COMPARE})",
                                              elem_id="attn-compare-models")
                 depth = gr.Slider(0, 1, value=1, step=0.05, label="Relative depth", elem_id="attn-compare-depth")
@@ -222,7 +223,7 @@ def build(demo: gr.Blocks) -> None:
             compare_gallery = gr.Gallery(columns=2, height="auto", format="png", object_fit="contain",
                                          elem_id="attn-compare", label="The same query in each model")
         compare_run.click(on_compare, [image, compare_models, x, y, depth, compare_head, shared], compare_gallery,
-                          api_visibility="private")
+                          api_visibility="private", concurrency_id=SEVERAL, concurrency_limit=2)
         inputs = [image, model, x, y, layer, head, mode]
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")
@@ -250,7 +251,8 @@ def build(demo: gr.Blocks) -> None:
             api_gallery = gr.Gallery(format="png", label="overlays")
             button, compare_button = gr.Button(), gr.Button()
         compare_button.click(attention_compare_api, [api_image, api_models, api_x, api_y, api_depth, api_head],
-                             api_gallery, api_name="attention_compare",
+                             api_gallery, api_name="attention_compare", concurrency_id=SEVERAL,
+                             concurrency_limit=2,
                              api_description="The query at image pixel (x, y) in up to four classifiers at one relative "
                                              "depth (0 first layer, 1 last), head 'mean' or an index: a gallery of "
                                              "overlays with captions.")

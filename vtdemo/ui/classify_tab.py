@@ -68,8 +68,9 @@ def run_classify(image, models, top_k):
         if card.labels not in (None, "imagenet-1k"):
             caption += f"<br>knows only the {len(label_names(card.labels))} {card.labels} classes"
         if pred.out_of_class:
-            caption += (f"<br>⚠ its top probability ({pred.top[0][1]:.0%}) is lower than on 95 % of the images of "
-                        f"its classes: this image is probably none of them, whatever the top-1 says")
+            caption += ("<br>⚠ this image looks less like its classes than 95 % of their own validation images do "
+                        "(distance of its features to the nearest class): it is probably none of them, whatever "
+                        "the top-1 says")
         value = _flagged_value(pred, card) if pred.out_of_class else _label_value(pred.top)
         labels.append(gr.update(value=value, label=card.name, visible=True))
         captions.append(gr.update(value=caption, visible=True))

@@ -29,6 +29,8 @@ def _upload_roots() -> list[str]:
 def uploaded_path(path: str | os.PathLike) -> str:
     """``path`` resolved, if it is a file inside Gradio's upload folder or the app's examples; otherwise
     gr.Error(NOT_UPLOADED) — the same message whether the file exists or not."""
+    if len(os.fspath(path)) > 4096:  # resolving a path costs time with its length; no upload's is this long
+        raise gr.Error(NOT_UPLOADED, print_exception=False)
     real = os.path.realpath(os.fspath(path))
     if any(real.startswith(root + os.sep) for root in _upload_roots()) and os.path.isfile(real):
         return real

@@ -49,6 +49,9 @@ def _user_error(exc: Exception, where: str) -> gr.Error:
     if isinstance(exc, MemoryError):
         return gr.Error("Out of memory: try a smaller image or tile size.", print_exception=False)
     log.error("unexpected error in %s", where, exc_info=exc)
+    if isinstance(exc, OSError):  # its message names server files: the reason only
+        return gr.Error(f"Internal error ({type(exc).__name__}): {exc.strerror or 'input/output error'}",
+                        print_exception=False)
     return gr.Error(f"Internal error ({type(exc).__name__}): {str(exc)[:300]}", print_exception=False)
 
 

@@ -7,6 +7,7 @@ import gradio as gr
 
 from vtdemo.ui import validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
+from vtdemo.ui.components import ChoiceInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import table, weights
 from vtdemo.zoo.cards import UnknownModelError, cards, get_card
@@ -69,8 +70,12 @@ def scaling_figure(model_ids, sizes: str, progress=gr.Progress()):
         sides = sorted({int(v) for v in validate.text(sizes, "sizes").replace(",", " ").split()})
     except ValueError:
         raise gr.Error("sizes must be whole numbers of pixels, e.g. 224 448 672.") from None
-    if not 2 <= len(sides) <= SCALING_SIZES or not all(32 <= s <= MAX_SCALING_SIDE for s in sides):
-        raise gr.Error(f"Give 2 to {SCALING_SIZES} sizes between 32 and {MAX_SCALING_SIDE} px.")
+    if not 2 <= len(sides) <= SCALING_SIZES or not all(32 <= s <= MAX_SCALING_SIDE and s % 32 == 0 for s in sides):
+        raise gr.Error(f"Give 2 to {SCALING_SIZES} sizes, multiples of 32 between 32 and {MAX_SCALING_SIDE} px.")
+    for model_id in model_ids:  # tokens grow with the square of the side, some attention with its fourth power
+        largest = 3 * get_card(model_id).preprocess.size
+        if sides[-1] > largest:
+            raise gr.Error(f"{model_id}: at most {largest} px here (3× its input size); the CLI has no such limit.")
     with heavy_slot(lambda what: progress(0.0, desc=what)):
         points, exponents = bench_scaling(model_ids, sides, repeats=1,
                                           progress=lambda f, what: progress(f, desc=what))
@@ -99,7 +104,7 @@ def build(demo: gr.Blocks) -> None:
                         "exponent k says time ∝ pixels^k.")
             classifiers = [c.id for c in cards("classify")]
             with gr.Row():
-                scaling_models = gr.Dropdown(classifiers, value=["vit-ti16", "deit-ti16", "swin-t", "pvt-v2-b0"],
+                scaling_models = ChoiceInput(classifiers, value=["vit-ti16", "deit-ti16", "swin-t", "pvt-v2-b0"],
                                              multiselect=True, max_choices=SCALING_MODELS, label="Classifiers",
                                              elem_id="scaling-models")
                 scaling_sizes = gr.Textbox(value="224 448 672", label="Input sides (px)", max_lines=1)

@@ -21,6 +21,7 @@ def _on_gpu(duration: int, module: str, name: str):
 
 
 compare = _on_gpu(120, "vtdemo.sr.compare", "compare")
+sr_benchmark = _on_gpu(600, "vtdemo.sr.benchmark", "benchmark")  # refused up front over VTDEMO_MAX_JOB_SECONDS
 upscale = _on_gpu(120, "vtdemo.sr.engine", "upscale")
 lam_for_image = _on_gpu(120, "vtdemo.sr.lam", "lam_for_image")
 hat_attention_for_image = _on_gpu(30, "vtdemo.explain.hat", "hat_attention_for_image")

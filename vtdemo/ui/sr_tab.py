@@ -227,34 +227,41 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
 
 
 @user_errors
-def run_benchmark(files, models, scale, dataset, progress=gr.Progress()):
+def run_benchmark(files, models, scale, dataset, uploads=None, progress=gr.Progress()):
     """The papers' table on the uploaded high-resolution images (bicubic-degraded ×scale first): Markdown, and the
-    table as CSV and Markdown downloads."""
+    table as CSV and Markdown downloads. The images are linked, not copied, into a folder removed afterwards; the
+    whole run is refused up front over the server's time limit."""
     import shutil
 
-    from vtdemo.sr.benchmark import KNOWN, benchmark, to_csv, to_markdown
+    from vtdemo.sr.benchmark import KNOWN, to_csv, to_markdown
 
-    files = list(files or [])
+    files = list(dict.fromkeys(os.path.realpath(f) for f in files or []))  # the same upload listed twice: once
     if not files:
         raise gr.Error("Upload the high-resolution images to score (the papers degrade each ×scale first).")
     if len(files) > limits.max_benchmark_images():
         raise gr.Error(f"At most {limits.max_benchmark_images()} images per run (VTDEMO_MAX_BENCHMARK_IMAGES); "
                        f"{len(files)} were given. The CLI has no such limit: python -m vtdemo benchmark sr FOLDER.")
-    models = validate.model_ids(models, "models", max_count=limits.max_compare_models())
-    if not models:
+    chosen = validate.model_ids(models, "models", max_count=limits.max_compare_models())
+    if not chosen:
         raise gr.Error("Choose at least one model.")
     scale = validate.integer(scale, "scale", 2, 4)
-    dataset = validate.text(dataset or "", "dataset")
+    dataset = validate.text(dataset, "dataset") if dataset else ""
     if dataset and dataset not in set(KNOWN.values()):
         raise gr.Error(f"dataset must be one of {', '.join(sorted(set(KNOWN.values())))} or empty.")
-    folder = run_dir() / (dataset or "images")  # the folder's name tells benchmark() which paper row to show
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, path in enumerate(files):
-        shutil.copyfile(path, folder / f"{i:03d}.png")  # decoded by content: the name only needs to be an image's
-    with heavy_slot(lambda what: progress(0.0, desc=what)):
-        rows = benchmark(folder, models, scale, progress=lambda f, what: progress(f, desc=what))
+    resolved = [_resolve(m, uploads) for m in chosen]
+    out = run_dir()
+    folder = out / "images" / (dataset or "images")  # the folder's name tells benchmark() which paper row to show
+    folder.mkdir(parents=True)
+    try:
+        for i, path in enumerate(files):
+            (folder / f"{i:03d}.png").symlink_to(path)  # decoded by content: the name only has to be an image's
+        with heavy_slot(lambda what: progress(0.0, desc=what)):
+            rows = on_device.sr_benchmark(folder, resolved, scale, progress=lambda f, what: progress(f, desc=what),
+                                          max_seconds=limits.max_job_seconds())
+    finally:
+        shutil.rmtree(out / "images", ignore_errors=True)
     table = to_markdown(rows, folder, scale)
-    csv_path, md_path = folder / "benchmark.csv", folder / "benchmark.md"
+    csv_path, md_path = out / "benchmark.csv", out / "benchmark.md"
     csv_path.write_text(to_csv(rows))
     md_path.write_text(table + "\n")
     return table, [str(csv_path), str(md_path)]
@@ -381,13 +388,13 @@ def build(demo: gr.Blocks) -> None:
             with gr.Row():
                 bench_files = FilesUpload(file_count="multiple", type="filepath", file_types=["image"],
                                           label="High-resolution images", elem_id="sr-bench-files")
-                dataset = gr.Dropdown(["", "Set5", "Set14", "B100", "Urban100", "Manga109"], value="",
+                dataset = ChoiceInput(["", "Set5", "Set14", "B100", "Urban100", "Manga109"], value="",
                                       label="These images are (for the paper's number)", elem_id="sr-bench-dataset")
             bench_run = gr.Button("Benchmark", elem_id="sr-bench-run")
             bench_table = gr.Markdown(elem_id="sr-bench-table")
             bench_files_out = gr.File(label="The table as CSV and Markdown", file_count="multiple",
                                       elem_id="sr-bench-downloads")
-        bench_run.click(run_benchmark, [bench_files, models, scale, dataset], [bench_table, bench_files_out],
+        bench_run.click(run_benchmark, [bench_files, models, scale, dataset, uploads], [bench_table, bench_files_out],
                         api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
 
         # Stable API endpoints (gradio_client), independent of the page's layout.
