@@ -104,11 +104,13 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom
     slider_imgs = page.locator("#sr-slider img[data-testid='imageslider-image']")
     assert slider_imgs.count() == 2
     assert "scale(1)" in slider_imgs.first.get_attribute("style")
-    box = page.locator("#sr-slider .slider-wrap").bounding_box()
+    wrap = page.locator("#sr-slider .slider-wrap")
+    wrap.scroll_into_view_if_needed()  # the wheel must land on the slider, not scroll the page
+    box = wrap.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, -400)
-    page.wait_for_timeout(500)
-    assert "scale(1)" not in slider_imgs.first.get_attribute("style")
+    page.wait_for_function("el => !el.getAttribute('style').includes('scale(1)')",
+                           arg=slider_imgs.first.element_handle(), timeout=10_000)
 
     # clicking the input re-centres the inspector
     img = page.locator("#sr-input img").first
