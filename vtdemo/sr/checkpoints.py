@@ -112,8 +112,10 @@ def _parameter_count_isolated(state_dict: dict) -> int:
     spec = {k: [list(t.shape), str(t.dtype).removeprefix("torch.")] for k, t in state_dict.items()}
     budget = limits.max_model_params() * 4 * 2 + CHILD_ROOM  # fp32 weights, their initialisation, working room
     try:
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)  # the child imports vtdemo
         run = subprocess.run([sys.executable, "-c", _CHILD, str(budget)], input=json.dumps(spec), text=True,
-                             capture_output=True, timeout=300)
+                             capture_output=True, timeout=300, env={**os.environ, "PYTHONPATH": path})
     except subprocess.TimeoutExpired:
         raise WeightsError("This checkpoint's model took too long to build: refused.") from None
     answer = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
