@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=["sr", "lam", "attention", "distance", "scaling", "pervit", "bicubic", "load",
                                         "hostile"],
                        help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
-                            "attention click; attention: classifier attention clicks (first and cached); scaling: latency "
+                            "attention click; attention: classifier attention clicks (first and cached); scaling: "
+                            "latency "
                             "and memory vs input size, fitted exponent; distance: mean "
                             "attention distance per layer on an example photo; pervit: φp's "
                             "mean attention distance per block, initialised and trained; bicubic: Set5/Set14 "

@@ -270,7 +270,8 @@ def test_attention_tab_plots_every_models_distances(tmp_path):
     image(96, 96, seed=4).save(path)
     figure, caption = attention_tab.on_distance(str(path), ["vit-demo", "swin-demo"])
     dots = [t for t in figure.data if t.mode == "markers"]
-    assert [t.name for t in dots] == ["ViT demo (10 classes, trained by vtdemo)", "Swin demo (10 classes, trained by vtdemo)"]
+    assert [t.name for t in dots] == ["ViT demo (10 classes, trained by vtdemo)",
+                                      "Swin demo (10 classes, trained by vtdemo)"]
     swin = attention_distance(str(path), "swin-demo")
     assert np.allclose(sorted(dots[1].y), sorted(swin[np.isfinite(swin)]))
     assert "first layer" in caption and "Server time" in caption

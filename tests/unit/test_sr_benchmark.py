@@ -34,8 +34,8 @@ def test_hr_only_folder_is_degraded_then_scored(hr_folder):
         hr = Image.open(path).convert("RGB")
         hr = hr.crop((0, 0, hr.width - hr.width % 2, hr.height - hr.height % 2))
         lr = hr.resize((hr.width // 2, hr.height // 2), Image.Resampling.BICUBIC)
-        channels = [Image.fromarray(np.asarray(band, dtype=np.float32) / 255, "F").resize(hr.size, Image.Resampling.BICUBIC)
-                    for band in lr.split()]
+        channels = [Image.fromarray(np.asarray(band, dtype=np.float32) / 255, "F").resize(
+            hr.size, Image.Resampling.BICUBIC) for band in lr.split()]
         sr = np.stack([np.rint(np.clip(np.asarray(c), 0, 1) * 255) for c in channels], -1).astype(np.uint8)
         expected.append(_psnr(Image.fromarray(sr), hr, 2))
     assert rows[0].images == 3 and rows[0].psnr_y == pytest.approx(np.mean(expected), abs=1e-6)

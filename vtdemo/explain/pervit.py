@@ -1,5 +1,6 @@
-"""PerViT: "mixed" (what the model uses), "content" softmax(q·kᵀ·scale) and "position" φp, per block and head; and the
-peripheral analysis (how far each head looks: the mean attention distance, and φp of every head for the query)."""
+"""PerViT: "mixed" (what the model uses), "content" softmax(q·kᵀ·scale) and "position" φp, per block and head; and
+the peripheral analysis (how far each head looks: the mean attention distance, and φp of every head for the
+query)."""
 from __future__ import annotations
 
 import numpy as np

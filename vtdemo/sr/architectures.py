@@ -39,7 +39,8 @@ def hat_config(sd: StateDict) -> dict:
         embed_dim=embed_dim, depths=[get_seq_len(sd, f"layers.{g}.residual_group.blocks") for g in range(groups)],
         num_heads=[sd[f"layers.{g}.residual_group.overlap_attn.relative_position_bias_table"].shape[1]
                    for g in range(groups)],
-        window_size=window, overlap_ratio=_overlap_ratio(window, math.isqrt(sd["relative_position_index_OCA"].shape[1])),
+        window_size=window,
+        overlap_ratio=_overlap_ratio(window, math.isqrt(sd["relative_position_index_OCA"].shape[1])),
         compress_ratio=embed_dim // sd[block0 + "conv_block.cab.0.weight"].shape[0],
         squeeze_factor=embed_dim // sd[block0 + "conv_block.cab.3.attention.1.weight"].shape[0],
         mlp_ratio=sd[block0 + "mlp.fc1.weight"].shape[0] / embed_dim, qkv_bias=block0 + "attn.qkv.bias" in sd,

@@ -1,4 +1,5 @@
-"""python -m vtdemo.train {sr,classify,curves,out-of-class} ... — train the project's demo models (resumable; see --help)."""
+"""python -m vtdemo.train {sr,classify,curves,out-of-class} ... — train the project's demo models (resumable), print
+their curves, calibrate their out-of-class detectors; see --help."""
 import argparse
 import sys
 
