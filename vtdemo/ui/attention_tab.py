@@ -1,5 +1,6 @@
 """Attention tab: click a pixel, see what a classifier's query there attends to (per layer, head and mode), with the
-token grid or window drawn; PerViT adds its peripheral analysis. The /attention endpoint."""
+token grid or window drawn; PerViT adds its peripheral analysis; the same click in up to four models, and the mean
+attention distance by depth. The /attention and /attention_compare endpoints."""
 from __future__ import annotations
 
 import time
