@@ -112,12 +112,27 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom
     page.wait_for_function("el => !el.getAttribute('style').includes('scale(1)')",
                            arg=slider_imgs.first.element_handle(), timeout=10_000)
 
-    # clicking the input re-centres the inspector
+    # clicking the input re-centres the inspector: the centre moves and the crops show the clicked region
+    first_crop = crops.nth(1).get_attribute("src")
     img = page.locator("#sr-input img").first
     img.scroll_into_view_if_needed()
     img.click(position=image_position(img, 0.25, 0.5))
     cx_box = page.locator("#sr-cx input[type=number]")
     page.wait_for_function("el => el.value !== '50'", arg=cx_box.element_handle(), timeout=10_000)
-    assert 20 < float(cx_box.input_value()) < 30
+    cx, cy = float(cx_box.input_value()), float(page.locator("#sr-cy input[type=number]").input_value())
+    assert 20 < cx < 30
+    page.wait_for_function("src => document.querySelectorAll('#sr-inspector img')[1].src !== src", arg=first_crop,
+                           timeout=30_000)
+    shown = Image.open(io.BytesIO(page.request.get(crops.nth(1).get_attribute("src")).body()))
+    assert np.array_equal(np.asarray(shown), zoomed(results["1-bicubic-x4.png"], (cx / 100, cy / 100), 4, 256))
+    # a value typed in the centre box moves them too
+    clicked = crops.nth(1).get_attribute("src")
+    cy_box = page.locator("#sr-cy input[type=number]")
+    cy_box.fill("90")
+    cy_box.press("Enter")
+    page.wait_for_function("src => document.querySelectorAll('#sr-inspector img')[1].src !== src", arg=clicked,
+                           timeout=30_000)
+    shown = Image.open(io.BytesIO(page.request.get(crops.nth(1).get_attribute("src")).body()))
+    assert np.array_equal(np.asarray(shown), zoomed(results["1-bicubic-x4.png"], (cx / 100, 0.9), 4, 256))
     page.screenshot(path=str(artifacts / "sr-tab.png"), full_page=True)
     assert page.console_errors == []

@@ -375,9 +375,11 @@ def build(demo: gr.Blocks) -> None:
                   api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
-        image.select(on_input_click, image, [cx, cy], api_visibility="private")
-        for control in (cx, cy, zoom):
-            control.release(inspector_crops, [state, cx, cy, zoom], inspector, api_visibility="private")
+        image.select(on_input_click, image, [cx, cy], api_visibility="private") \
+            .then(inspector_crops, [state, cx, cy, zoom], inspector, api_visibility="private")
+        for control in (cx, cy, zoom):  # dragged, or a value typed in the box (the last of quick changes only)
+            control.input(inspector_crops, [state, cx, cy, zoom], inspector, api_visibility="private",
+                          trigger_mode="always_last", show_progress="hidden")
 
         with gr.Accordion("Benchmark: the papers' table on your images", open=False):
             gr.Markdown("Upload high-resolution images (up to "
