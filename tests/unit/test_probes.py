@@ -275,3 +275,14 @@ def test_attention_tab_plots_every_models_distances(tmp_path):
     swin = attention_distance(str(path), "swin-demo")
     assert np.allclose(sorted(dots[1].y), sorted(swin[np.isfinite(swin)]))
     assert "first layer" in caption and "Server time" in caption
+
+
+def test_head_choices_follow_the_selected_layer():
+    """PVT-v2 demo: 1 head in stage 0, 8 in stage 3; a head chosen in a wide layer falls back to the mean."""
+    from vtdemo.ui import attention_tab
+
+    first = attention_tab.on_layer("pvt-demo", 0, "5")
+    assert first["choices"] == ["mean", "0"]
+    assert first["value"] == "mean"
+    last = attention_tab.on_layer("pvt-demo", 7, "5")
+    assert len(last["choices"]) == 9 and last["value"] == "5"
