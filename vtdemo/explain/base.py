@@ -63,6 +63,13 @@ def distance_sums(weights: torch.Tensor, queries: torch.Tensor, keys: torch.Tens
     return (w * torch.cdist(queries, keys)).sum(-1).sum(-1)
 
 
+def staged_blocks(stages):
+    """(stage, block, module) for every block of a hierarchical model's stages, in forward order."""
+    for s, stage in enumerate(stages):
+        for b, block in enumerate(stage.blocks):
+            yield s, b, block
+
+
 def heads_of(a: torch.Tensor, head: int | None) -> torch.Tensor:
     """(…, heads, q, k) -> (…, q, k): the mean over heads (``head`` None) or one head."""
     return a.mean(-3) if head is None else a[..., head, :, :]

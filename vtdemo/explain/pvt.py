@@ -4,13 +4,11 @@ from __future__ import annotations
 import math
 
 from vtdemo.explain import timm_attention
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of, staged_blocks
 
 
 def _blocks(model):
-    for s, stage in enumerate(model.stages):
-        for b, block in enumerate(stage.blocks):
-            yield s, b, block
+    return staged_blocks(model.stages)
 
 
 class PVTProbe(Probe):

@@ -6,13 +6,11 @@ import numpy as np
 from vtdemo.explain import timm_attention
 import torch
 
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
+from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of, staged_blocks
 
 
 def _blocks(model):
-    for s, stage in enumerate(model.layers):
-        for b, block in enumerate(stage.blocks):
-            yield s, b, block
+    return staged_blocks(model.layers)
 
 
 class SwinProbe(Probe):
