@@ -3,7 +3,9 @@
 Recipe (DeiT's, scaled down): random-resized crop + flip + RandAugment, optional mixup/cutmix, label smoothing,
 AdamW with a cosine schedule after a linear warm-up, optional EMA of the weights, a seed, top-1 on the validation
 split every ``--val-every`` epochs, a resumable checkpoint every epoch. DeiT's hard-label distillation:
-``--teacher`` (a zoo id or a weights file of another demo model) supervises the distillation token with its argmax.
+``--teacher`` (a zoo id or a weights file of another demo model) supervises the distillation token with its argmax;
+a model without a distillation token learns half from the labels, half from the teacher's argmax on its one head.
+``--init-from`` continues from exported weights (a second stage with its own schedule; the card names the first).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch.nn.functional as F
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
                                  portable, save_state, write_card)
 from vtdemo.zoo.demo_archs import DEMO_ARCHS, build_classifier
+from vtdemo.zoo.weights import load_state_dict
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_DATA = SHARED / "data/cls/imagenette128"
@@ -46,6 +49,9 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-size", type=int, help="input resolution of the teacher (default: the size its file "
                    "or card names, else --size); training crops are cut at the larger of the two sizes and resized "
                    "(antialiased) for the other model")
+    p.add_argument("--init-from", type=Path, help="start from these exported weights (.safetensors of the same "
+                   "architecture; a ViT position embedding is resampled to --size; its JSON card, when beside it, is "
+                   "named in the new card). The start is scored first, so --epochs 0 re-exports it at --size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--val-every", type=int, default=1)
@@ -93,8 +99,6 @@ def load_teacher(args, num_classes: int, device) -> tuple[torch.nn.Module | None
         return None, 0
     path, size = Path(args.teacher), args.teacher_size
     if path.is_file():
-        from vtdemo.zoo.weights import load_state_dict
-
         from safetensors import safe_open
 
         with safe_open(str(path), "pt") as f:  # files written by this command carry their architecture
@@ -138,9 +142,11 @@ def train(args) -> None:
     classes = sorted(d.name for d in (args.data / "train").iterdir() if d.is_dir())
     torch.manual_seed(args.seed)
     model = build_classifier(arch, len(classes)).to(device)
+    if args.init_from:
+        model.load_state_dict(_resized(load_state_dict(args.init_from), model))
+    args.first_stage = _first_stage(args.init_from)  # read now: --export may overwrite that card
     distill = args.teacher is not None
-    if distill and not hasattr(model, "set_distilled_training"):
-        raise SystemExit("--teacher needs a model with a distillation token (--arch deit)")
+    dist_token = distill and hasattr(model, "set_distilled_training")
     teacher, teacher_size = load_teacher(args, len(classes), device)
     # a teacher at a larger size sees the crop at its own size; the student gets it downsampled (antialiased)
     train_set, val_set = loaders(args, mean, std, crop_size=max(args.size, teacher_size))
@@ -184,9 +190,22 @@ def train(args) -> None:
         with log_path.open("a") as f:
             f.write(json.dumps(dict(epoch=epoch, seconds=round(clock.total(), 1), **row)) + "\n")
 
+    def keep_if_best(scored, top1: float) -> None:
+        nonlocal best
+        if top1 > best:
+            best = top1
+            export_weights(scored, best_path, metadata={"arch": json.dumps(arch), "classes": json.dumps(classes),
+                                                       "size": str(args.size)})
+
+    if args.init_from and epoch == 0 and best < 0:  # where a continued run starts, at this run's --size
+        top1 = evaluate(model, val_loader, device)
+        print(f"start ({args.init_from.name} at {args.size} px): val top-1 {top1:.2%}")
+        keep_if_best(model, top1)
+        log(top1=round(top1, 4))
+
     while epoch < args.epochs:
         model.train()
-        if distill:
+        if dist_token:
             model.set_distilled_training(True)
         gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # the same order after a resume
         loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=gen,
@@ -207,7 +226,7 @@ def train(args) -> None:
                 x = F.interpolate(x, size=(args.size, args.size), mode="bicubic", antialias=True, align_corners=False)
             out = model(x)
             if distill:
-                cls_out, dist_out = out
+                cls_out, dist_out = out if dist_token else (out, out)
                 with torch.no_grad():
                     if seen.shape[-1] != teacher_size:  # a teacher smaller than the student
                         seen = F.interpolate(seen, size=(teacher_size, teacher_size), mode="bicubic",
@@ -224,7 +243,7 @@ def train(args) -> None:
             losses.append(loss.item())
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}", best=f"{best:.3f}")
         bar.close()
-        if distill:
+        if dist_token:
             model.set_distilled_training(False)
         epoch += 1
         row = dict(loss=round(sum(losses) / max(1, len(losses)), 4))
@@ -233,15 +252,37 @@ def train(args) -> None:
             top1 = evaluate(scored, val_loader, device)
             row["top1"] = round(top1, 4)
             print(f"epoch {epoch}: val top-1 {top1:.2%}")
-            if top1 > best:
-                best = top1
-                export_weights(scored, best_path, metadata={"arch": json.dumps(arch), "classes": json.dumps(classes),
-                                                                   "size": str(args.size)})
+            keep_if_best(scored, top1)
         log(**row)
         save_state(state_path, model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, best=best,
                    seconds=clock.total(), **({"ema": ema.module.state_dict()} if ema is not None else {}))
     if args.export:
         export(args, arch, classes, best, best_path, clock.total(), device, len(train_set), len(val_set), params)
+
+
+def _resized(state: dict, model: torch.nn.Module) -> dict:
+    """``state`` with a ViT/DeiT position embedding resampled (bicubic, as timm does) to ``model``'s token grid."""
+    own = model.state_dict().get("pos_embed")
+    if own is None or "pos_embed" not in state or state["pos_embed"].shape == own.shape:
+        return state
+    from timm.layers import resample_abs_pos_embed
+
+    prefix = getattr(model, "num_prefix_tokens", 1)
+    old, new = (int(round((t.shape[1] - prefix) ** 0.5)) for t in (state["pos_embed"], own))
+    return dict(state, pos_embed=resample_abs_pos_embed(state["pos_embed"], (new, new), (old, old),
+                                                        num_prefix_tokens=prefix))
+
+
+def _first_stage(path: Path | None) -> dict | None:
+    """What a continued run started from: the file, and its own card's command, epochs and top-1 when beside it."""
+    if path is None:
+        return None
+    stage = {"weights": portable(path)}
+    card = path.with_suffix(".json")
+    if card.is_file():
+        first = json.loads(card.read_text())
+        stage.update({k: first[k] for k in ("command", "epochs", "wall_time_s", "val_top1", "init_from") if k in first})
+    return stage
 
 
 def _ce(logits, y, soft_targets, smoothing: float):
@@ -260,6 +301,7 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
         parameters=params, file_bytes=args.export.stat().st_size, input_size=args.size,
         command=command_line(args.argv), data=portable(args.data), training_images=n_train, validation_images=n_val,
         epochs=args.epochs, batch=args.batch, lr=args.lr, teacher=args.teacher, seed=args.seed,
+        init_from=getattr(args, "first_stage", None),
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
         val_top1=round(best, 4), date=time.strftime("%Y-%m-%d"),
         history=[json.loads(line) for line in (args.out / "log.jsonl").read_text().splitlines() if line.strip()],
@@ -269,7 +311,10 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
     from vtdemo.zoo.cards import UnknownModelError, get_card
 
     try:  # a card id of the zoo: calibrate its "none of my classes" signal on the validation images
-        get_card(card["id"])
+        zoo_card = get_card(card["id"])
+        if zoo_card.preprocess is None or zoo_card.preprocess.size != args.size:
+            raise BuildError(f"the installed {card['id']} card expects another input size; install this card and "
+                             f"its weights, then run `python -m vtdemo.train out-of-class --models {card['id']}`")
         card["out_of_class"], stats = calibrate(card["id"], args.data, path=args.export)
         from safetensors.numpy import save_file
 
