@@ -58,6 +58,9 @@ class Row:
     peak_mb: float
     speedup: float | None
     max_diff: float | None
+    gflop: float | None = None
+    peak_gflops: float | None = None  # this machine's matmul rate in the row's precision, measured in the same run
+    default: bool = False  # the path vtdemo.upscale takes on this device
 
 
 def _time(fn, x, repeats: int, device) -> tuple[float, torch.Tensor, int]:
@@ -76,16 +79,48 @@ def _time(fn, x, repeats: int, device) -> tuple[float, torch.Tensor, int]:
     return min(times), out.float().cpu(), mem["bytes"]
 
 
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
+    """This machine's dense matrix-product rate in GFLOP/s (best of ``repeats`` n×n products): the ceiling the
+    models' achieved rates are compared with."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first is a warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+def model_gflop(module: torch.nn.Module, x: torch.Tensor) -> float:
+    """GFLOP of one forward pass (matrix products, convolutions, attention), counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        module(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _precisions(device: torch.device) -> list[str]:
+    return ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16"]
+
+
 def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, onnx: bool) -> list[Row]:
+    """Our HAT in every precision this device runs (and ONNX Runtime) against the reference code in fp32, same
+    random weights: time, throughput, GFLOP/s against this machine's matmul peak, difference from the reference."""
     from spandrel.architectures.HAT.__arch.HAT import HAT as ReferenceHAT
 
     from vtdemo.models.hat import HAT
-    from vtdemo.runtime import default_device
+    from vtdemo.runtime import default_device, precision as default_precision
     from vtdemo.sr import backends
     from vtdemo.sr.backends import SRNet
     from vtdemo.zoo.cards import get_card
 
     dev = torch.device(device) if device else default_device()
+    peaks = {"fp32": matmul_peak(dev, torch.float32), "bf16": matmul_peak(dev, torch.bfloat16)}
     rows = []
     for model_id in model_ids:
         card = get_card(model_id)
@@ -101,41 +136,115 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
         reference.to(dev)
         ours.to(dev)
         x = torch.rand(1, 3, size, size, device=dev)
+        gflop = model_gflop(ours, x)
         out_mp = (size * card.scale) ** 2 / 1e6
         t_ref, y_ref, m_ref = _time(reference, x, repeats, dev)
         label = f"{size}×{size}"
         rows.append(Row(f"{model_id} (reference)", "torch", dev.type, "fp32", label, t_ref * 1e3, out_mp / t_ref,
-                        m_ref / 1e6, 1.0, 0.0))
-        t, y, m = _time(ours, x, repeats, dev)
-        rows.append(Row(model_id, "torch", dev.type, "fp32", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
-                        (y - y_ref).abs().max().item()))
-        if dev.type == "cuda":
-            def bf16(inp):
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    return ours(inp)
-
-            t, y, m = _time(bf16, x, repeats, dev)
-            rows.append(Row(model_id, "torch", "cuda", "bf16", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
-                            (y - y_ref).abs().max().item()))
+                        m_ref / 1e6, 1.0, 0.0, gflop, peaks["fp32"]))
+        net = SRNet(ours, card.scale, f"bench-{model_id}")
+        for precision in _precisions(dev):
+            fn = backends.tile_fn(net, "torch", dev, size, precision)
+            t, y, m = _time(fn, x, repeats, dev)
+            rows.append(Row(model_id, "torch", dev.type, precision, label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
+                            (y - y_ref).abs().max().item(), gflop, peaks.get(precision),
+                            default=precision == default_precision(dev)))
         for name, backend in backends.BACKENDS.items() if onnx and dev.type == "cpu" else ():
             if name == "torch":
                 continue  # the rows above
-            fn = backend.tile_fn(SRNet(ours, card.scale, f"bench-{model_id}"), dev, size)  # exports if needed
+            fn = backend.tile_fn(net, dev, size, "fp32")  # exports if needed
             t, y, m = _time(fn, x, repeats, dev)
             rows.append(Row(model_id, name, "cpu", "fp32", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
-                            (y - y_ref).abs().max().item()))
+                            (y - y_ref).abs().max().item(), gflop, peaks["fp32"]))
     return rows
 
 
 def format_rows(rows: list[Row]) -> str:
-    head = ("| model | backend | device | dtype | input | ms/image | output MP/s | peak memory MB | speed-up vs "
-            "reference | max abs diff vs reference |\n|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| model | backend | device | precision | input | ms/image | output MP/s | GFLOP | GFLOP/s | % of matmul "
+            "peak | peak memory MB | speed-up vs reference | max abs diff vs reference |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         diff = "—" if r.max_diff is None else f"{r.max_diff:.1e}"
-        lines.append(f"| {r.model} | {r.backend} | {r.device} | {r.dtype} | {r.size} | {r.ms:.0f} | "
-                     f"{r.mp_per_s:.3f} | {r.peak_mb:.0f} | {r.speedup:.2f}× | {diff} |")
+        rate = r.gflop / (r.ms / 1e3) if r.gflop else None
+        share = f"{100 * rate / r.peak_gflops:.0f} %" if rate and r.peak_gflops and r.backend == "torch" \
+            and r.dtype in ("fp32", "bf16") else "—"
+        lines.append(f"| {r.model} | {r.backend} | {r.device} | {r.dtype}{' (default)' if r.default else ''} | "
+                     f"{r.size} | {r.ms:.0f} | {r.mp_per_s:.3f} | {r.gflop or 0:.1f} | "
+                     f"{rate or 0:.0f} | {share} | {r.peak_mb:.0f} | {r.speedup:.2f}× | {diff} |")
     return "\n".join(lines)
+
+
+def peaks_line(device: str | None) -> str:
+    """This machine's matmul peaks, the denominators of the "% of matmul peak" column."""
+    from vtdemo.runtime import default_device, native_bf16_cpu
+
+    dev = torch.device(device) if device else default_device()
+    native = "" if dev.type != "cpu" else (" (native)" if native_bf16_cpu() else " (emulated: no AVX512-BF16/AMX)")
+    return (f"matmul peak (2048² products, this run): fp32 {matmul_peak(dev, torch.float32):.0f} GFLOP/s, "
+            f"bf16 {matmul_peak(dev, torch.bfloat16):.0f} GFLOP/s{native}")
+
+
+PHOTO = (480, 320)  # a typical phone photo downscaled for the web: what one upscale costs a user
+PHOTO_MODELS = ("hat-demo-x4", "hat-s-x4", "hat-x4", "swinir-m-x4")
+
+
+def bench_photo(model_ids: list[str], device: str | None, precision: str | None = None) -> list[str]:
+    """One 480×320 photo ×4 through ``vtdemo.upscale`` (tiles, blending, the device's default precision) per model,
+    random weights of the real architecture when its checkpoint is not here: ms, output MP/s, peak memory."""
+    from PIL import Image
+
+    from vtdemo.runtime import default_device, precision as default_precision
+    from vtdemo.sr.backends import SRNet
+    from vtdemo.sr.engine import upscale
+    from vtdemo.zoo.cards import get_card
+
+    dev = torch.device(device) if device else default_device()
+    used = precision or default_precision(dev)
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (PHOTO[1], PHOTO[0], 3), dtype=np.uint8))
+    lines = ["| model | weights | input | precision | seconds | output MP/s | peak memory MB |",
+             "|---|---|---|---|---|---|---|"]
+    for model_id in model_ids:
+        module, random = _attention_model(model_id, random_weights=False)
+        card = get_card(model_id)
+        net = SRNet(module.to(dev), card.scale, model_id)
+        upscale(photo.crop((0, 0, 32, 32)), net, device=dev, precision=used)  # warm-up
+        with peak_memory(dev) as mem:
+            start = time.perf_counter()
+            out = upscale(photo, net, device=dev, precision=used)
+            seconds = time.perf_counter() - start
+        lines.append(f"| {model_id} | {'random' if random else 'trained'} | {PHOTO[0]}×{PHOTO[1]} ×{card.scale} | "
+                     f"{used} | {seconds:.1f} | {out.width * out.height / 1e6 / seconds:.3f} | "
+                     f"{mem['bytes'] / 1e6:.0f} |")
+        del module, net
+    return lines
+
+
+def bench_precision(root: Path, model_ids: list[str], datasets: tuple[str, ...] = ("Set5", "Set14"),
+                    precisions: tuple[str, ...] = ("bf16", "int8"), device: str | None = None) -> list[str]:
+    """Mean PSNR-Y / SSIM-Y of each model on each benchmark set in fp32 and in each other precision, and the
+    difference: what a lower precision costs in quality (the rule for a default: within 0.01 dB)."""
+    from vtdemo.runtime import check_precision, default_device
+    from vtdemo.sr.benchmark import benchmark
+    from vtdemo.zoo.cards import get_card
+
+    dev = torch.device(device) if device else default_device()
+    lines = ["| model | set | fp32 PSNR-Y / SSIM-Y | precision | PSNR-Y / SSIM-Y | Δ PSNR dB | Δ SSIM | s/image fp32 → "
+             "this precision |", "|---|---|---|---|---|---|---|---|"]
+    for model_id in model_ids:
+        scale = get_card(model_id).scale
+        for dataset in datasets:
+            base = benchmark(Path(root) / dataset, [model_id], scale, device=dev, precision="fp32")[0]
+            for precision in precisions:
+                try:
+                    check_precision(precision, dev)
+                except ValueError:
+                    continue
+                row = benchmark(Path(root) / dataset, [model_id], scale, device=dev, precision=precision)[0]
+                lines.append(f"| {model_id} | {dataset} | {base.psnr_y:.3f} / {base.ssim_y:.4f} | {precision} | "
+                             f"{row.psnr_y:.3f} / {row.ssim_y:.4f} | {row.psnr_y - base.psnr_y:+.4f} | "
+                             f"{row.ssim_y - base.ssim_y:+.5f} | {base.seconds_per_image:.2f} → {row.seconds_per_image:.2f} |")
+    return lines
 
 
 def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, device: str | None) -> list[str]:

@@ -108,8 +108,10 @@ def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
+    import torch
     from tqdm import tqdm
 
+    from vtdemo.runtime import check_precision, default_device, precision
     from vtdemo.imaging import ImageError
     from vtdemo.sr.engine import BICUBIC, SRNet, resolve_net, upscale
     from vtdemo.zoo import builders, weights
@@ -123,6 +125,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         else:
             net = resolve_net(args.model, args.scale if args.model == BICUBIC else None, device=args.device)
         images = collect_images(args.inputs)
+        device = torch.device(args.device) if args.device else default_device()
+        used = "" if net.module is None else args.precision or precision(device)
+        if used:
+            check_precision(used, device)
     except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError) as exc:
         print(f"vtdemo upscale: {exc}", file=sys.stderr)
         return 2
@@ -132,15 +138,15 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     tag = f"{net.name}_x{net.scale}".replace("/", "_")
     failures = 0
     jobs = list(zip(images, output_paths(images, args.output, tag)))
-    bar = tqdm(jobs, unit="image", desc=f"{net.name} ×{net.scale}")
+    bar = tqdm(jobs, unit="image", desc=f"{net.name} ×{net.scale}" + (f" · {used} on {device}" if used else ""))
     for src, dst in bar:
         if dst.exists() and not args.force:
             bar.write(f"skip {src}: {dst} exists (use --force to overwrite)")
             failures += 1
             continue
         try:
-            result = upscale(src, net, tile=args.tile, device=args.device, backend=args.backend,
-                             progress=lambda f, what: bar.set_postfix_str(what))
+            result = upscale(src, net, tile=args.tile, device=device, backend=args.backend,
+                             progress=lambda f, what: bar.set_postfix_str(what), precision=used or None)
         except (ImageError, ValueError) as exc:
             bar.write(f"fail {src}: {exc}")
             failures += 1
@@ -207,9 +213,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         model = (args.models or ["hat-demo-x4"])[0]
         print("\n".join(bench.bench_lam(model, args.size or 48, args.steps, args.batch, args.device)))
         return 0
+    if args.what == "precision":
+        if args.data is None:
+            print("vtdemo bench precision: --data FOLDER is needed (holding Set5/ and Set14/)", file=sys.stderr)
+            return 2
+        print("\n".join(bench.bench_precision(args.data, args.models or ["hat-demo-x4", "hat-demo-x2"],
+                                               device=args.device)))
+        return 0
+    from vtdemo.runtime import describe_device
+
+    print(f"torch {torch.__version__}, {describe_device()}; {bench.peaks_line(args.device)}")
+    if args.photo:
+        print(f"One {bench.PHOTO[0]}×{bench.PHOTO[1]} photo through vtdemo.upscale:")
+        print("\n".join(bench.bench_photo(args.models or list(bench.PHOTO_MODELS), args.device)))
+        return 0
     rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size or 64, args.repeats, args.device,
                           onnx=not args.no_onnx)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(bench.format_rows(rows))
     return 0
 
@@ -309,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
     up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
     up.add_argument("--backend", default="auto", help="auto (default), torch or onnxruntime (see export-onnx)")
+    up.add_argument("--precision", choices=["fp32", "bf16", "int8"],
+                    help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
+                         "int8: Linear layers dynamically quantized, CPU only")
     up.add_argument("--force", action="store_true", help="overwrite existing outputs")
     up.set_defaults(func=_cmd_upscale)
 
@@ -336,9 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     mark.set_defaults(func=_cmd_benchmark)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "lam", "attention", "distance", "scaling", "pervit", "bicubic", "load",
-                                        "hostile"],
-                       help="sr: our HAT vs the reference; lam: batched LAM vs one step at a time, and the HAT "
+    bench.add_argument("what", choices=["sr", "precision", "lam", "attention", "distance", "scaling", "pervit",
+                                        "bicubic", "load", "hostile"],
+                       help="sr: our HAT in each precision vs the reference (--photo: one 480×320 photo per model); "
+                            "precision: Set5/Set14 PSNR of bf16 and int8 against fp32 (--data); lam: batched LAM vs one step at a time, and the HAT "
                             "attention click; attention: classifier attention clicks (first and cached); scaling: "
                             "latency "
                             "and memory vs input size, fitted exponent; distance: mean "
@@ -347,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "bicubic scores against the papers' (--data); load: concurrent users against a local "
                             "server; hostile: memory and time of hostile inputs (--models: cases)")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
+                       "precision: SR model ids (default hat-demo-x4 hat-demo-x2); "
                        "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
     bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
     bench.add_argument("--repeats", type=int, default=3)
@@ -366,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--random-weights", action="store_true",
                        help="attention: random weights of the real architectures even where weights are here "
                             "(models without weights here always get them)")
-    bench.add_argument("--data", type=Path, help="bicubic: a folder holding Set5/ and Set14/")
+    bench.add_argument("--data", type=Path, help="bicubic, precision: a folder holding Set5/ and Set14/")
+    bench.add_argument("--photo", action="store_true",
+                       help="sr: one 480×320 photo ×4 per model through vtdemo.upscale (--models; default "
+                            "hat-demo-x4 hat-s-x4 hat-x4 swinir-m-x4, random weights where none are here)")
     bench.add_argument("--sizes", type=int, nargs="+", help="scaling: input sides (default 224 448 672)")
     bench.set_defaults(func=_cmd_bench)
     return parser

@@ -76,3 +76,19 @@ def test_export_onnx_measures_and_records_the_auto_choice(tmp_path, monkeypatch,
     net = resolve_net("hat-demo-x2", device="cpu")
     recorded = backends.choose(net, __import__("torch").device("cpu"), 16)
     assert f"backend='auto' uses {recorded} for hat-demo-x2" in out
+
+
+def test_the_precision_is_chosen_printed_and_refused_where_it_cannot_run(tmp_path, capsys, monkeypatch):
+    folder = make_folder(tmp_path)
+    monkeypatch.delenv("VTDEMO_PRECISION", raising=False)
+    outputs = {}
+    for precision in ("fp32", "int8"):
+        out = tmp_path / f"{precision}.png"
+        assert main(["upscale", str(folder / "a.png"), "-m", "hat-demo-x4", "--precision", precision, "-o",
+                     str(out), "--device", "cpu"]) == 0
+        assert f"· {precision} on cpu" in capsys.readouterr().err  # the progress bar's title
+        outputs[precision] = np.asarray(Image.open(out))
+    assert not np.array_equal(outputs["fp32"], outputs["int8"])
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp16")
+    assert main(["upscale", str(folder / "a.png"), "-m", "hat-demo-x4", "-o", str(tmp_path / "x.png")]) == 2
+    assert "VTDEMO_PRECISION" in capsys.readouterr().err

@@ -237,7 +237,8 @@ def test_tile_and_output_limits_refuse_before_any_work(monkeypatch):
     assert set(calls) == {(16, 16)}  # only the scale probe ran, never the image
 
 
-def test_precision_is_bf16_only_where_the_gpu_computes_it_natively(monkeypatch):
+def test_precision_is_bf16_only_where_the_hardware_computes_it_natively(monkeypatch):
+    from vtdemo import runtime
     from vtdemo.runtime import precision
 
     monkeypatch.delenv("VTDEMO_PRECISION", raising=False)
@@ -245,13 +246,41 @@ def test_precision_is_bf16_only_where_the_gpu_computes_it_natively(monkeypatch):
     native = []
     monkeypatch.setattr(torch.cuda, "is_bf16_supported",
                         lambda including_emulation=True: bool(native) or including_emulation)
+    cpu_bf16 = []
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bool(cpu_bf16))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert precision(cuda) == "fp32"  # a T4: bf16 only emulated
     native.append(True)
-    assert precision(cuda) == "bf16" and precision(cpu) == "fp32"  # an A100/H100; the CPU default is fp32
+    assert precision(cuda) == "bf16" and precision(cpu) == "fp32"  # an A100/H100; a CPU without AVX512-BF16
+    cpu_bf16.append(True)
+    assert runtime.native_bf16_cpu() and precision(cpu) == "bf16"  # a CPU that computes bf16 natively
     monkeypatch.setenv("VTDEMO_PRECISION", "fp32")
-    assert precision(cuda) == "fp32"
-    monkeypatch.setenv("VTDEMO_PRECISION", "bf16")
-    assert precision(cpu) == "bf16"
+    assert precision(cuda) == "fp32" and precision(cpu) == "fp32"
+    monkeypatch.setenv("VTDEMO_PRECISION", "int8")
+    assert precision(cpu) == "int8"
+    with pytest.raises(ValueError, match="CPU only"):
+        precision(cuda)
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp8")
+    with pytest.raises(ValueError, match="fp32, bf16, int8"):
+        precision(cpu)
+
+
+def test_int8_quantizes_a_copy_and_leaves_the_shared_model_alone(net):
+    lr = torch.rand(1, 3, 20, 20)
+    fp32 = backends.tile_fn(net, "auto", torch.device("cpu"), 32, "fp32")
+    before = {k: v.clone() for k, v in net.module.state_dict().items()}
+    with torch.inference_mode():
+        want = fp32(lr)
+        got = backends.tile_fn(net, "auto", torch.device("cpu"), 32, "int8")(lr)
+    quantized = backends.int8_copy(net.module)
+    assert quantized is not net.module and backends.int8_copy(net.module) is quantized  # made once
+    kinds = {type(m).__module__ for m in quantized.modules() if "Linear" in type(m).__name__}
+    assert kinds and all("quantized" in k for k in kinds), kinds  # every Linear replaced
+    assert all(type(m) is torch.nn.Linear for m in net.module.modules() if "Linear" in type(m).__name__)
+    assert all(torch.equal(v, before[k]) for k, v in net.module.state_dict().items())
+    assert not torch.equal(got, want) and (got - want).abs().max() < 0.05  # really int8, and close
+    with pytest.raises(ValueError, match="fp32 only"):
+        backends.tile_fn(net, "onnxruntime", torch.device("cpu"), 32, "bf16")
 
 
 def test_the_precision_used_is_in_the_caption_and_bf16_really_runs(net, monkeypatch):
@@ -262,9 +291,12 @@ def test_the_precision_used_is_in_the_caption_and_bf16_really_runs(net, monkeypa
     fp32 = compare(image, ["bicubic", net], scale=2, backend="torch")
     monkeypatch.setenv("VTDEMO_PRECISION", "bf16")
     bf16 = compare(image, [net], scale=2, backend="torch")
+    int8 = compare(image, [net], scale=2, backend="torch", precision="int8")  # the argument beats the variable
     assert fp32.results[0].caption().count("·") == 1  # bicubic: no precision
     assert " · fp32" in fp32.results[1].caption() and " · bf16" in bf16.results[0].caption()
+    assert " · int8" in int8.results[0].caption()
     assert not np.array_equal(np.asarray(fp32.results[1].image), np.asarray(bf16.results[0].image))
+    assert not np.array_equal(np.asarray(bf16.results[0].image), np.asarray(int8.results[0].image))
 
 
 def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path):

@@ -1,8 +1,10 @@
 """SR backends behind one interface: a backend turns (network, device, tile side) into a function that upscales one
 tile. The engine depends on this module, never the reverse.
 
-- ``torch``: the module itself, in the precision ``runtime.precision`` chooses for the device;
-- ``onnxruntime``: an exported fixed-tile graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made it.
+- ``torch``: the module itself in fp32, under bf16 autocast, or (int8, CPU) a copy with dynamically quantized Linear
+  layers — the precision the caller asks for, by default the one ``runtime.precision`` chooses for the device;
+- ``onnxruntime``: an exported fixed-tile fp32 graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made
+  it; never chosen for another precision.
 
 ``auto`` picks the backend recorded as faster for this network, device and tile by ``measure`` (run by
 ``python -m vtdemo export-onnx``, never inside a request); torch when nothing is recorded.
@@ -14,6 +16,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,7 +40,7 @@ class SRNet:
 @dataclass(frozen=True)
 class Backend:
     name: str
-    tile_fn: Callable[[SRNet, torch.device, int], TileFn]
+    tile_fn: Callable[[SRNet, torch.device, int, str], TileFn]  # (net, device, tile, precision)
     # whether the backend can run ``net`` on ``device`` at ``tile`` right now without exporting or measuring
     # anything (cheap: asked on every request by ``auto``); and the key its recorded timing is filed under
     ready: Callable[[SRNet, torch.device, int], bool]
@@ -58,15 +61,33 @@ def on_device(module: nn.Module, device: torch.device) -> nn.Module:
     return module
 
 
-def _torch_tile_fn(net: SRNet, device: torch.device, tile: int) -> TileFn:
-    from vtdemo.runtime import precision
+_INT8: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
+_INT8_LOCK = threading.Lock()
 
-    module = on_device(net.module, device)
-    use_bf16 = precision(device) == "bf16"
+
+def int8_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose Linear layers are dynamically quantized to int8 (weights int8, activations
+    quantized per batch), made once per module; the shared fp32 module is never changed."""
+    with _INT8_LOCK:
+        if module not in _INT8:
+            import copy
+            import warnings
+
+            # normal tensors even when asked inside inference_mode (their version counters are read later)
+            with warnings.catch_warnings(), torch.inference_mode(False):
+                warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+                from torch.ao.quantization import quantize_dynamic
+
+                _INT8[module] = quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
+        return _INT8[module]
+
+
+def _torch_tile_fn(net: SRNet, device: torch.device, tile: int, precision: str) -> TileFn:
+    module = int8_copy(net.module) if precision == "int8" else on_device(net.module, device)
 
     def run(t: torch.Tensor) -> torch.Tensor:
         t = t.to(device)
-        if use_bf16:
+        if precision == "bf16":
             with torch.autocast(device.type, dtype=torch.bfloat16):
                 return module(t).float()
         return module(t)
@@ -77,19 +98,26 @@ def _torch_tile_fn(net: SRNet, device: torch.device, tile: int) -> TileFn:
 BACKENDS: dict[str, Backend] = {
     "torch": Backend("torch", _torch_tile_fn, ready=lambda net, device, tile: True,
                      identity=lambda net, tile: f"{net.name}-torch"),
-    "onnxruntime": Backend("onnxruntime", lambda net, device, tile: onnx_backend.tile_fn(net, tile),
+    "onnxruntime": Backend("onnxruntime", lambda net, device, tile, precision: onnx_backend.tile_fn(net, tile),
                            ready=onnx_backend.ready, identity=onnx_backend.identity),
 }
 NAMES = ("auto", *BACKENDS)
 
 
-def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int) -> TileFn:
-    """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS)."""
+def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None) -> TileFn:
+    """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS) in ``precision`` (None:
+    ``runtime.precision(device)``). Only torch runs another precision than fp32."""
+    from vtdemo.runtime import check_precision, precision as default_precision
+
+    precision = precision or default_precision(device)
+    check_precision(precision, device)
     if backend == "auto":
-        backend = choose(net, device, tile)
+        backend = choose(net, device, tile) if precision == "fp32" else "torch"
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(NAMES)}, not {str(backend)[:40]!r}")
-    return BACKENDS[backend].tile_fn(net, device, tile)
+    if backend != "torch" and precision != "fp32":
+        raise ValueError(f"the {backend} backend runs fp32 only, not {precision}")
+    return BACKENDS[backend].tile_fn(net, device, tile, precision)
 
 
 # --- recorded choices --------------------------------------------------------------------------------------------
@@ -132,7 +160,7 @@ def measure(net: SRNet, device: torch.device, tile: int) -> dict:
     """Time every backend that is ready for ``net`` on one tile and record the fastest (atomically: other processes
     may read the file at any moment). Run by ``export-onnx``, outside any request."""
     candidates = [name for name, b in BACKENDS.items() if b.ready(net, device, tile)]
-    times = {name: _measure(BACKENDS[name].tile_fn(net, device, tile), tile) for name in candidates}
+    times = {name: _measure(BACKENDS[name].tile_fn(net, device, tile, "fp32"), tile) for name in candidates}
     choice = {"backend": min(times, key=times.get), "seconds_per_tile": times}
     key = _choice_key(net, device, tile, candidates)
     with _lock:

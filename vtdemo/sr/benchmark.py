@@ -72,10 +72,12 @@ def reported(model: str, dataset: str | None, scale: int) -> str:
 
 
 def benchmark(folder: Path, models: list, scale: int = 4, device=None,
-              progress: Callable[[float, str], None] | None = None, max_seconds: float | None = None) -> list[Row]:
+              progress: Callable[[float, str], None] | None = None, max_seconds: float | None = None,
+              precision: str | None = None) -> list[Row]:
     """Every model (an id, "bicubic", or an SRNet) on every image of ``folder`` (see the module doc), through the
     app's compare pipeline. ``max_seconds``: refused up front when the models' measured throughput says the whole
-    run would take longer (every image's header is read first), and each image gets what is left of it."""
+    run would take longer (every image's header is read first), and each image gets what is left of it.
+    ``precision``: as for ``upscale`` (None: the device's default)."""
     import time
 
     from vtdemo.imaging import ImageError, decode_image, header_size
@@ -92,7 +94,7 @@ def benchmark(folder: Path, models: list, scale: int = 4, device=None,
             if size is None:
                 raise ImageError(f"{hr.name} is not an image vtdemo reads (PNG, JPEG, WebP, TIFF, BMP, GIF, PPM).")
             pixels += (size[0] - size[0] % scale) * (size[1] - size[1] % scale)
-        check_estimate(pixels * sum(seconds_per_output_pixel(net, device) for net in nets), max_seconds,
+        check_estimate(pixels * sum(seconds_per_output_pixel(net, device, precision) for net in nets), max_seconds,
                        f"Benchmarking {len(items)} image(s) with {len(nets)} model(s)")
     sums = [[0.0, 0.0, 0.0] for _ in models]
     names = [""] * len(models)
@@ -104,11 +106,12 @@ def benchmark(folder: Path, models: list, scale: int = 4, device=None,
 
         left = None if max_seconds is None else max(1.0, max_seconds - (time.perf_counter() - start))
         if lr is None:
-            result = compare(hr, models, scale=scale, mode="degrade", device=device, progress=step, max_seconds=left)
+            result = compare(hr, models, scale=scale, mode="degrade", device=device, progress=step, max_seconds=left,
+                             precision=precision)
         else:
             truth = crop_to_multiple(decode_image(hr).rgb, scale)
             result = compare(lr, models, scale=scale, mode="reference", reference=truth, device=device,
-                             progress=step, max_seconds=left)
+                             progress=step, max_seconds=left, precision=precision)
         for k, r in enumerate(result.results):
             names[k] = r.name
             for j, v in enumerate((r.psnr_y, r.ssim_y, r.seconds)):

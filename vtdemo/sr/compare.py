@@ -19,7 +19,7 @@ from torch import nn
 from vtdemo import limits
 from vtdemo.cache import Cache
 from vtdemo.imaging import ImageError, ImageSource, check_aspect, decode_image
-from vtdemo.runtime import precision
+from vtdemo.runtime import precision as default_precision
 from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
                               seconds_per_output_pixel, upscale)
 from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
@@ -40,7 +40,7 @@ class SRResult:
     seconds: float
     psnr_y: float | None = None
     ssim_y: float | None = None
-    precision: str = ""  # "fp32" / "bf16" for a model, empty for bicubic
+    precision: str = ""  # "fp32" / "bf16" / "int8" for a model, empty for bicubic
 
     def caption(self) -> str:
         score = f" · {format_psnr(self.psnr_y)} / {self.ssim_y:.4f}" if self.psnr_y is not None else ""
@@ -120,11 +120,13 @@ def _device(device):
 
 def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale: int, mode: str = "lr",
             reference: ImageSource | None = None, tile: int | None = None, device=None, backend: str = "auto",
-            progress: Progress | None = None, max_seconds: float | None = None) -> Comparison:
+            progress: Progress | None = None, max_seconds: float | None = None,
+            precision: str | None = None) -> Comparison:
     """Run every model on the same input; score each against the reference when one exists (see module doc).
 
     Before any model runs: the outputs of all models together must fit VTDEMO_MAX_OUTPUT_PIXELS, and with
-    ``max_seconds`` the estimated time (each model's measured throughput × its output pixels) must fit too."""
+    ``max_seconds`` the estimated time (each model's measured throughput × its output pixels) must fit too.
+    ``precision``: as for ``upscale``; each result's caption says the one used."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not models:
@@ -147,7 +149,8 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
     check_output_size(rgb.width, rgb.height, scale, count=n)  # every result is held until the end
     nets = [resolve_net(model, scale, device, progress) for model in models]  # checks each model's scale
     if max_seconds is not None:
-        seconds = sum(seconds_per_output_pixel(net, device) for net in nets) * rgb.width * rgb.height * scale ** 2
+        seconds = sum(seconds_per_output_pixel(net, device, precision) for net in nets) * rgb.width * rgb.height \
+            * scale ** 2
         check_estimate(seconds, max_seconds, f"Upscaling {rgb.width}×{rgb.height} ×{scale} with {n} model(s)")
     for i, (model, net) in enumerate(zip(models, nets)):
         def step(fraction: float, what: str, i=i) -> None:
@@ -157,9 +160,10 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         key, name = _label(model, net)
         step(0.0, f"{name}: running")
         start = time.perf_counter()
-        out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step)
+        out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step,
+                      precision=precision)
         result = SRResult(key, name, out, time.perf_counter() - start,
-                          precision="" if net.module is None else precision(_device(device)))
+                          precision="" if net.module is None else precision or default_precision(_device(device)))
         if truth is not None:
             result.psnr_y, result.ssim_y = float(psnr_y(out, truth, crop=scale)), float(ssim_y(out, truth, crop=scale))
         comparison.results.append(result)

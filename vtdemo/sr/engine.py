@@ -121,9 +121,11 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 
 def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, overlap: int | None = None,
-                   device=None, backend: str = "torch", progress: Progress | None = None) -> torch.Tensor:
+                   device=None, backend: str = "torch", progress: Progress | None = None,
+                   precision: str | None = None) -> torch.Tensor:
     """(1, 3, h, w) in [0, 1] -> (1, 3, h·s, w·s) in [0, 1] on the CPU. Tiles when the image exceeds ``tile``;
-    on out-of-memory the tile is halved and the image is tried again."""
+    on out-of-memory the tile is halved and the image is tried again. ``precision``: fp32, bf16 or int8 (None: the
+    device's default, ``runtime.precision``)."""
     from vtdemo.runtime import default_device
 
     if net.module is None:
@@ -135,7 +137,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
     while True:
         total = tiling.count_tiles(h, w, tile, overlap)
         check_tiles(total, tile)  # also after halving: smaller tiles must stay within the limit
-        fn = backends.tile_fn(net, backend, device, tile)  # per tile size (an exported graph has a fixed one)
+        fn = backends.tile_fn(net, backend, device, tile, precision)  # per tile size (an exported graph has one)
 
         def tick(done: int, of: int) -> None:
             if progress:
@@ -159,25 +161,28 @@ PROBE = 32  # side (LR pixels) of the tile a model's throughput is measured on
 _SECONDS_PER_PIXEL: "weakref.WeakKeyDictionary[nn.Module, dict[str, float]]" = weakref.WeakKeyDictionary()
 
 
-def seconds_per_output_pixel(net: SRNet, device=None) -> float:
-    """The model's compute time per output pixel on ``device``, measured once (a warm PROBE×PROBE tile)."""
+def seconds_per_output_pixel(net: SRNet, device=None, precision: str | None = None) -> float:
+    """The model's compute time per output pixel on ``device`` in ``precision`` (None: the device's default),
+    measured once per device and precision (a warm PROBE×PROBE tile)."""
     import time
 
-    from vtdemo.runtime import default_device
+    from vtdemo.runtime import default_device, precision as default_precision
 
     if net.module is None:
         return 0.0
     device = torch.device(device) if device is not None else default_device()
+    precision = precision or default_precision(device)
     per_device = _SECONDS_PER_PIXEL.setdefault(net.module, {})
-    if str(device) not in per_device:
-        fn = backends.tile_fn(net, "torch", device, PROBE)
+    key = f"{device}|{precision}"
+    if key not in per_device:
+        fn = backends.tile_fn(net, "torch", device, PROBE, precision)
         lr = torch.rand(1, 3, PROBE, PROBE)
         with torch.inference_mode():
             fn(lr)  # warm-up: first-call allocations and kernel choices
             start = time.perf_counter()
             fn(lr)
-            per_device[str(device)] = (time.perf_counter() - start) / (PROBE * PROBE * net.scale ** 2)
-    return per_device[str(device)]
+            per_device[key] = (time.perf_counter() - start) / (PROBE * PROBE * net.scale ** 2)
+    return per_device[key]
 
 
 def check_estimate(seconds: float, max_seconds: float | None, what: str) -> None:
@@ -212,14 +217,15 @@ def check_output_size(width: int, height: int, scale: int, count: int = 1) -> No
 
 def upscale(image: ImageSource, model: "str | nn.Module | SRNet | ImageModelDescriptor", *, scale: int | None = None, tile: int | None = None,
             overlap: int | None = None, device=None, backend: str = "auto", progress: Progress | None = None,
-            max_seconds: float | None = None) -> Image.Image:
+            max_seconds: float | None = None, precision: str | None = None) -> Image.Image:
     """Upscale ``image`` with ``model`` (an id such as "hat-demo-x4", "bicubic", or a loaded module).
 
     The whole image is processed at once when it fits in a tile, otherwise in overlapping tiles blended smoothly.
     An alpha channel is upscaled separately (bicubic) and re-attached; a grayscale input gives a grayscale output
     (mode "L"/"LA"). ``backend``: "torch", "onnxruntime" (exported fixed-tile graph) or "auto" (the faster one on
-    this device, by a cached measurement). ``max_seconds``: refuse up front when the measured throughput says the
-    job would take longer.
+    this device, by a cached measurement). ``precision``: "fp32", "bf16" or "int8" (CPU); None: bf16 where the
+    hardware computes it natively, else fp32 (``runtime.precision``; VTDEMO_PRECISION overrides). ``max_seconds``:
+    refuse up front when the measured throughput says the job would take longer.
     """
     decoded = decode_image(image)
     net = resolve_net(model, scale, device, progress)
@@ -227,13 +233,14 @@ def upscale(image: ImageSource, model: "str | nn.Module | SRNet | ImageModelDesc
     check_aspect(w, h)
     check_output_size(w, h, net.scale)
     if max_seconds is not None:
-        check_estimate(seconds_per_output_pixel(net, device) * w * h * net.scale ** 2, max_seconds,
+        check_estimate(seconds_per_output_pixel(net, device, precision) * w * h * net.scale ** 2, max_seconds,
                        f"Upscaling {w}×{h} ×{net.scale} with {net.name}")
     if net.module is None:
         out = bicubic_image(decoded.rgb, net.scale)
     else:
         out = tensor_to_pil(upscale_tensor(net, pil_to_tensor(decoded.rgb), tile=tile, overlap=overlap,
-                                           device=device, backend=backend, progress=progress))
+                                           device=device, backend=backend, progress=progress,
+                                           precision=precision))
     if decoded.grayscale:
         out = out.convert("L")
     return reattach_alpha(out, decoded.alpha)
