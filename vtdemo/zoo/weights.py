@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import tempfile
 import time
@@ -517,6 +518,11 @@ def _read_checkpoint(path: Path, upload: bool):
             raise WeightsError(f"{path.name} is not a valid safetensors file ({str(exc)[:200]}).") from None
     if is_zip:
         _check_zip(path, upload)
+    elif head[:2] == b"PK":
+        raise WeightsError(f"{path.name} is a damaged or truncated zip archive, not a readable PyTorch checkpoint.")
+    elif not (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+        raise WeightsError(f"{path.name} is not a checkpoint: neither safetensors nor a PyTorch file (a zip archive "
+                           "or a pickle).")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -524,10 +530,14 @@ def _read_checkpoint(path: Path, upload: bool):
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         if "weights only" not in str(exc).lower() and "unsupported global" not in str(exc).lower():
             raise WeightsError(f"{path.name} is not a readable PyTorch checkpoint ({detail}).") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # not a foreign object: a pickle torch cannot read as a checkpoint (e.g. protocol 4+)
+            raise WeightsError(f"{path.name} is a pickle but not a PyTorch checkpoint vtdemo can read safely "
+                               "(save it with torch.save or as safetensors).") from None
+        needs = f"the object {found.group(1)[:80]}"
         raise UnsafeCheckpointError(
-            f"{path.name} was refused: it is a pickle that needs code outside the allow-list to load, and vtdemo "
-            f"never unpickles arbitrary objects. Convert it to safetensors or save only its state_dict. "
-            f"({detail})") from None
+            f"{path.name} was refused: it is a pickle that needs {needs} to load, and vtdemo never unpickles "
+            "arbitrary objects — convert it to safetensors or save only its state_dict.") from None
     except Exception as exc:  # the restricted unpickler raises many kinds on garbage (KeyError, EOFError, ...)
         detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
         raise WeightsError(f"{path.name} is not a readable PyTorch checkpoint (not one, truncated or corrupt; "
