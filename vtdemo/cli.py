@@ -137,13 +137,17 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         return 2
     tag = f"{net.name}_x{net.scale}".replace("/", "_")
     failures = 0
-    jobs = list(zip(images, output_paths(images, args.output, tag)))
+    jobs = []
+    for src, dst in zip(images, output_paths(images, args.output, tag)):
+        if dst.exists() and not args.force:  # said before the progress bar, which counts only real work
+            print(f"skip {src}: {dst} exists (use --force to overwrite)")
+            failures += 1
+        else:
+            jobs.append((src, dst))
+    if not jobs:
+        return 1
     bar = tqdm(jobs, unit="image", desc=f"{net.name} ×{net.scale}" + (f" · {used} on {device}" if used else ""))
     for src, dst in bar:
-        if dst.exists() and not args.force:
-            bar.write(f"skip {src}: {dst} exists (use --force to overwrite)")
-            failures += 1
-            continue
         try:
             result = upscale(src, net, tile=args.tile, device=device, backend=args.backend,
                              progress=lambda f, what: bar.set_postfix_str(what), precision=used or None)

@@ -92,3 +92,12 @@ def test_the_precision_is_chosen_printed_and_refused_where_it_cannot_run(tmp_pat
     monkeypatch.setenv("VTDEMO_PRECISION", "fp16")
     assert main(["upscale", str(folder / "a.png"), "-m", "hat-demo-x4", "-o", str(tmp_path / "x.png")]) == 2
     assert "VTDEMO_PRECISION" in capsys.readouterr().err
+
+
+def test_a_skipped_output_gets_no_progress_bar(tmp_path, capsys):
+    folder = make_folder(tmp_path)
+    target = tmp_path / "one.png"
+    target.write_bytes(b"keep me")
+    assert main(["upscale", str(folder / "a.png"), "-m", "bicubic", "-o", str(target)]) == 1
+    out, err = capsys.readouterr()
+    assert "skip" in out and "100%" not in err and "it/s" not in err and "image/s" not in err

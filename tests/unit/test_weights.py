@@ -328,3 +328,11 @@ def test_every_card_has_its_own_name_in_the_weights_folder(weights_home, monkeyp
     assert weights.status(get_card("swin-t"), online=False) == "cached"
     assert weights.status(get_card("vit-s16"), online=False) == "unavailable offline"
     assert "$VTDEMO_WEIGHTS_DIR/vit-s16.safetensors" in weights.offline_message(get_card("vit-s16"))
+
+
+def test_offline_instructions_give_a_hash_a_user_can_check():
+    full = weights.offline_message(get_card("swinir-m-x4"))
+    digest = get_card("swinir-m-x4").source.sha256
+    assert len(digest) == 64 and f"sha256 {digest}." in full
+    prefix = weights.offline_message(get_card("real-hat-gan-x4"))
+    assert "starts with 5800b671 (only that prefix is recorded)" in prefix and "verified against" not in prefix

@@ -309,7 +309,8 @@ def offline_message(card: ModelCard, reason: str = "this machine is offline") ->
                 f"VTDEMO_WEIGHTS_DIR at a folder that holds it).")
     size = f" ({source.size / 1e6:.1f} MB)" if source.size else ""
     where = (f"the Hugging Face Hub repo {source.repo_id}" if source.kind == "hub" else "its release page")
-    check = f" It is verified against sha256 {source.sha256}." if source.sha256 else ""
+    check = "" if not source.sha256 else f" It is verified against sha256 {source.sha256}." \
+        if len(source.sha256) == 64 else f" Its sha256 starts with {source.sha256} (only that prefix is recorded)."
     return (f"{card.id} ({card.name}) needs the file {source.basename}{size} from {where}: "
             f"{source.download_url}. It is not on this machine and {reason}, so it cannot be downloaded now. "
             f"Either run `python -m vtdemo fetch {card.id}` on a machine with internet access and copy the file, "
