@@ -98,3 +98,13 @@ def test_pasted_images_get_random_names_and_stale_uploads_are_pruned(upload_fold
     monkeypatch.setenv("VTDEMO_FILE_MAX_AGE_S", "3600")
     prune_uploads()
     assert not os.path.exists(first) and not aborted.exists() and os.path.exists(second)
+
+
+def test_scales_without_a_usable_model_say_only_bicubic_runs_there(monkeypatch):
+    from vtdemo.ui import choices
+
+    here = {2: ["hat-demo-x2"], 3: [], 4: ["hat-demo-x4"]}
+    monkeypatch.setattr(choices, "usable", lambda task, scale=None: here[scale])
+    assert choices.scale_choices((2, 3, 4)) == [("×2", 2), ("×3 (bicubic only here)", 3), ("×4", 4)]
+    here[3] = ["hat-s-x3"]  # a ×3 checkpoint placed or cached: the note goes
+    assert choices.scale_choices((2, 3, 4))[1] == ("×3", 3)

@@ -14,3 +14,9 @@ def sr_choices(scale: int, uploads: dict | None = None) -> list[tuple[str, str]]
         if item["scale"] == scale:
             choices.append((f"📦 {item['name']} (uploaded)", key))
     return choices
+
+
+def scale_choices(scales: tuple[int, ...]) -> list[tuple[str, int]]:
+    """(label, scale) for the scale picker: a scale with no model usable here says that only bicubic runs at it
+    (offline, ×3 has no embedded model)."""
+    return [(f"×{s}" if usable("sr", s) else f"×{s} (bicubic only here)", s) for s in scales]

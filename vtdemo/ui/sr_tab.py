@@ -18,7 +18,7 @@ from vtdemo.ui.components import ChoiceInput, FileUpload, FilesUpload, ImageUplo
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo.weights import CHECKPOINT_SUFFIXES
-from vtdemo.ui.choices import sr_choices as model_choices
+from vtdemo.ui.choices import scale_choices, sr_choices as model_choices
 from vtdemo.zoo.availability import unavailable
 from vtdemo.zoo.cards import cards, get_card
 
@@ -329,7 +329,7 @@ def build(demo: gr.Blocks) -> None:
                 mode = gr.Radio(MODES, value="lr", label="What is this image?", elem_id="sr-mode")
                 reference = ImageUpload(type="filepath", image_mode=None, label="High-resolution reference",
                                         visible=False, elem_id="sr-reference", height=200)
-                scale = gr.Radio(list(SCALES), value=4, label="Scale", elem_id="sr-scale")
+                scale = gr.Radio(scale_choices(SCALES), value=4, label="Scale", elem_id="sr-scale")
                 models = gr.Dropdown(model_choices(4), value=default_models(4), multiselect=True,
                                      max_choices=limits.max_compare_models(), label="Models (up to "
                                      f"{limits.max_compare_models()})", elem_id="sr-models")
