@@ -1,5 +1,6 @@
 """The Super-resolution tab's handlers without a browser: model lists, uploads, inspector crops."""
 import pickle
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -73,3 +74,33 @@ def test_inspector_crops_are_the_results_crops(tmp_path, zoomed):
     assert np.array_equal(np.asarray(Image.open(crops[1][0])), zoomed(result, (0.3, 0.7), 3, sr_tab.VIEW))
     lr = Image.open(state["input"])  # half the size: twice the zoom shows the same content
     assert np.array_equal(np.asarray(Image.open(crops[0][0])), zoomed(lr, (0.3, 0.7), 6, sr_tab.VIEW))
+
+
+def _zlib_level_of_png(path) -> int:
+    """The FLEVEL field of the first IDAT's zlib header: 0 fastest … 3 maximum (zlib level 1 → 0, 6 → 2)."""
+    data = Path(path).read_bytes()
+    idat = data.index(b"IDAT") + 4
+    return data[idat + 1] >> 6
+
+
+def test_big_results_are_written_fast_with_progress_and_the_zip_holds_them(monkeypatch):
+    import zipfile
+
+    from vtdemo.sr.compare import Comparison, SRResult
+
+    monkeypatch.setattr(sr_tab, "FAST_PNG_PIXELS", 1000)
+    rng = np.random.default_rng(0)
+    small = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))  # 600 px
+    big = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))  # 1,600 px
+    comparison = Comparison(input=small, reference=None, scale=2, mode="lr",
+                            results=[SRResult("a", "A", small, 0.1), SRResult("b", "B", big, 0.2)])
+    seen = []
+    state = sr_tab.save_comparison(comparison, lambda f, what: seen.append((f, what)))
+    small_png, big_png = (r["path"] for r in state["results"])
+    assert _zlib_level_of_png(small_png) == 2 and _zlib_level_of_png(big_png) == 0
+    assert np.array_equal(np.asarray(Image.open(big_png)), np.asarray(big))  # still lossless
+    assert [w for _, w in seen] == ["writing result 1/2 as PNG (30×20)", "writing result 2/2 as PNG (40×40)",
+                                    "packing the zip"]
+    with zipfile.ZipFile(state["zip"]) as z:
+        assert sorted(z.namelist()) == sorted(Path(p).name for p in (small_png, big_png))
+        assert z.read(Path(big_png).name) == Path(big_png).read_bytes()
