@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
                                  portable, save_state, write_card)
-from vtdemo.zoo.demo_archs import DEMO_ARCHS, build_classifier
+from vtdemo.zoo.demo_archs import DEMO_ARCHS, at_size, build_classifier
 from vtdemo.zoo.weights import load_state_dict
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -132,10 +132,7 @@ def train(args) -> None:
     if args.arch_json:
         arch.update(json.loads(args.arch_json.read_text()))
     args.size = args.size or arch.get("size") or 112
-    arch["size"] = args.size
-    for key in ("config", "kwargs"):  # the token grid follows --size
-        if "img_size" in arch.get(key, {}):
-            arch[key] = dict(arch[key], img_size=args.size)
+    arch = at_size(arch, args.size)  # the token grid follows --size
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     if not (args.data / "train").is_dir() or not (args.data / "val").is_dir():
         raise SystemExit(f"{args.data} needs train/ and val/ folders with one sub-folder per class")
@@ -281,7 +278,8 @@ def _first_stage(path: Path | None) -> dict | None:
     card = path.with_suffix(".json")
     if card.is_file():
         first = json.loads(card.read_text())
-        stage.update({k: first[k] for k in ("command", "epochs", "wall_time_s", "val_top1", "init_from") if k in first})
+        stage.update({k: first[k] for k in ("command", "epochs", "wall_time_s", "val_top1", "history", "init_from")
+                      if k in first})
     return stage
 
 
@@ -314,7 +312,8 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
         zoo_card = get_card(card["id"])
         if zoo_card.preprocess is None or zoo_card.preprocess.size != args.size:
             raise BuildError(f"the installed {card['id']} card expects another input size; install this card and "
-                             f"its weights, then run `python -m vtdemo.train out-of-class --models {card['id']}`")
+                             f"its weights, then run `python -m vtdemo.train out-of-class --data "
+                             f"{portable(args.data)} --models {card['id']}`")
         card["out_of_class"], stats = calibrate(card["id"], args.data, path=args.export)
         from safetensors.numpy import save_file
 

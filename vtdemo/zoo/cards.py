@@ -325,36 +325,39 @@ for _size, (_heads, _dims, _stem) in PERVIT_SIZES.items():
 # Measured top-1 on the 1,770 Imagenette val images of each committed file (its JSON card; a test keeps them in
 # step).
 _DEMO_CLASSIFIERS = {
-    # id: (DEMO_ARCHS key, name, paper, paper url, parameters, measured top-1 %)
-    "vit-demo": ("vit", "ViT demo (10 classes, trained by vtdemo)", VIT_PAPER, _VIT_URL, 2_276_362, 64.1),
+    # id: (DEMO_ARCHS key, name, paper, paper url, parameters, measured top-1 %, input size of the shipped weights)
+    "vit-demo": ("vit", "ViT demo (10 classes, trained by vtdemo)", VIT_PAPER, _VIT_URL, 2_276_362, 64.1, 64),
     "deit-demo": ("deit", "DeiT ⚗ demo (10 classes, distilled from pvt-demo)", DEIT_PAPER, _DEIT_URL, 2_278_676,
-                  67.7),
+                  67.7, 64),
     "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER,
                   "https://arxiv.org/abs/2103.14030",
-                  2_281_494, 70.7),
+                  2_281_494, 70.7, 64),
+    # trained at 96 px, run at 128 px: objects look as large as in the random-resized training crops (FixRes)
     "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
-                 2_251_914, 77.3),
+                 2_251_914, 80.2, 128),
     "pervit-demo": ("pervit", "PerViT demo (10 classes, trained by vtdemo)", PERVIT_PAPER,
-                    "https://arxiv.org/abs/2206.06243", 2_357_466, 72.5),
+                    "https://arxiv.org/abs/2206.06243", 2_357_466, 72.5, 64),
 }
 
 
 def _demo_classifier_card(model_id: str) -> ModelCard:
-    from vtdemo.zoo.demo_archs import DEMO_ARCHS
+    from vtdemo.zoo.demo_archs import DEMO_ARCHS, at_size
 
-    key, name, paper, url, params, top1 = _DEMO_CLASSIFIERS[model_id]
-    arch = DEMO_ARCHS[key]
+    key, name, paper, url, params, top1, size = _DEMO_CLASSIFIERS[model_id]
+    arch = at_size(DEMO_ARCHS[key], size)
     if arch["family"] == "PerViT":
         builder, config = "pervit", _cfg(**arch["config"], num_classes=10)
     else:
         builder, config = "timm", _cfg(timm_name=arch["timm_name"], num_classes=10,
                                        kwargs=MappingProxyType(arch["kwargs"]))
+    trained = DEMO_ARCHS[key]["size"]
+    at = f"at {size} px" if size == trained else f"at {trained} px (run at {size} px)"
     return ModelCard(
         id=model_id, task="classify", family=arch["family"], name=name, paper=paper, paper_url=url, builder=builder,
         sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0", params=params,
-        config=config, labels="imagenette", preprocess=Preprocess(size=arch["size"], crop_pct=0.875),
+        config=config, labels="imagenette", preprocess=Preprocess(size=size, crop_pct=0.875),
         reported=f"{top1:.1f} top-1, Imagenette val (10 classes)" if top1 is not None else "",
-        notes=f"a 10-class demo model trained by vtdemo on Imagenette at {arch['size']} px on a CPU: "
+        notes=f"a 10-class demo model trained by vtdemo on Imagenette {at} on a CPU: "
               "measured, not reported; not comparable to ImageNet-1k numbers",
     )
 

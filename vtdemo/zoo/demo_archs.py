@@ -1,6 +1,7 @@
 """The architectures of the embedded demo classifiers (trained by ``python -m vtdemo.train classify``).
 
-Each is ≤ 10 MB and sized for training on two CPU cores; "size" is the input resolution it was trained at.
+Each is ≤ 10 MB and sized for training on two CPU cores; "size" is the default training resolution (a shipped model
+may run at another: its zoo card says which, see ``at_size``).
 """
 from __future__ import annotations
 
@@ -25,6 +26,16 @@ DEMO_ARCHS: dict[str, dict] = {
                                                          convstem_dims=[3, 24, 48, 64, 80], img_size=64,
                                                          stem_strides=[2, 2, 2, 1])),
 }
+
+
+def at_size(arch: dict, size: int) -> dict:
+    """``arch`` for ``size``-px inputs: the token grid (``img_size``, hence a ViT's position embedding) follows;
+    PVT-v2 takes any multiple of 32 as it is."""
+    arch = dict(arch, size=size)
+    for key in ("config", "kwargs"):
+        if "img_size" in arch.get(key, {}):
+            arch[key] = dict(arch[key], img_size=size)
+    return arch
 
 
 def build_classifier(arch: dict, num_classes: int) -> "torch.nn.Module":
