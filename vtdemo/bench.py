@@ -104,6 +104,17 @@ def model_gflop(module: torch.nn.Module, x: torch.Tensor) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def _peaks(device: torch.device) -> dict[str, float]:
+    """fp32 and (where the hardware computes it natively) bf16 matmul peaks; emulated bf16 has no peak worth
+    comparing with (and a 2048² product takes minutes)."""
+    from vtdemo.runtime import native_bf16_cpu
+
+    peaks = {"fp32": matmul_peak(device, torch.float32)}
+    if device.type != "cpu" or native_bf16_cpu():
+        peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    return peaks
+
+
 def _precisions(device: torch.device) -> list[str]:
     return ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16"]
 
@@ -120,7 +131,7 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
     from vtdemo.zoo.cards import get_card
 
     dev = torch.device(device) if device else default_device()
-    peaks = {"fp32": matmul_peak(dev, torch.float32), "bf16": matmul_peak(dev, torch.bfloat16)}
+    peaks = _peaks(dev)
     rows = []
     for model_id in model_ids:
         card = get_card(model_id)
@@ -177,12 +188,40 @@ def format_rows(rows: list[Row]) -> str:
 
 def peaks_line(device: str | None) -> str:
     """This machine's matmul peaks, the denominators of the "% of matmul peak" column."""
-    from vtdemo.runtime import default_device, native_bf16_cpu
+    from vtdemo.runtime import default_device
 
     dev = torch.device(device) if device else default_device()
-    native = "" if dev.type != "cpu" else (" (native)" if native_bf16_cpu() else " (emulated: no AVX512-BF16/AMX)")
-    return (f"matmul peak (2048² products, this run): fp32 {matmul_peak(dev, torch.float32):.0f} GFLOP/s, "
-            f"bf16 {matmul_peak(dev, torch.bfloat16):.0f} GFLOP/s{native}")
+    peaks = _peaks(dev)
+    bf16 = f"bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else "bf16 emulated (no AVX512-BF16/AMX): not measured"
+    return f"matmul peak (2048² products, this run): fp32 {peaks['fp32']:.0f} GFLOP/s, {bf16}"
+
+
+def profile_sr(model_id: str, size: int, device: str | None, precision: str | None = None, rows: int = 12) -> str:
+    """torch.profiler's top operators (self time) of one forward of ``model_id`` (our HAT, random weights) in
+    ``precision`` (default: the device's): where the time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from vtdemo.models.hat import HAT
+    from vtdemo.runtime import default_device, precision as default_precision
+    from vtdemo.sr import backends
+    from vtdemo.sr.backends import SRNet
+    from vtdemo.zoo.cards import get_card
+
+    dev = torch.device(device) if device else default_device()
+    used = precision or default_precision(dev)
+    card = get_card(model_id)
+    torch.manual_seed(0)
+    model = HAT(**card.config).eval().to(dev)
+    fn = backends.tile_fn(SRNet(model, card.scale, model_id), "torch", dev, size, used)
+    x = torch.rand(1, 3, size, size, device=dev)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with torch.inference_mode():
+        fn(x)
+        with profile(activities=activities) as prof:
+            fn(x)
+    sort = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    return (f"{model_id} {size}×{size} {used} on {dev.type}:\n"
+            + prof.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=44))
 
 
 PHOTO = (480, 320)  # a typical phone photo downscaled for the web: what one upscale costs a user

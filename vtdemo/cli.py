@@ -227,6 +227,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from vtdemo.runtime import describe_device
 
     print(f"torch {torch.__version__}, {describe_device()}; {bench.peaks_line(args.device)}")
+    if args.profile:
+        print(bench.profile_sr((args.models or ["hat-s-x4"])[0], args.size or 64, args.device))
+        return 0
     if args.photo:
         print(f"One {bench.PHOTO[0]}×{bench.PHOTO[1]} photo through vtdemo.upscale:")
         print("\n".join(bench.bench_photo(args.models or list(bench.PHOTO_MODELS), args.device)))
@@ -395,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="attention: random weights of the real architectures even where weights are here "
                             "(models without weights here always get them)")
     bench.add_argument("--data", type=Path, help="bicubic, precision: a folder holding Set5/ and Set14/")
+    bench.add_argument("--profile", action="store_true",
+                       help="sr: torch.profiler's top operators of one forward (default precision)")
     bench.add_argument("--photo", action="store_true",
                        help="sr: one 480×320 photo ×4 per model through vtdemo.upscale (--models; default "
                             "hat-demo-x4 hat-s-x4 hat-x4 swinir-m-x4, random weights where none are here)")

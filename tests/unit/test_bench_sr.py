@@ -1,0 +1,30 @@
+"""bench sr: FLOP counts against the formula, every precision row present, the default one marked, and our HAT
+equal to the official code's in fp32 (the table the README quotes)."""
+import torch
+from torch import nn
+
+from vtdemo import bench
+
+
+def test_flops_are_counted_as_the_formula_says():
+    conv, linear = nn.Conv2d(3, 8, 3, padding=1), nn.Linear(8, 5)
+    x = torch.rand(1, 3, 10, 12)
+    assert bench.model_gflop(conv, x) * 1e9 == 2 * (10 * 12) * 8 * 3 * 9  # 2·(output pixels)·Cout·Cin·k²
+    assert bench.model_gflop(linear, torch.rand(7, 8)) * 1e9 == 2 * 7 * 8 * 5
+
+
+def test_every_precision_is_measured_against_the_reference(monkeypatch):
+    monkeypatch.delenv("VTDEMO_PRECISION", raising=False)
+    monkeypatch.setattr(bench, "matmul_peak", lambda device, dtype: 100.0)  # measured by the real command only
+    rows = bench.bench_sr(["hat-demo-x2"], size=16, repeats=1, device="cpu", onnx=False)
+    assert [(r.model, r.dtype) for r in rows] == [("hat-demo-x2 (reference)", "fp32"), ("hat-demo-x2", "fp32"),
+                                                   ("hat-demo-x2", "bf16"), ("hat-demo-x2", "int8")]
+    ours = {r.dtype: r for r in rows[1:]}
+    assert ours["fp32"].max_diff < 1e-4 < ours["bf16"].max_diff  # exact in fp32; bf16 really ran
+    assert ours["int8"].max_diff > 1e-4
+    from vtdemo.runtime import precision
+
+    assert [r.dtype for r in rows if r.default] == [precision(torch.device("cpu"))]
+    assert len({r.gflop for r in rows}) == 1 and rows[0].gflop > 0
+    table = bench.format_rows(rows)
+    assert table.count("(default)") == 1 and "% of matmul peak" in table
