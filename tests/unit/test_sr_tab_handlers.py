@@ -1,5 +1,7 @@
 """The Super-resolution tab's handlers without a browser: model lists, uploads, inspector crops."""
+import io
 import pickle
+import zipfile
 from pathlib import Path
 
 import gradio as gr
@@ -104,3 +106,25 @@ def test_big_results_are_written_fast_with_progress_and_the_zip_holds_them(monke
     with zipfile.ZipFile(state["zip"]) as z:
         assert sorted(z.namelist()) == sorted(Path(p).name for p in (small_png, big_png))
         assert z.read(Path(big_png).name) == Path(big_png).read_bytes()
+
+
+def test_transparency_survives_the_sr_tab_as_it_does_upscale(tmp_path):
+    """RGBA in → RGBA results and downloads, alpha upscaled as vtdemo.upscale does it (pixels under alpha 0 stay
+    hidden); the scores of a reference run are computed on the colours."""
+    from vtdemo.sr.engine import upscale
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (20, 24, 4), dtype=np.uint8)
+    rgba[:, :8, 3] = 0  # a transparent left band
+    path = tmp_path / "logo.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    comparison, state = sr_tab._compare(str(path), ["bicubic"], "lr", 2, None, {})
+    saved = Image.open(state["results"][0]["path"])
+    assert saved.mode == "RGBA" and Image.open(state["input"]).mode == "RGBA"
+    assert np.array_equal(np.asarray(saved), np.asarray(upscale(path, "bicubic", scale=2)))
+    with zipfile.ZipFile(state["zip"]) as z:
+        assert Image.open(io.BytesIO(z.read(Path(state["results"][0]["path"]).name))).mode == "RGBA"
+    reference = tmp_path / "ref.png"
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(reference)
+    scored, _ = sr_tab._compare(str(path), ["bicubic"], "reference", 2, str(reference), {})
+    assert scored.results[0].image.mode == "RGBA" and scored.results[0].psnr_y is not None

@@ -18,7 +18,7 @@ from torch import nn
 
 from vtdemo import limits
 from vtdemo.cache import Cache
-from vtdemo.imaging import ImageError, ImageSource, check_aspect, decode_image
+from vtdemo.imaging import ImageError, ImageSource, check_aspect, decode_image, reattach_alpha
 from vtdemo.runtime import precision as default_precision
 from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
                               seconds_per_output_pixel, upscale)
@@ -136,6 +136,7 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
                          f"(VTDEMO_MAX_COMPARE_MODELS); {len(models)} were chosen.")
     decoded = decode_image(image)
     rgb = decoded.rgb
+    alpha = decoded.alpha if mode != "degrade" else None  # degrade: the input is made from the truth's colours
     truth = None
     if mode == "degrade":
         rgb, truth = degrade(rgb, scale)
@@ -143,7 +144,7 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         if reference is None:
             raise ValueError("Reference mode needs a high-resolution reference image.")
         truth = match_reference(decode_image(reference).rgb, rgb, scale)
-    comparison = Comparison(input=rgb, reference=truth, scale=scale, mode=mode)
+    comparison = Comparison(input=reattach_alpha(rgb, alpha), reference=truth, scale=scale, mode=mode)
     n = len(models)
     check_aspect(rgb.width, rgb.height)
     check_output_size(rgb.width, rgb.height, scale, count=n)  # every result is held until the end
@@ -162,10 +163,14 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         start = time.perf_counter()
         out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step,
                       precision=precision)
+        scored = out
+        if alpha is not None:  # transparency kept, as upscale() keeps it: alpha upscaled with bicubic
+            out = reattach_alpha(out, alpha)
         result = SRResult(key, name, out, time.perf_counter() - start,
                           precision="" if net.module is None else precision or default_precision(_device(device)))
         if truth is not None:
-            result.psnr_y, result.ssim_y = float(psnr_y(out, truth, crop=scale)), float(ssim_y(out, truth, crop=scale))
+            result.psnr_y = float(psnr_y(scored, truth, crop=scale))
+            result.ssim_y = float(ssim_y(scored, truth, crop=scale))
         comparison.results.append(result)
     if progress:
         progress(1.0, "done")
