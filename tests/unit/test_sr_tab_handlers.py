@@ -43,7 +43,7 @@ def test_uploaded_checkpoint_joins_the_comparison(tmp_path):
     message, uploads, update = sr_tab.on_checkpoint(str(path), 4, {}, ["bicubic"])
     assert "HAT, ×4" in message
     key = next(iter(uploads))
-    assert update["value"] == ["bicubic", key] and (f"📦 mine.safetensors (uploaded)", key) in update["choices"]
+    assert update["value"] == ["bicubic", key] and ("📦 mine.safetensors (uploaded)", key) in update["choices"]
     # at ×2 it is offered only after switching the scale
     message, uploads2, update = sr_tab.on_checkpoint(str(path), 2, {}, ["bicubic"])
     assert "switch the scale to ×4" in message and "value" not in update
