@@ -232,7 +232,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.photo:
         print(f"One {bench.PHOTO[0]}×{bench.PHOTO[1]} photo through vtdemo.upscale:")
-        print("\n".join(bench.bench_photo(args.models or list(bench.PHOTO_MODELS), args.device)))
+        for line in bench.bench_photo(args.models or list(bench.PHOTO_MODELS), args.device):
+            print(line, flush=True)
         return 0
     rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size or 64, args.repeats, args.device,
                           onnx=not args.no_onnx)
