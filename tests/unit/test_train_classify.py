@@ -117,3 +117,19 @@ def test_deit_hard_distillation_from_a_teacher_file(folder):
             with torch.no_grad():
                 confidence.append(float(one_head(x).softmax(-1).max()))
     assert np.mean(confidence) < 0.75, np.mean(confidence)  # 0.53 here; 0.87 when the teacher is ignored
+
+
+def test_curves_follow_a_card_back_through_its_stages():
+    from vtdemo.train.curves import table, training_runs
+
+    first = {"command": "python -m vtdemo.train classify --arch vit", "epochs": 2, "wall_time_s": 60, "val_top1": 0.5,
+             "history": [{"epoch": 1, "top1": 0.4}, {"epoch": 2, "top1": 0.5}]}
+    second = {"command": "… --init-from a", "epochs": 2, "wall_time_s": 120, "val_top1": 0.7, "init_from": first,
+              "history": [{"epoch": 0, "top1": 0.5}, {"epoch": 1, "top1": 0.6}, {"epoch": 2, "top1": 0.7}]}
+    shipped = {"id": "m", "epochs": 0, "wall_time_s": 5, "val_top1": 0.72, "init_from": second,  # a re-export
+               "history": [{"epoch": 0, "top1": 0.72}]}
+    runs = training_runs(shipped)
+    assert [r["id"] for r in runs] == ["m (stage 1 of 2)", "m (stage 2 of 2)"]
+    rows = table(runs, every=1)
+    assert rows[2] == "| m (stage 1 of 2) | — | 40.0% | 50.0% | 50.0% | 1 min |"
+    assert rows[3] == "| m (stage 2 of 2) | 50.0% | 60.0% | 70.0% | 70.0% | 2 min |"
