@@ -162,7 +162,7 @@ def test_sr_jobs_over_the_time_estimate_are_refused_before_running(photo, monkey
     monkeypatch.setattr(engine, "upscale_tensor", lambda *a, **k: ran.append(1))
     monkeypatch.setenv("VTDEMO_MAX_JOB_SECONDS", "1")
     monkeypatch.setattr(engine, "seconds_per_output_pixel",  # as measured on a very slow device: 1 s per pixel
-                        lambda net, device=None: 0.0 if net.module is None else 1.0)
+                        lambda net, device=None, precision=None: 0.0 if net.module is None else 1.0)
     with pytest.raises(gr.Error, match="VTDEMO_MAX_JOB_SECONDS"):
         sr_tab.api_upscale(photo, "hat-demo-x4", 4)
     assert ran == []
