@@ -221,8 +221,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if args.data is None:
             print("vtdemo bench precision: --data FOLDER is needed (holding Set5/ and Set14/)", file=sys.stderr)
             return 2
-        print("\n".join(bench.bench_precision(args.data, args.models or ["hat-demo-x4", "hat-demo-x2"],
-                                               device=args.device)))
+        for line in bench.bench_precision(args.data, args.models or ["hat-demo-x4", "hat-demo-x2"],
+                                          device=args.device):
+            print(line, flush=True)
         return 0
     from vtdemo.runtime import describe_device
 
