@@ -133,3 +133,24 @@ def test_curves_follow_a_card_back_through_its_stages():
     rows = table(runs, every=1)
     assert rows[2] == "| m (stage 1 of 2) | — | 40.0% | 50.0% | 50.0% | 1 min |"
     assert rows[3] == "| m (stage 2 of 2) | 50.0% | 60.0% | 70.0% | 70.0% | 2 min |"
+
+
+def test_init_from_scores_the_start_and_reexports_at_another_size(folder):
+    from safetensors.torch import load_file
+
+    first = folder / "w" / "first.safetensors"
+    run(folder, folder / "a", "vit", 2, "--export", str(first), "--id", "tiny")
+    again = folder / "w" / "again.safetensors"
+    run(folder, folder / "b", "vit", 0, "--init-from", str(first), "--export", str(again), "--id", "tiny")
+    card, before = json.loads(again.with_suffix(".json").read_text()), json.loads(first.with_suffix(".json").read_text())
+    # the same weights at the same size: the start is scored exactly as the first run scored its best epoch
+    assert card["val_top1"] == before["val_top1"] and card["history"] == [{"epoch": 0, "seconds": card["history"][0]
+                                                                           ["seconds"], "top1": before["val_top1"]}]
+    assert card["init_from"]["command"] == before["command"] and card["init_from"]["epochs"] == 2
+    a, b = load_file(str(first)), load_file(str(again))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    bigger = folder / "w" / "bigger.safetensors"
+    run(folder, folder / "c", "vit", 0, "--init-from", str(first), "--size", "40", "--export", str(bigger))
+    grid = load_file(str(bigger))["pos_embed"]
+    assert grid.shape == (1, 1 + 5 * 5, 32) and a["pos_embed"].shape == (1, 1 + 4 * 4, 32)
+    assert grid[0, 0].equal(a["pos_embed"][0, 0])  # the class token's embedding is not resampled
