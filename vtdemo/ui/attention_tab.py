@@ -193,8 +193,10 @@ def build(demo: gr.Blocks) -> None:
                 overlay = gr.Image(type="filepath", format="png", interactive=False, elem_id="attn-overlay",
                                    label="What the model sees (centre crop), with the attention of the query "
                                          "(green); click here too")
-                distance = gr.Plot(visible=False, elem_id="attn-distance")
-                heads_plot = gr.Plot(visible=False, elem_id="attn-heads")
+                distance = gr.Plot(visible=False, elem_id="attn-distance",
+                                   label="PerViT: mean attention distance of every head, by block")
+                heads_plot = gr.Plot(visible=False, elem_id="attn-heads",
+                                     label="PerViT: the peripheral position attention φp of each head")
         with gr.Accordion("Attention distance by depth (the ViT paper's Fig. 7, on this image)", open=False):
             gr.Markdown("For every layer and head: how far, in pixels of the model's input, the attention of a "
                         "query reaches on average (all queries of this image; class tokens left out). ViT's "
@@ -207,7 +209,7 @@ def build(demo: gr.Blocks) -> None:
                                               elem_id="attn-distance-models")
                 distance_run = gr.Button("Measure", elem_id="attn-distance-run")
             distance_caption = gr.Markdown(elem_id="attn-distance-caption")
-            distance_plot = gr.Plot(elem_id="attn-distance-plot")
+            distance_plot = gr.Plot(elem_id="attn-distance-plot", label="Mean attention distance by depth")
         distance_run.click(on_distance, [image, distance_models], [distance_plot, distance_caption],
                            api_visibility="private", concurrency_id=SEVERAL, concurrency_limit=2)
         with gr.Accordion("Compare models at this click", open=False):

@@ -8,27 +8,26 @@ from plotly.subplots import make_subplots
 
 
 def sr_metrics_figure(rows: list[dict]) -> go.Figure:
-    """PSNR-Y (bars, left axis) and time (markers, right axis) per model; time only when nothing was scored."""
+    """PSNR-Y (left axis) and time (right axis) per model as side-by-side bars, both axes from zero (a cut axis
+    makes 0.3 dB look like a doubling; the numbers are written on the bars); time only when nothing was scored."""
     names = [r["name"] for r in rows]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     scored = finite = [r for r in rows if r.get("psnr_y") is not None and math.isfinite(r["psnr_y"])]
     if scored:  # an identical result (PSNR ∞) has no bar: its label says so
         fig.add_bar(x=names, y=[r["psnr_y"] if r in finite else None for r in rows], name="PSNR-Y (dB)",
-                    marker_color="#4f46e5", textposition="outside",
-                    text=[f"{r['psnr_y']:.2f}" if r in finite else "∞ (identical)" if r.get("psnr_y") else ""
+                    marker_color="#4f46e5", textposition="outside", offsetgroup="psnr",
+                    text=[f"{r['psnr_y']:.2f} dB" if r in finite else "∞ (identical)" if r.get("psnr_y") else ""
                           for r in rows])
-        low = min(r["psnr_y"] for r in scored)
-        fig.update_yaxes(title_text="PSNR-Y (dB)", range=[low - 2, max(r["psnr_y"] for r in scored) + 2],
+        fig.update_yaxes(title_text="PSNR-Y (dB)", range=[0, max(r["psnr_y"] for r in scored) * 1.2],
                          secondary_y=False)
-    fig.add_scatter(x=names, y=[r["seconds"] for r in rows], name="time (s)", mode="markers+text",
-                    marker=dict(size=12, color="#f97316", symbol="diamond"),
-                    text=[f"{r['seconds']:.2f}s" for r in rows], textposition="top center",
-                    secondary_y=bool(scored))
+    fig.add_bar(x=names, y=[r["seconds"] for r in rows], name="time (s)", marker_color="#f97316",
+                text=[f"{r['seconds']:.2f} s" for r in rows], textposition="outside", offsetgroup="time",
+                secondary_y=bool(scored))
     top = max((r["seconds"] for r in rows), default=0) or 1.0
-    fig.update_yaxes(title_text="time (s)", range=[0, top * 1.3], secondary_y=bool(scored))  # room for labels
+    fig.update_yaxes(title_text="time (s)", range=[0, top * 1.2], secondary_y=bool(scored))  # room for labels
     title = "PSNR-Y and time per model" if scored else "Time per model (no reference: nothing to score)"
     fig.update_layout(title=title, height=340, margin=dict(l=40, r=40, t=50, b=40), legend=dict(orientation="h"),
-                      template="plotly_white")
+                      template="plotly_white", barmode="group", uniformtext=dict(minsize=9, mode="show"))
     return fig
 
 
