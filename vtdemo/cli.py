@@ -370,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=["sr", "precision", "lam", "attention", "distance", "scaling", "pervit",
                                         "bicubic", "load", "hostile"],
                        help="sr: our HAT in each precision vs the reference (--photo: one 480×320 photo per model); "
-                            "precision: Set5/Set14 PSNR of bf16 and int8 against fp32 (--data); lam: batched LAM vs one step at a time, and the HAT "
+                            "precision: Set5/Set14 PSNR of bf16 and int8 against fp32 (--data); lam: batched LAM "
+                            "vs one step at a time, and the HAT "
                             "attention click; attention: classifier attention clicks (first and cached); scaling: "
                             "latency "
                             "and memory vs input size, fitted exponent; distance: mean "
