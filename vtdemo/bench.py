@@ -119,7 +119,8 @@ def _precisions(device: torch.device) -> list[str]:
     return ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16"]
 
 
-def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, onnx: bool) -> list[Row]:
+def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, onnx: bool,
+             peaks: dict[str, float] | None = None) -> list[Row]:
     """Our HAT in every precision this device runs (and ONNX Runtime) against the reference code in fp32, same
     random weights: time, throughput, GFLOP/s against this machine's matmul peak, difference from the reference."""
     from spandrel.architectures.HAT.__arch.HAT import HAT as ReferenceHAT
@@ -131,7 +132,7 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
     from vtdemo.zoo.cards import get_card
 
     dev = torch.device(device) if device else default_device()
-    peaks = _peaks(dev)
+    peaks = peaks or _peaks(dev)  # the caller's, when it printed them: one measurement for the line and the table
     rows = []
     for model_id in model_ids:
         card = get_card(model_id)
@@ -186,12 +187,15 @@ def format_rows(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def peaks_line(device: str | None) -> str:
-    """This machine's matmul peaks, the denominators of the "% of matmul peak" column."""
+def measure_peaks(device: str | None) -> dict[str, float]:
+    """This machine's matmul peaks (GFLOP/s by precision) on ``device``, measured now."""
     from vtdemo.runtime import default_device
 
-    dev = torch.device(device) if device else default_device()
-    peaks = _peaks(dev)
+    return _peaks(torch.device(device) if device else default_device())
+
+
+def peaks_line(peaks: dict[str, float]) -> str:
+    """The peaks that ``bench_sr``'s "% of matmul peak" column divides by, as one line."""
     bf16 = f"bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else "bf16 emulated (no AVX512-BF16/AMX): not measured"
     return f"matmul peak (2048² products, this run): fp32 {peaks['fp32']:.0f} GFLOP/s, {bf16}"
 

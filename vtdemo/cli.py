@@ -227,7 +227,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     from vtdemo.runtime import describe_device
 
-    print(f"torch {torch.__version__}, {describe_device()}; {bench.peaks_line(args.device)}")
+    peaks = bench.measure_peaks(args.device)
+    print(f"torch {torch.__version__}, {describe_device()}; {bench.peaks_line(peaks)}")
     if args.profile:
         print(bench.profile_sr((args.models or ["hat-s-x4"])[0], args.size or 64, args.device))
         return 0
@@ -237,7 +238,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             print(line, flush=True)
         return 0
     rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size or 64, args.repeats, args.device,
-                          onnx=not args.no_onnx)
+                          onnx=not args.no_onnx, peaks=peaks)
     print(bench.format_rows(rows))
     return 0
 

@@ -28,3 +28,16 @@ def test_every_precision_is_measured_against_the_reference(monkeypatch):
     assert len({r.gflop for r in rows}) == 1 and rows[0].gflop > 0
     table = bench.format_rows(rows)
     assert table.count("(default)") == 1 and "% of matmul peak" in table
+
+
+def test_the_printed_peak_is_the_one_the_table_divides_by(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "matmul_peak", lambda device, dtype: calls.append(dtype) or 100.0)
+    peaks = bench.measure_peaks("cpu")
+    measured = len(calls)
+    rows = bench.bench_sr(["hat-demo-x2"], size=16, repeats=1, device="cpu", onnx=False, peaks={"fp32": 50.0})
+    assert len(calls) == measured  # not measured again
+    assert "fp32 100 GFLOP/s" in bench.peaks_line(peaks)
+    fp32 = next(r for r in rows if r.dtype == "fp32" and "reference" not in r.model)
+    share = 100 * fp32.gflop / (fp32.ms / 1e3) / 50.0
+    assert f"| {share:.0f} % |" in bench.format_rows([fp32])
