@@ -79,9 +79,16 @@ def _time(fn, x, repeats: int, device) -> tuple[float, torch.Tensor, int]:
     return min(times), out.float().cpu(), mem["bytes"]
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
-    """This machine's dense matrix-product rate in GFLOP/s (best of ``repeats`` n×n products): the ceiling the
-    models' achieved rates are compared with."""
+def peak_side(device: torch.device) -> int:
+    """The side of the square products ``matmul_peak`` times: large enough to reach the peak on this kind of
+    device (a GPU needs far larger products than a CPU)."""
+    return 2048 if device.type == "cpu" else 8192
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 3) -> float:
+    """This machine's dense matrix-product rate in GFLOP/s (best of ``repeats`` n×n products, n by ``peak_side``):
+    the ceiling the models' achieved rates are compared with."""
+    n = n or peak_side(device)
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     best = float("inf")
     for _ in range(repeats + 1):  # the first is a warm-up
@@ -97,9 +104,14 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats
 
 def model_gflop(module: torch.nn.Module, x: torch.Tensor) -> float:
     """GFLOP of one forward pass (matrix products, convolutions, attention), counted by torch's FlopCounterMode."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+    def cpu_sdpa(query, key, value, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query, key, value)
+
+    # torch counts the GPU attention kernels but not the CPU one: without it a third of HAT's work goes uncounted
+    cpu_attention = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa}
+    with FlopCounterMode(display=False, custom_mapping=cpu_attention) as counter, torch.inference_mode():
         module(x)
     return counter.get_total_flops() / 1e9
 
@@ -112,11 +124,13 @@ def _peaks(device: torch.device) -> dict[str, float]:
     peaks = {"fp32": matmul_peak(device, torch.float32)}
     if device.type != "cpu" or native_bf16_cpu():
         peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    if device.type != "cpu":
+        peaks["fp16"] = matmul_peak(device, torch.float16)
     return peaks
 
 
 def _precisions(device: torch.device) -> list[str]:
-    return ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16"]
+    return ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16", "fp16"]
 
 
 def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, onnx: bool,
@@ -180,7 +194,7 @@ def format_rows(rows: list[Row]) -> str:
         diff = "—" if r.max_diff is None else f"{r.max_diff:.1e}"
         rate = r.gflop / (r.ms / 1e3) if r.gflop else None
         share = f"{100 * rate / r.peak_gflops:.0f} %" if rate and r.peak_gflops and r.backend == "torch" \
-            and r.dtype in ("fp32", "bf16") else "—"
+            and r.dtype != "int8" else "—"
         lines.append(f"| {r.model} | {r.backend} | {r.device} | {r.dtype}{' (default)' if r.default else ''} | "
                      f"{r.size} | {r.ms:.0f} | {r.mp_per_s:.3f} | {r.gflop or 0:.1f} | "
                      f"{rate or 0:.0f} | {share} | {r.peak_mb:.0f} | {r.speedup:.2f}× | {diff} |")
@@ -194,10 +208,11 @@ def measure_peaks(device: str | None) -> dict[str, float]:
     return _peaks(torch.device(device) if device else default_device())
 
 
-def peaks_line(peaks: dict[str, float]) -> str:
+def peaks_line(peaks: dict[str, float], side: int = 2048) -> str:
     """The peaks that ``bench_sr``'s "% of matmul peak" column divides by, as one line."""
     bf16 = f"bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else "bf16 emulated (no AVX512-BF16/AMX): not measured"
-    return f"matmul peak (2048² products, this run): fp32 {peaks['fp32']:.0f} GFLOP/s, {bf16}"
+    fp16 = f", fp16 {peaks['fp16']:.0f} GFLOP/s" if "fp16" in peaks else ""
+    return f"matmul peak ({side}² products, this run): fp32 {peaks['fp32']:.0f} GFLOP/s, {bf16}{fp16}"
 
 
 def profile_sr(model_id: str, size: int, device: str | None, precision: str | None = None, rows: int = 12) -> str:
@@ -289,7 +304,7 @@ def bench_photo(model_ids: list[str], device: str | None, precision: str | None 
 
 
 def bench_precision(root: Path, model_ids: list[str], datasets: tuple[str, ...] = ("Set5", "Set14"),
-                    precisions: tuple[str, ...] = ("bf16", "int8"), device: str | None = None):
+                    precisions: tuple[str, ...] = ("bf16", "fp16", "int8"), device: str | None = None):
     """Mean PSNR-Y / SSIM-Y of each model on each benchmark set in fp32 and in each other precision, and the
     difference: what a lower precision costs in quality (the rule for a default: within 0.01 dB). Yields the
     table's lines as they are measured."""

@@ -225,10 +225,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                           device=args.device):
             print(line, flush=True)
         return 0
-    from vtdemo.runtime import describe_device
+    from vtdemo.runtime import default_device, describe_device
 
+    device = torch.device(args.device) if args.device else None
     peaks = bench.measure_peaks(args.device)
-    print(f"torch {torch.__version__}, {describe_device()}; {bench.peaks_line(peaks)}")
+    print(f"torch {torch.__version__}, {describe_device(device)}; "
+          f"{bench.peaks_line(peaks, bench.peak_side(device or default_device()))}")
     if args.profile:
         print(bench.profile_sr((args.models or ["hat-s-x4"])[0], args.size or 64, args.device))
         return 0
@@ -338,9 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
     up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
     up.add_argument("--backend", default="auto", help="auto (default), torch or onnxruntime (see export-onnx)")
-    up.add_argument("--precision", choices=["fp32", "bf16", "int8"],
+    up.add_argument("--precision", choices=["fp32", "bf16", "fp16", "int8"],
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
-                         "int8: Linear layers dynamically quantized, CPU only")
+                         "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")
     up.add_argument("--force", action="store_true", help="overwrite existing outputs")
     up.set_defaults(func=_cmd_upscale)
 

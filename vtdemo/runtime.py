@@ -26,7 +26,7 @@ def default_device() -> "torch.device":
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 
 def native_bf16_cpu() -> bool:
@@ -39,8 +39,8 @@ def native_bf16_cpu() -> bool:
 
 
 def precision(device: "torch.device") -> str:
-    """"fp32", "bf16" or "int8" for SR models on ``device``: VTDEMO_PRECISION when set (any device; int8 is CPU
-    only), else bf16 where the hardware computes it natively — a GPU that does (a T4 only emulates it) or a CPU
+    """"fp32", "bf16", "fp16" or "int8" for SR models on ``device``: VTDEMO_PRECISION when set (int8 is CPU
+    only, fp16 GPU only), else bf16 where the hardware computes it natively — a GPU that does (a T4 only emulates it) or a CPU
     with AVX512-BF16/AMX, where bf16 was measured within 0.01 dB of fp32 (README) — and fp32 everywhere else."""
     import torch
 
@@ -62,13 +62,16 @@ def check_precision(name: str, device: "torch.device") -> None:
     if name == "int8" and device.type != "cpu":
         raise ValueError("int8 (dynamically quantized Linear layers) runs on the CPU only; use fp32 or bf16 on "
                          f"{device.type}.")
+    if name == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 runs on a GPU only (CPUs compute it slowly or not at all); use fp32, bf16 or int8.")
 
 
-def describe_device() -> str:
-    """A short human description, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
+def describe_device(device: "torch.device | None" = None) -> str:
+    """A short human description of ``device`` (default: ``default_device()``), e.g. 'CPU (2 threads)' or
+    'CUDA: NVIDIA H100'."""
     import torch
 
-    device = default_device()
+    device = device or default_device()
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     return f"CPU ({torch.get_num_threads()} threads)"

@@ -13,6 +13,16 @@ def test_flops_are_counted_as_the_formula_says():
     assert bench.model_gflop(linear, torch.rand(7, 8)) * 1e9 == 2 * 7 * 8 * 5
 
 
+def test_attention_is_counted_on_the_cpu_too():
+    """torch's counter knows the GPU attention kernels only; on the CPU HAT's attention was a third uncounted."""
+    class Attention(torch.nn.Module):
+        def forward(self, q):
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=torch.zeros(1, 2, 16, 16))
+
+    q = torch.rand(3, 2, 16, 8)  # batch 3, 2 heads, 16 tokens, head size 8
+    assert bench.model_gflop(Attention(), q) * 1e9 == 2 * (2 * 3 * 2 * 16 * 16 * 8)  # q·kᵀ and a·v
+
+
 def test_every_precision_is_measured_against_the_reference(monkeypatch):
     monkeypatch.delenv("VTDEMO_PRECISION", raising=False)
     monkeypatch.setattr(bench, "matmul_peak", lambda device, dtype: 100.0)  # measured by the real command only

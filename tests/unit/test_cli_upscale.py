@@ -89,9 +89,13 @@ def test_the_precision_is_chosen_printed_and_refused_where_it_cannot_run(tmp_pat
         assert f"· {precision} on cpu" in capsys.readouterr().err  # the progress bar's title
         outputs[precision] = np.asarray(Image.open(out))
     assert not np.array_equal(outputs["fp32"], outputs["int8"])
-    monkeypatch.setenv("VTDEMO_PRECISION", "fp16")
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp8")
     assert main(["upscale", str(folder / "a.png"), "-m", "hat-demo-x4", "-o", str(tmp_path / "x.png")]) == 2
     assert "VTDEMO_PRECISION" in capsys.readouterr().err
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp16")
+    assert main(["upscale", str(folder / "a.png"), "-m", "hat-demo-x4", "-o", str(tmp_path / "x.png"),
+                 "--device", "cpu"]) == 2
+    assert "GPU only" in capsys.readouterr().err
 
 
 def test_a_skipped_output_gets_no_progress_bar(tmp_path, capsys):

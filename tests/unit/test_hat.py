@@ -144,3 +144,42 @@ def test_bias_cache_follows_weight_updates(pair):
         assert torch.allclose(attn.bias(rpi), before + 1.0)
     with torch.no_grad():
         attn.relative_position_bias_table.sub_(1.0)
+
+
+def test_head_size_padding_for_fused_kernels_changes_nothing(pair, monkeypatch):
+    """CUDA's fused attention needs head sizes in multiples of 8 (HAT-L has 30); the padded path — forced here on
+    the CPU — must give the reference's numbers."""
+    from vtdemo.models import hat
+
+    ours, reference = pair
+    seen = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, k, v, **kw):
+        seen.append(q.shape[-1])
+        return sdpa(q, k, v, **kw)
+
+    monkeypatch.setattr(hat, "head_alignment", lambda q: 8)
+    monkeypatch.setattr(hat.F, "scaled_dot_product_attention", spy)
+    x = torch.rand(1, 3, 16, 24)
+    with torch.inference_mode():
+        assert (ours(x) - reference(x)).abs().max() < 1e-4
+    assert seen and set(seen) == {16}  # 24 channels / 2 heads = 12, padded to 16
+
+
+def test_under_autocast_the_image_enters_and_leaves_in_fp32(pair):
+    """bf16 rounds the output by up to a grey level; the first and last convolutions stay in fp32."""
+    ours, _ = pair
+    dtypes = {}
+    hooks = [getattr(ours, name).register_forward_hook(
+        lambda mod, inp, out, name=name: dtypes.__setitem__(name, (inp[0].dtype, out.dtype)))
+        for name in ("conv_first", "conv_last", "conv_after_body")]
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            y = ours(torch.rand(1, 3, 16, 16))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert dtypes["conv_first"] == (torch.float32, torch.float32)
+    assert dtypes["conv_last"] == (torch.float32, torch.float32) and y.dtype == torch.float32
+    assert dtypes["conv_after_body"][1] == torch.bfloat16  # the body really ran in bf16

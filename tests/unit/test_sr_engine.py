@@ -260,8 +260,12 @@ def test_precision_is_bf16_only_where_the_hardware_computes_it_natively(monkeypa
     assert precision(cpu) == "int8"
     with pytest.raises(ValueError, match="CPU only"):
         precision(cuda)
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp16")
+    assert precision(cuda) == "fp16"
+    with pytest.raises(ValueError, match="GPU only"):
+        precision(cpu)
     monkeypatch.setenv("VTDEMO_PRECISION", "fp8")
-    with pytest.raises(ValueError, match="fp32, bf16, int8"):
+    with pytest.raises(ValueError, match="fp32, bf16, fp16, int8"):
         precision(cpu)
 
 

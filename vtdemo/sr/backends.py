@@ -1,7 +1,7 @@
 """SR backends behind one interface: a backend turns (network, device, tile side) into a function that upscales one
 tile. The engine depends on this module, never the reverse.
 
-- ``torch``: the module itself in fp32, under bf16 autocast, or (int8, CPU) a copy with dynamically quantized Linear
+- ``torch``: the module itself in fp32, under bf16 or (GPU) fp16 autocast, or (int8, CPU) a copy with dynamically quantized Linear
   layers — the precision the caller asks for, by default the one ``runtime.precision`` chooses for the device;
 - ``onnxruntime``: an exported fixed-tile fp32 graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made
   it; never chosen for another precision.
@@ -82,13 +82,16 @@ def int8_copy(module: nn.Module) -> nn.Module:
         return _INT8[module]
 
 
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def _torch_tile_fn(net: SRNet, device: torch.device, tile: int, precision: str) -> TileFn:
     module = int8_copy(net.module) if precision == "int8" else on_device(net.module, device)
 
     def run(t: torch.Tensor) -> torch.Tensor:
         t = t.to(device)
-        if precision == "bf16":
-            with torch.autocast(device.type, dtype=torch.bfloat16):
+        if precision in _AUTOCAST:
+            with torch.autocast(device.type, dtype=_AUTOCAST[precision]):
                 return module(t).float()
         return module(t)
 
