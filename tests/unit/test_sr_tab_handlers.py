@@ -128,3 +128,99 @@ def test_transparency_survives_the_sr_tab_as_it_does_upscale(tmp_path):
     Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(reference)
     scored, _ = sr_tab._compare(str(path), ["bicubic"], "reference", 2, str(reference), {})
     assert scored.results[0].image.mode == "RGBA" and scored.results[0].psnr_y is not None
+
+
+def _page_handler(elem_id: str):
+    """The function the built page runs for the click on ``elem_id`` (the button), as Gradio will call it."""
+    from vtdemo.ui.app import build_app
+
+    demo = build_app()
+    for fn in demo.fns.values():
+        if any(getattr(demo.blocks.get(t[0]), "elem_id", None) == elem_id for t in fn.targets):
+            return fn.fn
+    raise AssertionError(f"no handler for {elem_id}")
+
+
+def test_a_failed_run_shows_one_message_and_clears_the_old_results(tmp_path):
+    """A wrong-size reference after a good run: the page shows the message, and no result of the good run stays
+    beside it (no red error pills either: the page's handler returns instead of raising)."""
+    handler = _page_handler("sr-run")
+    image, reference = tmp_path / "in.png", tmp_path / "ref.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(image)
+    Image.new("RGB", (20, 20)).save(reference)  # smaller than 2× the input (32×24)
+    good = handler(str(image), ["bicubic"], "lr", 2, None, {}, 0, 50, 50, 4, progress=lambda *a, **k: None)
+    assert good[0] is not None and good[5]  # state and inspector crops
+    failed = handler(str(image), ["bicubic"], "reference", 2, str(reference), {}, 0, 50, 50, 4,
+                     progress=lambda *a, **k: None)
+    state, summary, left, right, slider, inspector, table, plot, files = failed
+    assert summary.startswith("⚠️") and "reference" in summary.lower()
+    assert state is None and slider is None and inspector == [] and table is None and plot is None and files is None
+    assert left["choices"] == [] and right["choices"] == []
+
+
+def test_a_bad_checkpoint_upload_is_a_message_beside_it(tmp_path):
+    handler = _page_handler("sr-checkpoint")
+    junk = tmp_path / "random.pth"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    text, uploads, models = handler(str(junk), 4, {}, ["bicubic"])
+    assert text.startswith("⚠️") and "checkpoint" in text.lower()
+    assert uploads == gr.skip() and models == gr.skip()  # the session's models untouched
+
+
+def test_stop_ends_the_running_comparison_at_its_next_progress_report(tmp_path):
+    from types import SimpleNamespace
+
+    from vtdemo.ui.stop import STOPPED, ask_stop
+
+    handler = _page_handler("sr-run")
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(image)
+    mine, other = SimpleNamespace(session_hash="mine"), SimpleNamespace(session_hash="other")
+    reports = []
+
+    def progress(fraction, desc=None):  # the visitor presses Stop while the first model runs
+        reports.append(desc)
+        ask_stop("sr", other)  # another visitor's Stop does nothing to this job
+        if len(reports) == 2:
+            ask_stop("sr", mine)
+
+    stopped = handler(str(image), ["bicubic", "hat-demo-x4"], "lr", 4, None, {}, 16, 50, 50, 4,
+                      progress=progress, request=mine)
+    assert stopped[0] is None and stopped[1] == f"⚠️ {STOPPED}" and len(reports) == 2
+    ask_stop("sr", other)  # pressed when nothing of theirs runs: not remembered for their next run
+    for who in (mine, other):  # a Stop belongs to the run it stopped, not to the next one
+        again = handler(str(image), ["bicubic"], "lr", 4, None, {}, 0, 50, 50, 4, progress=lambda *a, **k: None,
+                        request=who)
+        assert again[0] is not None
+
+
+def test_the_progress_says_the_estimated_time_before_the_work(monkeypatch, tmp_path):
+    from vtdemo.sr import compare as compare_module
+
+    monkeypatch.setattr(compare_module, "seconds_per_output_pixel",
+                        lambda net, device=None, precision=None: 0.0 if net.module is None else 0.01)
+    image = tmp_path / "in.png"
+    Image.new("RGB", (20, 10)).save(image)
+    seen = []
+    compare_module.compare(str(image), ["bicubic", "hat-demo-x4"], scale=4, progress=lambda f, w: seen.append(w))
+    assert seen[0].startswith("model 1/2") and seen[0].endswith("about 32 s in all (estimated)")  # 3200 px × 0.01
+    assert compare_module.duration(3000) == "50 min" and compare_module.duration(7200) == "2.0 h"
+
+
+def test_lam_errors_and_stop_go_to_its_message_area(tmp_path):
+    """The LAM tab follows the same rules: a refused point is a message with no maps of an earlier run beside it,
+    and Stop ends a running LAM at its next batch of path steps."""
+    from types import SimpleNamespace
+
+    from vtdemo.ui.stop import STOPPED, ask_stop
+
+    handler = _page_handler("lam-run")
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(image)
+    maps, plot, summary, preview, offset = handler(str(image), ["bicubic"], 4, 5, True, 500, 3,
+                                                   progress=lambda *a, **k: None)
+    assert summary.startswith("⚠️") and "500" in summary and maps == [] and preview is None and plot is None
+    me = SimpleNamespace(session_hash="me")
+    maps, plot, summary, preview, offset = handler(str(image), ["bicubic"], 4, 20, True, 10, 10, request=me,
+                                                   progress=lambda *a, **k: ask_stop("lam", me))
+    assert summary == f"⚠️ {STOPPED}" and maps == []

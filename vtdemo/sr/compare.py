@@ -118,6 +118,15 @@ def _device(device):
     return torch.device(device) if device is not None else default_device()
 
 
+def duration(seconds: float) -> str:
+    """'3 s', '45 s', '4 min', '1.5 h': how long, for a person."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale: int, mode: str = "lr",
             reference: ImageSource | None = None, tile: int | None = None, device=None, backend: str = "auto",
             progress: Progress | None = None, max_seconds: float | None = None,
@@ -149,14 +158,16 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
     check_aspect(rgb.width, rgb.height)
     check_output_size(rgb.width, rgb.height, scale, count=n)  # every result is held until the end
     nets = [resolve_net(model, scale, device, progress) for model in models]  # checks each model's scale
-    if max_seconds is not None:
+    estimate = ""
+    if max_seconds is not None or progress:  # from each model's measured throughput (a 32-px tile, once)
         seconds = sum(seconds_per_output_pixel(net, device, precision) for net in nets) * rgb.width * rgb.height \
             * scale ** 2
         check_estimate(seconds, max_seconds, f"Upscaling {rgb.width}×{rgb.height} ×{scale} with {n} model(s)")
+        estimate = f" · about {duration(seconds)} in all (estimated)"
     for i, (model, net) in enumerate(zip(models, nets)):
         def step(fraction: float, what: str, i=i) -> None:
             if progress:
-                progress((i + fraction) / n, f"model {i + 1}/{n} · {what}")
+                progress((i + fraction) / n, f"model {i + 1}/{n} · {what}{estimate}")
 
         key, name = _label(model, net)
         step(0.0, f"{name}: running")

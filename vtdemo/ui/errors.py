@@ -73,3 +73,23 @@ def user_errors(fn):
             release_memory()
 
     return wrapper
+
+
+def in_page(fn, failed):
+    """For a page's own handlers (the API endpoints keep raising): a failed run returns ``failed(message)`` — its
+    outputs with the message in the page's message area and the previous results cleared — instead of Gradio's
+    red "Error" pills over results that no longer match the inputs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as exc:
+            return failed(exc.message)
+
+    return wrapper
+
+
+def message(text: str) -> str:
+    """The Markdown a message area shows for a failed run."""
+    return f"⚠️ {text}"

@@ -14,7 +14,8 @@ from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import sr_choices as model_choices
 from vtdemo.ui.components import ImageUpload, NumberInput
-from vtdemo.ui.errors import user_errors
+from vtdemo.ui.errors import in_page, message, user_errors
+from vtdemo.ui.stop import ask_stop, stoppable
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.viz.attention import lam_overlay
 from vtdemo.zoo.availability import usable
@@ -43,7 +44,21 @@ def on_click(image: str | None, evt: gr.SelectData):
 
 
 @user_errors
-def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
+def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress(), request: gr.Request = None):
+    with stoppable(request, "lam") as check:
+        return _run_lam(image, models, scale, steps, fast, x, y, progress, check)
+
+
+def _lam_failed(text: str) -> tuple:
+    """run_lam's outputs after a failure: the message, and no maps of an earlier run left on the page."""
+    return [], None, message(text), None, (0, 0)
+
+
+def stop_lam(request: gr.Request) -> None:
+    ask_stop("lam", request)
+
+
+def _run_lam(image, models, scale, steps, fast, x, y, progress, check):
     from vtdemo.viz.plots import di_figure
 
     if not image:
@@ -59,6 +74,7 @@ def run_lam(image, models, scale, steps, fast, x, y, progress=gr.Progress()):
         name = "Bicubic" if model == BICUBIC else get_card(model).name
 
         def tick(done, total, i=i, name=name):
+            check()
             progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
 
         with heavy_slot(lambda what: progress(i / len(models), desc=what)):  # bicubic too: its LAM is not small
@@ -202,7 +218,9 @@ def build(demo: gr.Blocks) -> None:
                 steps = gr.Slider(5, limits.max_lam_steps(), value=50, step=5, label="Path steps (the paper: 50)")
                 fast = gr.Checkbox(value=True, label=f"Fast: attribute only within {CONTEXT} input px of the box "
                                    "(exact for local models, an approximation for global channel attention)")
-                run = gr.Button("Compute LAM", variant="primary", elem_id="lam-run")
+                with gr.Row():
+                    run = gr.Button("Compute LAM", variant="primary", elem_id="lam-run", scale=3)
+                    stop = gr.Button("Stop", variant="stop", elem_id="lam-stop", scale=1, min_width=80)
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="lam-summary")
                 output = gr.Image(type="filepath", format="png", interactive=False, elem_id="lam-output",
@@ -237,9 +255,10 @@ def build(demo: gr.Blocks) -> None:
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")
         output.select(on_output_click, [scale, preview_offset], [x, y], api_visibility="private")
-        run.click(run_lam, [image, models, scale, steps, fast, x, y],
-                  [maps, di_plot, summary, output, preview_offset], api_visibility="private", concurrency_id=HEAVY,
-                  concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)
+        running = run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
+                            [maps, di_plot, summary, output, preview_offset], api_visibility="private",
+                            concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)
+        stop.click(stop_lam, None, None, cancels=[running], queue=False, api_visibility="private")
         hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
         att_inputs = [image, hat_model, x, y, group, block, head]
         show.click(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")

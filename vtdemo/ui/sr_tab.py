@@ -15,7 +15,8 @@ from vtdemo.sr.engine import BICUBIC
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ChoiceInput, FileUpload, FilesUpload, ImageUpload, NumberInput
-from vtdemo.ui.errors import user_errors
+from vtdemo.ui.errors import in_page, message, user_errors
+from vtdemo.ui.stop import ask_stop, stoppable
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo.weights import CHECKPOINT_SUFFIXES
 from vtdemo.ui.choices import scale_choices, sr_choices as model_choices
@@ -186,7 +187,8 @@ METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]
 # --- the run ---------------------------------------------------------------------------------------------------
 
 def _compare(image: str | None, models: list[str], mode: str, scale: int, reference: str | None,
-             uploads: dict | None, tile: int = 0, progress=None):
+             uploads: dict | None, tile: int = 0, progress=None, check=lambda: None):
+    """The comparison and its files. ``check()`` is called at every progress report (Stop raises there)."""
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
     if not models:
@@ -199,6 +201,7 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
         raise gr.Error("Reference mode: upload the high-resolution reference image too.")
 
     def report(fraction: float, what: str) -> None:
+        check()
         if progress is not None:
             progress(fraction, desc=what)
 
@@ -224,8 +227,9 @@ def _is_heavy(image: str, models: list, scale: int) -> bool:
 
 @user_errors
 def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy, zoom,
-                   progress=gr.Progress()):
-    comparison, state = _compare(image, models, mode, scale, reference, uploads, tile, progress)
+                   progress=gr.Progress(), request: gr.Request = None):
+    with stoppable(request, "sr") as check:
+        comparison, state = _compare(image, models, mode, scale, reference, uploads, tile, progress, check)
     from vtdemo.viz.plots import sr_metrics_figure
 
     rows = comparison.rows()
@@ -239,6 +243,16 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
     return (state, summary, gr.update(choices=choices, value=left), gr.update(choices=choices, value=right),
             slider_pair(state, left, right), inspector_crops(state, cx, cy, zoom),
             metrics_rows(rows), sr_metrics_figure(rows), files)
+
+
+def _comparison_failed(text: str) -> tuple:
+    """run_comparison's outputs after a failure: the message, and no result of an earlier run left on the page."""
+    empty = gr.update(choices=[], value=None)
+    return None, message(text), empty, empty, None, [], None, None, None
+
+
+def stop_comparison(request: gr.Request) -> None:
+    ask_stop("sr", request)
 
 
 @user_errors
@@ -359,7 +373,9 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Accordion("Advanced", open=False):
                     tile = gr.Slider(0, limits.max_tile(), value=0, step=32,
                                      label="Tile size in LR pixels (0 = automatic)")
-                run = gr.Button("Upscale and compare", variant="primary", elem_id="sr-run")
+                with gr.Row():
+                    run = gr.Button("Upscale and compare", variant="primary", elem_id="sr-run", scale=3)
+                    stop = gr.Button("Stop", variant="stop", elem_id="sr-stop", scale=1, min_width=80)
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="sr-summary")
                 with gr.Row():
@@ -383,11 +399,15 @@ def build(demo: gr.Blocks) -> None:
 
         mode.change(lambda m: gr.update(visible=m == "reference"), mode, reference, api_visibility="private")
         scale.change(on_scale, [scale, uploads], [models, unavailable], api_visibility="private")
-        checkpoint.upload(on_checkpoint, [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
+        checkpoint.upload(in_page(on_checkpoint, lambda text: (message(text), gr.skip(), gr.skip())),
+                          [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
                           api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
-        run.click(run_comparison, [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
-                  [state, summary, left, right, slider, inspector, table, plot, files], show_progress_on=slider,
-                  api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+        running = run.click(in_page(run_comparison, _comparison_failed),
+                            [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
+                            [state, summary, left, right, slider, inspector, table, plot, files],
+                            show_progress_on=slider, api_visibility="private", concurrency_id=HEAVY,
+                            concurrency_limit=HEAVY_WORKERS)
+        stop.click(stop_comparison, None, None, cancels=[running], queue=False, api_visibility="private")
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
         image.select(on_input_click, image, [cx, cy], api_visibility="private") \
