@@ -59,7 +59,7 @@ def test_hat_attention_endpoint(client, small_image):
 
 @pytest.mark.browser
 def test_click_shows_attention_and_lam_runs(page, small_image, artifacts):
-    page.get_by_role("tab", name="Attribution (LAM)").click()
+    page.get_by_role("tab", name="LAM").click()
     page.locator("#lam-input input[type=file]").set_input_files(small_image)
     img = page.locator("#lam-input img").first
     img.wait_for(timeout=15_000)

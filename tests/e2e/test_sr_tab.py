@@ -71,7 +71,7 @@ def test_compare_endpoint_in_degrade_mode_scores_like_an_independent_metric(clie
 def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoomed):
     page.locator("#sr-input input[type=file]").set_input_files(photo)
     page.locator("#sr-input img").first.wait_for(timeout=15_000)
-    page.get_by_label("My image is high-resolution", exact=False).check()
+    page.get_by_label("High-res: degrade", exact=False).check()
     page.locator("#sr-run").click()
     page.locator("#sr-inspector img").nth(3).wait_for(timeout=120_000)
     page.locator("#sr-downloads a[download$='.zip']").wait_for(timeout=30_000)
@@ -136,3 +136,54 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom
     assert np.array_equal(np.asarray(shown), zoomed(results["1-bicubic-x4.png"], (cx / 100, 0.9), 4, 256))
     page.screenshot(path=str(artifacts / "sr-tab.png"), full_page=True)
     assert page.console_errors == []
+
+
+def _new_page(browser, app_url, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    page.goto(app_url)
+    page.locator("#sr-run").wait_for()
+    return context, page
+
+
+@pytest.mark.browser
+def test_the_action_is_in_the_first_screen_and_a_phone_gets_full_width_crops(browser, app_url, photo, artifacts,
+                                                                             tmp_path):
+    context, page = _new_page(browser, app_url, 1440, 900)
+    page.wait_for_timeout(1000)  # the examples' thumbnails are laid out
+    run = page.locator("#sr-run").bounding_box()
+    assert run["y"] + run["height"] <= 900 and page.locator("#sr-stop").is_visible()
+    context.close()
+
+    context, page = _new_page(browser, app_url, 390, 844)
+    tabs = page.get_by_role("tab")
+    assert [tabs.nth(i).inner_text().strip() for i in range(tabs.count()) if tabs.nth(i).is_visible()] == \
+        ["Upscale", "LAM", "Classify", "Attention", "Models"]  # none behind an overflow menu
+    page.locator("#sr-input input[type=file]").set_input_files(photo)
+    page.locator("#sr-input img").first.wait_for(timeout=15_000)
+    page.locator("#sr-run").click()
+    crops = page.locator("#sr-inspector img")
+    crops.nth(2).wait_for(timeout=120_000)
+    widths = [crops.nth(i).bounding_box()["width"] for i in range(crops.count())]
+    assert min(widths) >= 300, widths  # one crop per row at the phone's width, not three 100-px thumbnails
+    table = page.locator("#sr-metrics table").first
+    last_header = page.locator("#sr-metrics th").last
+    last_header.scroll_into_view_if_needed()
+    assert last_header.is_visible() and "SSIM" in last_header.inner_text()  # every column can be reached
+    page.screenshot(path=str(artifacts / "sr-tab-phone.png"), full_page=True)
+
+    # a failed run: its message in the summary, no result of the previous run left beside it, no error pills
+    page.get_by_label("Score against my reference", exact=False).check()
+    small = tmp_path / "too-small.png"
+    Image.new("RGB", (40, 40)).save(small)
+    page.locator("#sr-reference input[type=file]").set_input_files(str(small))
+    page.locator("#sr-reference img").first.wait_for(timeout=15_000)
+    page.locator("#sr-run").click()
+    page.wait_for_function("() => document.querySelector('#sr-summary').innerText.includes('⚠️')", timeout=60_000)
+    assert "reference is 40×40" in page.locator("#sr-summary").inner_text()
+    assert page.locator("#sr-inspector img").count() == 0 and page.locator("#sr-downloads a").count() == 0
+    assert page.locator("#sr-slider img").count() == 0 and page.get_by_text("Error", exact=True).count() == 0
+    assert table.count() == 1 and page.console_errors == []
+    context.close()

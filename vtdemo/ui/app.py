@@ -20,6 +20,12 @@ TABS = (sr_tab, lam_tab, classify_tab, attention_tab, models_tab)  # each module
 
 CSS = """
 .vt-status { font-size: 0.9em; opacity: 0.85; }
+/* phones: the inspector's crops one per row at full width, wide tables scroll sideways instead of being cut */
+@media (max-width: 640px) {
+  #sr-inspector .grid-container { grid-template-columns: 1fr !important; }
+  #sr-metrics .table-wrap, #sr-metrics table { overflow-x: auto; }
+  button[role="tab"] { padding-left: 6px !important; padding-right: 6px !important; font-size: 0.9em !important; }
+}
 """
 
 
@@ -29,7 +35,7 @@ def build_app() -> gr.Blocks:
     # uploads and Gradio's copies of results are deleted once they are older than VTDEMO_FILE_MAX_AGE_S
     with gr.Blocks(title="vtdemo — vision transformer lab", delete_cache=(max(60, age // 4), age)) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone the tabs wrap onto a second line, none hidden in a menu
             for tab in TABS:
                 tab.build(demo)
     return demo

@@ -198,7 +198,7 @@ def build(demo: gr.Blocks) -> None:
     hat_choices = _hat_choices()
     first_hat = hat_choices[0][1] if hat_choices else None
     groups, blocks, heads = _structure(first_hat) if first_hat else (1, 2, 1)
-    with gr.Tab("Attribution (LAM)", id="lam"):
+    with gr.Tab("LAM", id="lam"):
         gr.Markdown("**LAM** (Gu & Dong, CVPR 2021) shows which input pixels an SR model uses to reconstruct a "
                     f"{WINDOW}×{WINDOW} output box; the **diffusion index (DI)** grows with how many it uses — the "
                     "HAT paper's evidence that HAT *activates more pixels* than SwinIR. Click the image to place the "

@@ -25,9 +25,9 @@ from vtdemo.zoo.cards import cards, get_card
 
 UPLOAD = "upload:"  # prefix of the dropdown values of uploaded checkpoints (looked up in the session's state)
 SCALES = (2, 3, 4)
-MODE_LABELS = {"lr": "My image is low-resolution: upscale it",
-               "degrade": "My image is high-resolution: degrade it ×scale first, then score (the papers' protocol)",
-               "reference": "Score against a high-resolution reference I upload"}
+MODE_LABELS = {"lr": "Low-res: upscale it",
+               "degrade": "High-res: degrade ×scale, score",
+               "reference": "Score against my reference"}
 MODES = [(MODE_LABELS[m], m) for m in COMPARE_MODES]
 VIEW = 256  # inspector crop side in pixels
 MAX_ZOOM = 16
@@ -247,8 +247,9 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
 
 def _comparison_failed(text: str) -> tuple:
     """run_comparison's outputs after a failure: the message, and no result of an earlier run left on the page."""
-    empty = gr.update(choices=[], value=None)
-    return None, message(text), empty, empty, None, [], None, None, None
+    # the slider's pickers stay as they are (emptying them makes Gradio refuse their change event); with no
+    # state they show nothing
+    return None, message(text), gr.skip(), gr.skip(), None, [], None, None, None
 
 
 def stop_comparison(request: gr.Request) -> None:
@@ -345,23 +346,28 @@ def api_compare(image: str, model_ids: list[str], mode: str = "lr", scale: int =
 def build(demo: gr.Blocks) -> None:
     from vtdemo.examples import example_files
 
-    with gr.Tab("Super-resolution", id="sr"):
+    with gr.Tab("Upscale", id="sr"):  # short labels: all five tabs fit on a phone
         uploads = gr.State({})
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None,
                                     label="Image (click to centre the zoom inspector)",
-                                    sources=["upload", "clipboard"], elem_id="sr-input", height=320)
-                gr.Examples([[str(p)] for p in example_files()], inputs=image, label="Examples (generated charts "
-                            "and scikit-image's public-domain photos)", examples_per_page=8)
-                mode = gr.Radio(MODES, value="lr", label="What is this image?", elem_id="sr-mode")
+                                    sources=["upload", "clipboard"], elem_id="sr-input", height=240)
+                mode = gr.Radio(MODES, value="lr", elem_id="sr-mode",
+                                label="What is this image? (high-res: bicubic ×scale down, then scored, as in the "
+                                      "papers)")
                 reference = ImageUpload(type="filepath", image_mode=None, label="High-resolution reference",
                                         visible=False, elem_id="sr-reference", height=200)
                 scale = gr.Radio(scale_choices(SCALES), value=4, label="Scale", elem_id="sr-scale")
                 models = gr.Dropdown(model_choices(4), value=default_models(4), multiselect=True,
                                      max_choices=limits.max_compare_models(), label="Models (up to "
                                      f"{limits.max_compare_models()})", elem_id="sr-models")
+                with gr.Row():  # the action stays in the first screen: examples and options come after it
+                    run = gr.Button("Upscale and compare", variant="primary", elem_id="sr-run", scale=3)
+                    stop = gr.Button("Stop", variant="stop", elem_id="sr-stop", scale=1, min_width=80)
+                gr.Examples([[str(p)] for p in example_files()], inputs=image, label="Examples (generated charts "
+                            "and scikit-image's public-domain photos)", examples_per_page=8)
                 with gr.Accordion("Bring your own model (.pth / .safetensors)", open=False):
                     checkpoint = FileUpload(label="SR checkpoint", type="filepath", file_types=list(CHECKPOINT_SUFFIXES),
                                             elem_id="sr-checkpoint")
@@ -373,9 +379,6 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Accordion("Advanced", open=False):
                     tile = gr.Slider(0, limits.max_tile(), value=0, step=32,
                                      label="Tile size in LR pixels (0 = automatic)")
-                with gr.Row():
-                    run = gr.Button("Upscale and compare", variant="primary", elem_id="sr-run", scale=3)
-                    stop = gr.Button("Stop", variant="stop", elem_id="sr-stop", scale=1, min_width=80)
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="sr-summary")
                 with gr.Row():
