@@ -5,7 +5,7 @@ import pytest
 def test_models_endpoint_lists_the_zoo_with_live_status(client):
     table = client.predict(api_name="/models")
     headers, rows = table["headers"], table["data"]
-    assert headers[:3] == ["id", "task", "family"]
+    assert headers[:3] == ["id", "task", "status"]
     by_id = {row[0]: dict(zip(headers, row)) for row in rows}
     assert len(by_id) >= 20
     assert by_id["hat-x4"]["status"] == "unavailable offline"
@@ -44,3 +44,15 @@ def test_every_tab_renders_without_console_errors(page, artifacts):
     page.locator("#fetch-message").get_by_text("is not available here").wait_for(timeout=15_000)
     page.screenshot(path=str(artifacts / "models-tab.png"), full_page=True)
     assert page.console_errors == []
+
+
+@pytest.mark.browser
+def test_the_models_tables_status_is_on_screen(page):
+    """The column the tab explains (status) is among the first three, visible at 1400 px without scrolling."""
+    page.get_by_role("tab", name="Models").click()
+    table = page.locator("#models-table")
+    table.get_by_text("hat-x4", exact=True).first.wait_for(timeout=15_000)
+    headers = [h.strip() for h in table.locator("th").all_inner_texts() if h.strip()]
+    assert headers[:3] == ["id", "task", "status"], headers
+    status = table.locator("th").nth(headers.index("status")).bounding_box()
+    assert status["x"] + status["width"] <= 1400

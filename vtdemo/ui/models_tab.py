@@ -12,7 +12,8 @@ from vtdemo.ui.errors import user_errors
 from vtdemo.zoo import table, weights
 from vtdemo.zoo.cards import UnknownModelError, cards, get_card
 
-COLUMNS = ["id", "task", "family", "name", "paper", "params", "licence", "source", "status", "builder"]
+# what a visitor looks for first (which model, for what, can it run here) before the details
+COLUMNS = ["id", "task", "status", "name", "params", "family", "paper", "licence", "source", "builder"]
 
 
 def models_table() -> list[list[str]]:
@@ -88,7 +89,7 @@ def build(demo: gr.Blocks) -> None:
                     "`weights/`), **cached** (downloaded before), **downloadable**, **unavailable offline**, or "
                     "**local file needed** (no automatic download: the *source* column says where to get it).")
         environment = gr.Markdown(elem_classes="vt-status")
-        grid = gr.Dataframe(headers=COLUMNS, datatype=["str"] * 4 + ["markdown"] + ["str"] * 5,
+        grid = gr.Dataframe(headers=COLUMNS, datatype=["markdown" if c == "paper" else "str" for c in COLUMNS],
                             interactive=False, wrap=True, max_height=520, label="Model zoo",
                             elem_id="models-table")
         with gr.Row(equal_height=True):
