@@ -103,6 +103,12 @@ def test_click_in_the_attention_tab_reuses_the_forward_pass(page, photo, artifac
     page.locator("#cls-input img").first.wait_for(timeout=15_000)
     page.locator("#cls-run").click()
     page.locator("#cls-caption-0").get_by_text("ms").wait_for(timeout=60_000)
+    # the model's name is in the caption above its result: no name chip covers the top-1 headline
+    assert page.locator("#cls-label-0 [data-testid='block-label']").count() == 0
+    shown = [i for i in range(4) if page.locator(f"#cls-label-{i}").is_visible()]
+    boxes = [page.locator(f"#cls-caption-{i}").bounding_box() for i in shown]  # the top of each result
+    for i in range(0, len(boxes) - 1, 2):  # results come two per row
+        assert abs(boxes[i]["y"] - boxes[i + 1]["y"]) < 2 and boxes[i + 1]["x"] > boxes[i]["x"]
     page.screenshot(path=str(artifacts / "classify-tab.png"), full_page=True)
     assert page.console_errors == []
 

@@ -73,7 +73,7 @@ def test_click_shows_attention_and_lam_runs(page, small_image, artifacts):
     page.locator("#lam-run").click()
     page.locator("#lam-maps img").nth(1).wait_for(timeout=120_000)
     captions = [page.locator("#lam-maps img").nth(i).get_attribute("alt") for i in range(2)]
-    assert captions[0].startswith("Bicubic · DI") and "HAT-demo" in captions[1]
+    assert captions[0].startswith("DI ") and captions[0].endswith("Bicubic") and "HAT-demo" in captions[1]
     bicubic_di, hat_di = (float(c.split("DI ")[1].split(" ")[0]) for c in captions)
     assert hat_di > bicubic_di  # HAT uses more pixels than a 4×4 bicubic kernel
     page.locator("#lam-di .js-plotly-plot").wait_for(timeout=15_000)

@@ -224,3 +224,13 @@ def test_lam_errors_and_stop_go_to_its_message_area(tmp_path):
     maps, plot, summary, preview, offset = handler(str(image), ["bicubic"], 4, 20, True, 10, 10, request=me,
                                                    progress=lambda *a, **k: ask_stop("lam", me))
     assert summary == f"⚠️ {STOPPED}" and maps == []
+
+
+def test_captions_put_the_numbers_first(tmp_path):
+    """A caption cut to fit its image must lose the model's name, not its time and scores."""
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(image)
+    comparison, _ = sr_tab._compare(str(image), ["bicubic"], "degrade", 2, None, {})
+    caption = comparison.results[0].caption()
+    psnr, ssim_time, name = caption.split(" / ")[0], caption.split(" / ")[1], caption.split(" · ")[-1]
+    assert float(psnr.removesuffix(" dB")) > 0 and " s" in ssim_time and name == "Bicubic"

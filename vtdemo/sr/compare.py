@@ -43,9 +43,10 @@ class SRResult:
     precision: str = ""  # "fp32" / "bf16" / "int8" for a model, empty for bicubic
 
     def caption(self) -> str:
-        score = f" · {format_psnr(self.psnr_y)} / {self.ssim_y:.4f}" if self.psnr_y is not None else ""
+        """Numbers first, the model's name last: a caption cut to fit its image loses the name, not the scores."""
+        score = f"{format_psnr(self.psnr_y)} / {self.ssim_y:.4f} · " if self.psnr_y is not None else ""
         precision = f" · {self.precision}" if self.precision else ""
-        return f"{self.name} · {self.seconds:.2f} s{precision}{score}"
+        return f"{score}{self.seconds:.2f} s{precision} · {self.name}"
 
 
 @dataclass

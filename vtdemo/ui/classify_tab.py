@@ -113,12 +113,14 @@ def build(demo: gr.Blocks) -> None:
                     gr.Markdown(unavailable_classifiers())
                 run = gr.Button("Classify", variant="primary", elem_id="cls-run")
             with gr.Column(scale=3, min_width=420):
-                with gr.Row():
-                    slots = []
-                    for i in range(SLOTS):
-                        with gr.Column(min_width=180):
-                            slots.append((HeadlineLabel(visible=False, elem_id=f"cls-label-{i}"),
-                                          gr.Markdown(visible=False, elem_id=f"cls-caption-{i}")))
+                slots = []
+                for row in range(0, SLOTS, 2):  # two per row: four fit as 2 + 2, not 3 + 1 full-width
+                    with gr.Row():
+                        for i in range(row, min(row + 2, SLOTS)):
+                            with gr.Column(min_width=200):
+                                caption = gr.Markdown(visible=False, elem_id=f"cls-caption-{i}")  # name first
+                                label = HeadlineLabel(visible=False, show_label=False, elem_id=f"cls-label-{i}")
+                                slots.append((label, caption))  # no name chip over the top-1 headline
         outputs = [label for label, _ in slots] + [caption for _, caption in slots]
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)

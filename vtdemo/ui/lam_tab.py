@@ -80,7 +80,7 @@ def _run_lam(image, models, scale, steps, fast, x, y, progress, check):
         with heavy_slot(lambda what: progress(i / len(models), desc=what)):  # bicubic too: its LAM is not small
             results.append(on_device.lam_for_image(image, model, (x, y), scale=scale, steps=steps,
                                                    context=CONTEXT if fast else None, progress=tick, name=name))
-    gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"{r.model} · DI {r.di:.2f} · {r.seconds:.1f} s")
+    gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"DI {r.di:.2f} · {r.seconds:.1f} s · {r.model}")
                for i, r in enumerate(results)]
     box = results[0].box
     summary = (f"Box {WINDOW}×{WINDOW} at output ({box[0]}, {box[1]}) — input pixel ({x}, {y}), ×{scale}, "
