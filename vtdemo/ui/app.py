@@ -20,6 +20,10 @@ TABS = (sr_tab, lam_tab, classify_tab, attention_tab, models_tab)  # each module
 
 CSS = """
 .vt-status { font-size: 0.9em; opacity: 0.85; }
+/* labels and corner buttons above images, not over them: they hid an overlay's top row, the query box, the colour
+   bar's maximum */
+label[data-testid="block-label"].float { position: static !important; margin-bottom: 4px; }
+.icon-button-wrapper.top-panel { position: static !important; justify-content: flex-end; }
 /* phones: the inspector's crops one per row at full width, wide tables scroll sideways instead of being cut */
 @media (max-width: 640px) {
   #sr-inspector .grid-container { grid-template-columns: 1fr !important; }
