@@ -1,8 +1,9 @@
 """SR backends behind one interface: a backend turns (network, device, tile side) into a function that upscales one
 tile. The engine depends on this module, never the reverse.
 
-- ``torch``: the module itself in fp32, under bf16 or (GPU) fp16 autocast, or (int8, CPU) a copy with dynamically quantized Linear
-  layers — the precision the caller asks for, by default the one ``runtime.precision`` chooses for the device;
+- ``torch``: the module itself in fp32, under bf16 or (GPU) fp16 autocast, or (int8, CPU) a copy with dynamically
+  quantized Linear layers — the precision the caller asks for, by default the one ``runtime.precision`` chooses for
+  the device;
 - ``onnxruntime``: an exported fixed-tile fp32 graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made
   it; never chosen for another precision.
 

@@ -124,8 +124,8 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
                    device=None, backend: str = "torch", progress: Progress | None = None,
                    precision: str | None = None) -> torch.Tensor:
     """(1, 3, h, w) in [0, 1] -> (1, 3, h·s, w·s) in [0, 1] on the CPU. Tiles when the image exceeds ``tile``;
-    on out-of-memory the tile is halved and the image is tried again. ``precision``: fp32, bf16, fp16 (GPU) or int8 (CPU) (None: the
-    device's default, ``runtime.precision``)."""
+    on out-of-memory the tile is halved and the image is tried again. ``precision``: fp32, bf16, fp16 (GPU) or
+    int8 (CPU) (None: the device's default, ``runtime.precision``)."""
     from vtdemo.runtime import default_device
 
     if net.module is None:

@@ -116,16 +116,14 @@ def step_cost(model: nn.Module) -> StepCost:
 
     x = torch.rand(1, 3, PROBE, PROBE, device=device, requires_grad=True)
     with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        seconds = []
-        for _ in range(2):  # the first pass is timed too but not used: it pays one-off set-up (kernel choices,
-            saved.clear()  # allocations), which made 25-s LAMs look like 1,000-s ones, refused
+        for _ in range(2):  # the first pass pays one-off set-up (kernel choices, allocations): only the second,
+            saved.clear()  # warm one is counted, or ordinary LAMs are estimated too long and refused
             start = time.perf_counter()
             out = gradient_objective(model(x), 0, 0, min(16, PROBE)).sum()
             torch.autograd.grad(out, x)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            seconds.append(time.perf_counter() - start)
-    seconds = seconds[-1]
+            seconds = time.perf_counter() - start
     # measured on hat-demo-x4 (batches of 2, 4 and 7 at 64²): peak memory grows by ~1.25× the saved tensors — the
     # backward pass's gradient buffers come on top of what autograd keeps
     per_device[str(device)] = StepCost(1.25 * sum(saved.values()) / PROBE ** 2, seconds / PROBE ** 2)
