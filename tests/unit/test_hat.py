@@ -183,3 +183,5 @@ def test_under_autocast_the_image_enters_and_leaves_in_fp32(pair):
     assert dtypes["conv_first"] == (torch.float32, torch.float32)
     assert dtypes["conv_last"] == (torch.float32, torch.float32) and y.dtype == torch.float32
     assert dtypes["conv_after_body"][1] == torch.bfloat16  # the body really ran in bf16
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):  # an input made under autocast
+        assert ours(torch.rand(1, 3, 16, 16).bfloat16()).dtype == torch.float32

@@ -546,12 +546,14 @@ class HAT(nn.Module):
     def forward_aligned(self, x: torch.Tensor) -> torch.Tensor:
         """The official ``HAT.forward``: H and W must be multiples of the window size."""
         mean = self.mean.to(x.dtype)
-        with full_precision(x):  # the image enters and leaves in fp32 under autocast: a bf16 output is off by up
-            x = self.conv_first((x - mean) * self.img_range)  # to a grey level (measured: 0.01 dB on Set5 ×2)
+        # under autocast the image enters and leaves in the weights' precision (fp32): a bf16 output is off by up
+        # to a grey level (measured: 0.0085 dB on Set5 ×2); the input may come in bf16 (LAM blurs it under autocast)
+        with full_precision(x):
+            x = self.conv_first(((x - mean) * self.img_range).to(self.conv_first.weight.dtype))
         x = self.conv_after_body(self.forward_features(x)) + x
         x = self.upsample(self.conv_before_upsample(x))
         with full_precision(x):
-            x = self.conv_last(x.to(mean.dtype))
+            x = self.conv_last(x.to(self.conv_last.weight.dtype))
         return x / self.img_range + mean
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
