@@ -101,7 +101,7 @@ def max_requests_per_client() -> int:
 
 
 def max_benchmark_images() -> int:
-    """Most images in one benchmark request of the Super-resolution tab."""
+    """Most images in one benchmark request of the Upscale tab."""
     return _int_env("VTDEMO_MAX_BENCHMARK_IMAGES", 20)
 
 

@@ -2,7 +2,7 @@
 image, next to the number the paper reports when the folder is a known benchmark.
 
 A folder is either the usual benchmark layout (``HR/`` and ``LR_bicubic/X<s>/<name>x<s>.png``) or just high-resolution
-images, which are bicubic-degraded ×s first (the papers' protocol, as the Super-resolution tab's "degrade" mode).
+images, which are bicubic-degraded ×s first (the papers' protocol, as the Upscale tab's "degrade" mode).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Attribution (LAM) tab: which input pixels each SR model uses for a clicked box (with the diffusion index), and
+"""LAM (attribution) tab: which input pixels each SR model uses for a clicked box (with the diffusion index), and
 HAT's window / overlapping-cross-attention maps for a clicked pixel; plus the /lam and /hat_attention endpoints."""
 from __future__ import annotations
 

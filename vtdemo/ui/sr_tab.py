@@ -1,5 +1,5 @@
-"""Super-resolution tab: upscale with up to four models, compare two in a slider, inspect one region of all of them,
-score them against a reference, download; plus the /upscale and /compare API endpoints."""
+"""Upscale (super-resolution) tab: upscale with up to four models, compare two in a slider, inspect one region of
+all of them, score them against a reference, download; plus the /upscale and /compare API endpoints."""
 from __future__ import annotations
 
 import contextlib
@@ -369,8 +369,8 @@ def build(demo: gr.Blocks) -> None:
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, label="Examples (generated charts "
                             "and scikit-image's public-domain photos)", examples_per_page=8)
                 with gr.Accordion("Bring your own model (.pth / .safetensors)", open=False):
-                    checkpoint = FileUpload(label="SR checkpoint", type="filepath", file_types=list(CHECKPOINT_SUFFIXES),
-                                            elem_id="sr-checkpoint")
+                    checkpoint = FileUpload(label="SR checkpoint", type="filepath",
+                                            file_types=list(CHECKPOINT_SUFFIXES), elem_id="sr-checkpoint")
                     checkpoint_message = gr.Markdown("HAT, SwinIR, Real-ESRGAN, Compact and the other "
                                                      "architectures spandrel knows. Loaded without unpickling "
                                                      "arbitrary objects.")
