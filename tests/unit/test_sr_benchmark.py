@@ -99,5 +99,5 @@ def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
     assert [t.name.split(" (")[0] for t in figure.data] == ["vit-demo", "pvt-demo"]
     with pytest.raises(Exception, match="multiples of 32 between 32 and 1024"):
         models_tab.scaling_figure(["vit-demo"], "64 4096", progress=lambda *a, **k: None)
-    with pytest.raises(Exception, match="at most 192 px here"):  # pervit-demo's attention grows with grid⁴
+    with pytest.raises(Exception, match="at most 288 px here"):  # pervit-demo's attention grows with grid⁴
         models_tab.scaling_figure(["pervit-demo"], "64 1024", progress=lambda *a, **k: None)
