@@ -234,3 +234,25 @@ def test_captions_put_the_numbers_first(tmp_path):
     caption = comparison.results[0].caption()
     psnr, ssim_time, name = caption.split(" / ")[0], caption.split(" / ")[1], caption.split(" · ")[-1]
     assert float(psnr.removesuffix(" dB")) > 0 and " s" in ssim_time and name == "Bicubic"
+
+
+def test_stop_reaches_every_run_of_the_session_and_the_table_empties():
+    """A double click starts two runs of one session: Stop ends both — also the one still running after the other
+    finished — and nothing stays recorded after them."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from vtdemo.ui import stop
+
+    me = SimpleNamespace(session_hash="twice")
+    with contextlib.ExitStack() as runs:
+        first = runs.enter_context(contextlib.ExitStack())
+        first.enter_context(stop.stoppable(me, "sr"))
+        second = runs.enter_context(stop.stoppable(me, "sr"))
+        first.close()  # the first run ends
+        stop.ask_stop("sr", me)
+        with pytest.raises(gr.Error, match="Stopped"):
+            second()
+    assert stop._RUNNING == {}
+    with stop.stoppable(me, "sr") as third:
+        third()  # a new run starts unstopped

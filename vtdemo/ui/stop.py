@@ -12,7 +12,9 @@ import gradio as gr
 STOPPED = "Stopped: nothing from this run was kept."
 
 _LOCK = threading.Lock()
-_RUNNING: dict[tuple[str, str], bool] = {}  # (session, job) -> stop asked; only running jobs, so bounded by the queue
+# (session, job) -> {run: stop asked} for the runs now running: bounded by the queue; two runs of one session (a
+# double click) each have their own entry, and Stop stops both
+_RUNNING: dict[tuple[str, str], dict[object, bool]] = {}
 
 
 def _key(request: gr.Request | None, job: str) -> tuple[str, str] | None:
@@ -28,23 +30,28 @@ def stoppable(request: gr.Request | None, job: str) -> Iterator[Callable[[], Non
     if key is None:
         yield lambda: None
         return
+    run = object()
     with _LOCK:
-        _RUNNING[key] = False
+        _RUNNING.setdefault(key, {})[run] = False
 
     def check() -> None:
-        if _RUNNING.get(key):
+        if _RUNNING.get(key, {}).get(run):
             raise gr.Error(STOPPED, print_exception=False)
 
     try:
         yield check
     finally:
         with _LOCK:
-            _RUNNING.pop(key, None)
+            runs = _RUNNING.get(key, {})
+            runs.pop(run, None)
+            if not runs:
+                _RUNNING.pop(key, None)
 
 
 def ask_stop(job: str, request: gr.Request | None) -> None:
     """Stop ``job`` of the caller's own session, if one is running (nothing is recorded otherwise)."""
     key = _key(request, job)
     with _LOCK:
-        if key in _RUNNING:
-            _RUNNING[key] = True
+        runs = _RUNNING.get(key, {})
+        for run in runs:
+            runs[run] = True
