@@ -247,32 +247,6 @@ PHOTO = (480, 320)  # a typical phone photo downscaled for the web: what one ups
 PHOTO_MODELS = ("hat-demo-x4", "hat-s-x4", "hat-x4", "swinir-m-x4")
 
 
-def _swinir_m(scale: int) -> torch.nn.Module:
-    """SwinIR-M (classical SR, DF2K) as its official test script builds it, random weights: its card knows the
-    architecture only from the weights file."""
-    from spandrel.architectures.SwinIR.__arch.SwinIR import SwinIR
-
-    return SwinIR(upscale=scale, in_chans=3, img_size=64, window_size=8, img_range=1.0, depths=[6] * 6,
-                  embed_dim=180, num_heads=[6] * 6, mlp_ratio=2, upsampler="pixelshuffle",
-                  resi_connection="1conv").eval()
-
-
-def _photo_model(model_id: str) -> tuple[torch.nn.Module, bool]:
-    """(model, whether its weights are random) for the photo benchmark."""
-    from vtdemo.zoo import weights
-    from vtdemo.zoo.cards import get_card
-    from vtdemo.zoo.loading import load_model
-
-    card = get_card(model_id)
-    if card.family == "SwinIR" and card.scale:
-        try:
-            return load_model(model_id, download=False), False
-        except weights.WeightsUnavailable:
-            torch.manual_seed(0)
-            return _swinir_m(card.scale), True
-    return _attention_model(model_id, random_weights=False)
-
-
 def bench_photo(model_ids: list[str], device: str | None, precision: str | None = None):
     """One 480×320 photo ×4 through ``vtdemo.upscale`` (tiles, blending, the device's default precision) per model,
     random weights of the real architecture when its checkpoint is not here: ms, output MP/s, peak memory. Yields
@@ -290,7 +264,7 @@ def bench_photo(model_ids: list[str], device: str | None, precision: str | None 
     yield "| model | weights | input | precision | seconds | output MP/s | peak memory MB |"
     yield "|---|---|---|---|---|---|---|"
     for model_id in model_ids:
-        module, random = _photo_model(model_id)
+        module, random = _attention_model(model_id, random_weights=False)
         card = get_card(model_id)
         net = SRNet(module.to(dev), card.scale, model_id)
         upscale(photo.crop((0, 0, 32, 32)), net, device=dev, precision=used)  # warm-up

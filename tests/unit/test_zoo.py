@@ -98,3 +98,14 @@ def test_rows_have_live_status_offline(weights_home, monkeypatch):
     (weights_home / "pervit_small.pth").write_bytes(b"x")
     assert weights.status(cards.get_card("pervit-s")) == "local file"
     assert rows["vit-s16"]["builder"] == "ready"
+
+
+@pytest.mark.parametrize("model_id", ["swinir-m-x2", "swinir-m-x4"])
+def test_swinir_cards_build_the_official_architecture_without_weights(model_id):
+    """The card's configuration builds SwinIR-M with exactly as many parameters as the official checkpoint holds (the
+    card's count, read from the real file): random weights of the real architecture, no download."""
+    from vtdemo.zoo.builders import architecture
+
+    card = cards.get_card(model_id)
+    model = architecture(card)
+    assert type(model).__name__ == "SwinIR" and sum(p.numel() for p in model.parameters()) == card.params

@@ -22,9 +22,12 @@ class Builder:
     build: Callable[[ModelCard, dict], "torch.nn.Module"]
 
 
+_SPANDREL_ARCHS = {"SwinIR": "spandrel.architectures.SwinIR.__arch.SwinIR"}  # arch name -> its module in spandrel
+
+
 def architecture(card: ModelCard) -> "torch.nn.Module":
-    """A card's architecture with untrained weights (timm, our PerViT or our HAT); builders load into it, the probe
-    registry reads its layer and head counts from it."""
+    """A card's architecture with untrained weights (timm, our PerViT, our HAT, or a spandrel architecture the card
+    names); builders load into it, the probe registry reads its layer and head counts from it."""
     from vtdemo.zoo.demo_archs import build_classifier
 
     config = dict(card.config)
@@ -35,6 +38,11 @@ def architecture(card: ModelCard) -> "torch.nn.Module":
         from vtdemo.models.hat import HAT
 
         return HAT(**card.config)
+    if card.builder == "spandrel" and "arch" in config:
+        import importlib
+
+        arch = config.pop("arch")
+        return getattr(importlib.import_module(_SPANDREL_ARCHS[arch]), arch)(**config)
     if card.builder != "timm":
         raise BuildError(f"{card.id}: its architecture is known only from its weights.")
     return build_classifier({"timm_name": config["timm_name"], "kwargs": config.get("kwargs", {})}, num_classes)
@@ -52,7 +60,7 @@ def _build_sr(card: ModelCard, state_dict: dict):
     from vtdemo.sr.checkpoints import load_sr_state_dict
     from vtdemo.zoo.weights import WeightsError
 
-    if card.config:
+    if card.builder == "hat":  # our HAT is built from the card; spandrel detects the others from their weights
         _check_fits(card, state_dict)
     try:
         descriptor = load_sr_state_dict(state_dict, card.id)

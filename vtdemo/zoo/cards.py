@@ -174,6 +174,10 @@ def _swinir_card(scale: int, sha256: str | None, size: int | None, params: int) 
         sources=(WeightSource("url", name, url=SWINIR_URL + name, sha256=sha256, size=size),
                  WeightSource("hub", f"SwinIR/{name}", repo_id="uwg/upscaler", sha256=sha256, size=size)),
         licence="Apache-2.0", params=params, scale=scale,
+        # the architecture as the official test script builds it (spandrel's port): random weights without the file
+        config=_cfg(arch="SwinIR", upscale=scale, in_chans=3, img_size=64, window_size=8, img_range=1.0,
+                    depths=[6] * 6, embed_dim=180, num_heads=[6] * 6, mlp_ratio=2, upsampler="pixelshuffle",
+                    resi_connection="1conv"),
         reported={2: "38.42 / 34.46", 4: "32.92 / 29.09"}[scale],
     )
 
