@@ -148,23 +148,26 @@ def calibrate(model_id: str, data: Path, device=None, path=None) -> tuple[dict, 
 
 
 def _detector(model_id: str) -> tuple[float, dict[str, np.ndarray]] | None:
-    """(threshold, class statistics) of an embedded model whose card has them; None otherwise."""
+    """(threshold, class statistics) of an embedded model whose card has them; None otherwise. Read once per version
+    of the two files (keyed by their modification times), not per request."""
     from vtdemo.zoo.cards import get_card
     from vtdemo.zoo.weights import embedded_dir
 
     card = get_card(model_id)
     if card.source.kind != "embedded":
         return None
-    entry, stats_file = card_entry(model_id), embedded_dir() / f"{card.id}.ood.safetensors"
-    if not entry or not stats_file.is_file():
+    card_file, stats_file = embedded_dir() / f"{card.id}.json", embedded_dir() / f"{card.id}.ood.safetensors"
+    if not card_file.is_file() or not stats_file.is_file():
         return None
 
     def load():
         from safetensors.numpy import load_file
 
-        return load_file(str(stats_file))
+        entry = card_entry(model_id)
+        return (entry["threshold"], load_file(str(stats_file))) if entry else None
 
-    return entry["threshold"], _STATS.get_or_compute((str(stats_file), stats_file.stat().st_mtime_ns), load)
+    key = (str(stats_file), stats_file.stat().st_mtime_ns, card_file.stat().st_mtime_ns)
+    return _STATS.get_or_compute(key, load)
 
 
 _STATS = Cache(8)
