@@ -79,88 +79,77 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect_images(inputs: list[str]) -> list[Path]:
-    """Files as given, folders expanded to the images they hold (sorted, not recursive)."""
-    from vtdemo.imaging import IMAGE_SUFFIXES
+def _plan(args: argparse.Namespace):
+    """The engine the command runs on (--engine, --workers, --ray-address)."""
+    from vtdemo.batch.engines import Plan
 
-    found = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        elif item.is_file():
-            found.append(item)
-        else:
-            raise FileNotFoundError(f"{item}: no such file or folder")
-    return found
+    return Plan(args.engine, args.workers, args.ray_address, args.device)
 
 
-def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
-    """Where each result goes: next to its input as <stem>_<tag>.png, into OUT when it is a folder (existing, ending
-    in a slash, or several inputs), or exactly OUT for a single input."""
-    if out is None:
-        return [p.with_name(f"{p.stem}_{tag}.png") for p in images]
-    target = Path(out)
-    if target.is_dir() or out.endswith(("/", "\\")) or len(images) > 1:
-        target.mkdir(parents=True, exist_ok=True)
-        return [target / f"{p.stem}_{tag}.png" for p in images]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return [target]
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="local: this process (default); ray: Ray Data actors that load the model once each, on "
+                             "a local Ray or a cluster (pip install \"vtdemo[ray]\")")
+    parser.add_argument("--workers", type=int, help="ray: actors (default: one per node, or per GPU with "
+                        "--device cuda); each gets its share of the node's CPU cores")
+    parser.add_argument("--ray-address", help="ray: an existing cluster (e.g. auto or ray://head:10001; default: "
+                        "$RAY_ADDRESS, else start Ray on this machine)")
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from vtdemo.batch.engines import EngineError
+    from vtdemo.batch.manifest import ManifestBusy
+    from vtdemo.batch.upscale import UpscaleJob, upscale_folder
     from vtdemo.runtime import check_precision, default_device, precision
-    from vtdemo.imaging import ImageError
-    from vtdemo.sr.engine import BICUBIC, SRNet, resolve_net, upscale
+    from vtdemo.sr.engine import BICUBIC
     from vtdemo.zoo import builders, weights
 
-    try:
-        if args.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(args.model).is_file():
-            from vtdemo.sr.checkpoints import load_checkpoint
+    bar = None
 
-            descriptor = load_checkpoint(args.model)
-            net = SRNet(descriptor.model, descriptor.scale, Path(args.model).stem)
-        else:
-            net = resolve_net(args.model, args.scale if args.model == BICUBIC else None, device=args.device)
-        images = collect_images(args.inputs)
+    def report(event: str, what, detail: str) -> None:
+        nonlocal bar
+        if event == "todo":
+            title = detail + (f" · {used} on {device}" if used else "") + \
+                (f" · ray ×{args.workers}" if args.engine == "ray" and args.workers else
+                 " · ray" if args.engine == "ray" else "")
+            bar = tqdm(total=what, unit="image", desc=title) if what else None
+        elif event == "skip":
+            print(f"skip {what}: {detail}")
+        elif event == "fail":
+            (bar.write if bar else print)(f"fail {what}: {detail}")
+            if bar is not None:
+                bar.update(1)
+        elif event == "done":
+            bar.update(1)
+            bar.write(f"{what} ({detail})")
+
+    try:
         device = torch.device(args.device) if args.device else default_device()
-        used = "" if net.module is None else args.precision or precision(device)
+        used = "" if args.model == BICUBIC else args.precision or precision(device)
         if used:
             check_precision(used, device)
-    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError) as exc:
+        job = UpscaleJob(args.model, args.scale if args.model == BICUBIC else None, args.device, used, args.tile,
+                         args.backend)
+        summary = upscale_folder(args.inputs, job, args.output, force=args.force, plan=_plan(args), report=report,
+                                 tile_progress=lambda f, what: bar and bar.set_postfix_str(what))
+    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError,
+            EngineError, ManifestBusy) as exc:
         print(f"vtdemo upscale: {exc}", file=sys.stderr)
         return 2
-    if not images:
+    finally:
+        if bar is not None:
+            bar.close()
+    if not (summary.done or summary.skipped or summary.failed):
         print("vtdemo upscale: no images found", file=sys.stderr)
         return 2
-    tag = f"{net.name}_x{net.scale}".replace("/", "_")
-    failures = 0
-    jobs = []
-    for src, dst in zip(images, output_paths(images, args.output, tag)):
-        if dst.exists() and not args.force:  # said before the progress bar, which counts only real work
-            print(f"skip {src}: {dst} exists (use --force to overwrite)")
-            failures += 1
-        else:
-            jobs.append((src, dst))
-    if not jobs:
-        return 1
-    bar = tqdm(jobs, unit="image", desc=f"{net.name} ×{net.scale}" + (f" · {used} on {device}" if used else ""))
-    for src, dst in bar:
-        try:
-            result = upscale(src, net, tile=args.tile, device=device, backend=args.backend,
-                             progress=lambda f, what: bar.set_postfix_str(what), precision=used or None)
-        except (ImageError, ValueError) as exc:
-            bar.write(f"fail {src}: {exc}")
-            failures += 1
-            continue
-        tmp = dst.with_name(dst.name + ".part")
-        result.save(tmp, format="PNG")
-        tmp.replace(dst)
-        bar.write(f"{src} -> {dst} ({result.width}×{result.height})")
-    bar.close()
-    return 1 if failures else 0
+    rate = f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)" if summary.done else ""
+    print(f"{len(summary.done)} upscaled{rate}, {len(summary.skipped)} already done, {len(summary.failed)} failed")
+    for src, reason in summary.failed:
+        print(f"  failed: {src}: {reason}")
+    return 0 if summary.ok else 1
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -330,7 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("upscale", help="upscale image files or folders with an SR model",
                         description="Upscale images (files or folders) with a model id, 'bicubic' or a checkpoint "
-                                    "file; results are lossless PNG and never overwrite a file without --force.")
+                                    "file; results are lossless PNG. Each output folder keeps a manifest "
+                                    "(vtdemo-manifest.jsonl): running the same command again skips finished "
+                                    "images and redoes interrupted or failed ones. A file the tool did not "
+                                    "write is never overwritten without --force. Exit status 0 when every "
+                                    "image is done, 1 when some failed, 2 when nothing could start.")
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     up.add_argument("-m", "--model", default="hat-demo-x4", help="model id, 'bicubic', or a .pth/.safetensors file "
                     "(default hat-demo-x4)")
@@ -343,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--precision", choices=["fp32", "bf16", "fp16", "int8"],
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
                          "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")
-    up.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    up.add_argument("--force", action="store_true", help="overwrite outputs this tool did not write")
+    _add_engine_options(up)
     up.set_defaults(func=_cmd_upscale)
 
     ev = sub.add_parser("evaluate", help="top-1 of classifiers on a folder of <synset>/<image> files",

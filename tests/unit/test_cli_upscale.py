@@ -23,7 +23,7 @@ def test_folder_to_folder_with_bicubic(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["upscale", str(folder), "-m", "bicubic", "--scale", "3", "-o", str(out)]) == 0
     a, b = out / "a_bicubic_x3.png", out / "b_bicubic_x3.png"
-    assert sorted(p.name for p in out.iterdir()) == [a.name, b.name]
+    assert sorted(p.name for p in out.iterdir()) == [a.name, b.name, "vtdemo-manifest.jsonl"]
     assert Image.open(a).size == (90, 60) and Image.open(b).mode == "L"
     assert np.array_equal(np.asarray(Image.open(a)), np.asarray(upscale(folder / "a.png", "bicubic", scale=3)))
 

@@ -90,7 +90,9 @@ def test_big_results_are_written_fast_with_progress_and_the_zip_holds_them(monke
 
     from vtdemo.sr.compare import Comparison, SRResult
 
-    monkeypatch.setattr(sr_tab, "FAST_PNG_PIXELS", 1000)
+    from vtdemo import imaging
+
+    monkeypatch.setattr(imaging, "FAST_PNG_PIXELS", 1000)
     rng = np.random.default_rng(0)
     small = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))  # 600 px
     big = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))  # 1,600 px

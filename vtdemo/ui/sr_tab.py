@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from vtdemo import limits
+from vtdemo.imaging import png_level
 from vtdemo.sr.compare import MODES as COMPARE_MODES
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.ui import on_device, validate
@@ -96,14 +97,6 @@ def _resolve(value: str, uploads: dict | None):
 
 
 # --- results on disk -------------------------------------------------------------------------------------------
-
-FAST_PNG_PIXELS = 4_000_000  # above this, PNGs are written with zlib level 1: ~3× faster, ~25 % larger files
-
-
-def png_level(image) -> int:
-    """zlib level for a result PNG: the default for small images, the fastest for big ones (a 12 MP photo takes
-    8.1 s at level 6 and 2.4 s at level 1 on a 2-core CPU, 6.6 vs 8.3 MB)."""
-    return 1 if image.width * image.height > FAST_PNG_PIXELS else 6
 
 
 def save_comparison(comparison, progress=None) -> dict:

@@ -1,0 +1,212 @@
+"""Upscale files and folders with one model, resumably, in this process or on Ray (``engines``).
+
+The workers decode (the safe decoder and its limits), upscale (tiles as in the app) and encode PNG; this process
+plans (what the manifest says is done), writes each PNG atomically and records it. Both engines call the same
+``Upscaler``, so their outputs are the same bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from vtdemo.batch.engines import Plan, run, worker_name
+from vtdemo.batch.manifest import Manifest, sha256_file
+from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
+
+
+def collect_images(inputs: list[str]) -> list[Path]:
+    """Files as given, folders expanded to the images they hold (sorted, not recursive)."""
+    found = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or folder")
+    return found
+
+
+def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
+    """Where each result goes: next to its input as <stem>_<tag>.png, into OUT when it is a folder (existing, ending
+    in a slash, or several inputs), or exactly OUT for a single input. Two inputs that would write the same file
+    (a.png and a.jpg) are refused."""
+    if out is None:
+        paths = [p.with_name(f"{p.stem}_{tag}.png") for p in images]
+    elif Path(out).is_dir() or out.endswith(("/", "\\")) or len(images) > 1:
+        paths = [Path(out) / f"{p.stem}_{tag}.png" for p in images]
+    else:
+        paths = [Path(out)]
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(images, paths):
+        if dst.resolve() in seen:
+            raise ValueError(f"{seen[dst.resolve()]} and {src} would both be written to {dst}: rename one")
+        seen[dst.resolve()] = src
+    return paths
+
+
+@dataclass(frozen=True)
+class UpscaleJob:
+    """What every worker needs to make the same output: picklable (sent to Ray actors)."""
+
+    model: str  # a model id, "bicubic" or a checkpoint file
+    scale: int | None = None  # bicubic's factor (models have their own)
+    device: str | None = None
+    precision: str = ""  # resolved once by the caller ("" for bicubic), so that every worker uses the same
+    tile: int | None = None
+    backend: str = "auto"
+
+
+def load_net(job: UpscaleJob):
+    """The job's SRNet: a checkpoint file through spandrel (safely), else a zoo id or "bicubic"."""
+    from vtdemo.sr.engine import BICUBIC, SRNet, resolve_net
+    from vtdemo.zoo import weights
+
+    if job.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(job.model).is_file():
+        from vtdemo.sr.checkpoints import load_checkpoint
+
+        descriptor = load_checkpoint(job.model)
+        return SRNet(descriptor.model, descriptor.scale, Path(job.model).stem)
+    return resolve_net(job.model, job.scale if job.model == BICUBIC else None, device=job.device)
+
+
+class Upscaler:
+    """A worker: loads the model once, then turns rows {"src", "dst"} into rows with the PNG's bytes, or the reason
+    the image failed (one bad image never stops the others)."""
+
+    def __init__(self, job: UpscaleJob, progress: "Callable[[float, str], None] | None" = None):
+        self.job = job
+        self.net = load_net(job)
+        self.progress = progress  # tiles of the image at hand (local engine only: not sent to actors)
+
+    def __call__(self, rows: list[dict]) -> list[dict]:
+        return [self.one(row) for row in rows]
+
+    def one(self, row: dict) -> dict:
+        from vtdemo.sr.engine import upscale
+
+        start = time.perf_counter()
+        result = {**row, "ok": False, "error": "", "input_sha256": "", "png": b"", "width": 0, "height": 0,
+                  "seconds": 0.0, "worker": worker_name()}
+        try:
+            data, name = read_limited(row["src"])
+            result["input_sha256"] = hashlib.sha256(data).hexdigest()
+            source = io.BytesIO(data)
+            source.name = name  # error messages name the file
+            image = upscale(source, self.net, tile=self.job.tile, device=self.job.device, backend=self.job.backend,
+                            precision=self.job.precision or None, progress=self.progress)
+            result.update(ok=True, png=encode_png(image), width=image.width, height=image.height)
+        except ValueError as exc:  # ImageError and the engine's refusals: a sentence for the user
+            result["error"] = str(exc)
+        except Exception as exc:  # anything else still fails this image only
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        result["seconds"] = time.perf_counter() - start
+        return result
+
+
+@dataclass
+class Summary:
+    done: list[Path] = field(default_factory=list)  # outputs written by this run
+    skipped: list[Path] = field(default_factory=list)  # outputs a previous run finished
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, reason)
+    seconds: float = 0.0
+    compute_seconds: float = 0.0  # the workers' time, summed
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def images_per_second(self) -> float:
+        return len(self.done) / self.seconds if self.seconds else 0.0
+
+
+# report(event, what, detail) for a progress display: ("todo", count of images to compute, "<model> ×<scale>"),
+# ("skip", output, why), ("done", output, "W×H"), ("fail", input, reason)
+Report = Callable[[str, "Path | int", str], None]
+
+
+def describe(job: UpscaleJob) -> tuple[str, int, str]:
+    """(name, scale, weights' sha256) of the job's model without running it; raises the loading errors early
+    (unknown id, missing or misfit weights, a bad checkpoint) before any worker starts."""
+    from vtdemo.sr.engine import BICUBIC
+    from vtdemo.zoo import weights
+    from vtdemo.zoo.cards import get_card
+
+    if job.model == BICUBIC:
+        return BICUBIC, job.scale or 4, ""
+    if job.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(job.model).is_file():
+        net = load_net(job)  # validates the file here, with its clear errors
+        return net.name, net.scale, sha256_file(Path(job.model))
+    card = get_card(job.model)
+    if card.task != "sr":
+        raise ValueError(f"{job.model} is a {card.task} model, not a super-resolution model.")
+    return card.id, card.scale, sha256_file(weights.resolve(card))
+
+
+def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None, *, force: bool = False,
+                   plan: Plan = Plan(), report: Report | None = None,
+                   tile_progress: "Callable[[float, str], None] | None" = None) -> Summary:
+    """Upscale every image of ``inputs`` (files or folders) into ``output`` (see ``output_paths``), skipping what
+    the output folder's manifest says is finished. Raises before any work for a bad model, engine or layout.
+    ``tile_progress(fraction, what)`` hears of each tile of the image at hand (local engine)."""
+    report = report or (lambda *_: None)
+    name, scale, model_sha = describe(job)
+    images = collect_images(inputs)
+    tag = f"{name}_x{scale}".replace("/", "_")
+    summary = Summary()
+    start = time.perf_counter()
+    settings = {"model": job.model if name == "bicubic" else name, "model_sha256": model_sha, "scale": scale,
+                "precision": job.precision, "tile": job.tile, "backend": job.backend}
+    with ExitStack() as stack:
+        manifests: dict[Path, Manifest] = {}
+        todo = []
+        for src, dst in zip(images, output_paths(images, output, tag)):
+            folder = dst.parent.resolve()
+            if folder not in manifests:
+                manifests[folder] = stack.enter_context(Manifest(folder))
+            manifest = manifests[folder]
+            try:
+                identity = {**settings, "input_sha256": sha256_file(src)}
+            except OSError as exc:
+                summary.failed.append((src, f"cannot read it ({exc.strerror or exc})"))
+                report("fail", src, summary.failed[-1][1])
+                continue
+            state = manifest.state(dst, identity)
+            if state == "done":
+                summary.skipped.append(dst)
+                report("skip", dst, "done by an earlier run")
+            elif state == "foreign" and not force:  # kept, and the run does not count as a success
+                summary.failed.append((src, f"{dst} exists and is not this tool's (use --force to overwrite)"))
+                report("skip", dst, summary.failed[-1][1])
+            else:
+                todo.append({"src": str(src), "dst": str(dst)})
+        report("todo", len(todo), f"{name} ×{scale}")
+        local = plan.engine == "local"
+        for row in run(partial(Upscaler, job, tile_progress if local else None), todo, plan):
+            src, dst = Path(row["src"]), Path(row["dst"])
+            manifest = manifests[dst.parent.resolve()]
+            summary.compute_seconds += row["seconds"]
+            record = {"output": dst.name, "input": str(src), **settings, "input_sha256": row["input_sha256"],
+                      "worker": row["worker"], "seconds": round(row["seconds"], 3)}
+            if not row["ok"]:
+                manifest.append({**record, "status": "failed", "error": row["error"]})
+                summary.failed.append((src, row["error"]))
+                report("fail", src, row["error"])
+                continue
+            manifest.append({**record, "status": "writing"})
+            part = dst.with_name(dst.name + ".part")
+            part.write_bytes(row["png"])
+            part.replace(dst)
+            manifest.append({**record, "status": "done", "output_sha256": hashlib.sha256(row["png"]).hexdigest(),
+                             "size": [row["width"], row["height"]]})
+            summary.done.append(dst)
+            report("done", dst, f"{row['width']}×{row['height']}")
+    summary.seconds = time.perf_counter() - start
+    return summary
