@@ -237,6 +237,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vtdemo.batch.engines import EngineError
     from vtdemo.classify.evaluate import folder_top1
     from vtdemo.zoo import weights
     from vtdemo.zoo.cards import cards
@@ -252,20 +253,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         try:
-            score = folder_top1(model_id, args.folder, limit=args.limit, device=args.device, progress=progress)
-        except (UnknownModelError, weights.WeightsError, FileNotFoundError, ValueError) as exc:
+            score = folder_top1(model_id, args.folder, limit=args.limit, device=args.device, progress=progress,
+                                plan=_plan(args))
+        except (UnknownModelError, weights.WeightsError, FileNotFoundError, ValueError, EngineError) as exc:
             bar.close()
             print(f"{model_id:<22} failed: {exc}", file=sys.stderr)
             failed += 1
             continue
         bar.close()
         print(f"{model_id:<22} {score.top1:>7.2%} {score.images:>7} {score.seconds:>8.1f}")
+        for path, reason in score.failed:  # left out of the score, and the exit status says so
+            print(f"  not scored: {path}: {reason}", file=sys.stderr)
+        failed += bool(score.failed)
     return 1 if failed else 0
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vtdemo.batch.engines import EngineError
     from vtdemo.sr.benchmark import benchmark, to_csv, to_markdown
     from vtdemo.zoo import builders, weights
 
@@ -277,8 +283,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         bar.update(int(fraction * 100) - bar.n)
 
     try:
-        rows = benchmark(args.folder, models, args.scale, device=args.device, progress=progress)
-    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError) as exc:
+        rows = benchmark(args.folder, models, args.scale, device=args.device, progress=progress, plan=_plan(args))
+    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError,
+            EngineError) as exc:
         bar.close()
         print(f"vtdemo benchmark sr: {exc}", file=sys.stderr)
         return 2
@@ -348,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-m", "--models", nargs="+", help="classifier ids (default: the embedded demo models)")
     ev.add_argument("--limit", type=int, help="score an evenly spaced subset of this many images")
     ev.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    _add_engine_options(ev)
     ev.set_defaults(func=_cmd_evaluate)
 
     mark = sub.add_parser("benchmark", help="the SR papers' table on a folder of images (PSNR-Y/SSIM-Y, time)",
@@ -361,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     mark.add_argument("--scale", type=int, default=4)
     mark.add_argument("--csv", help="also write the table as CSV here")
     mark.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    _add_engine_options(mark)
     mark.set_defaults(func=_cmd_benchmark)
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")

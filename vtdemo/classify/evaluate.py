@@ -6,10 +6,10 @@ the same folder scores the 10-class demo models and the ImageNet-1k ones alike.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -18,16 +18,18 @@ from vtdemo.classify.preprocess import preprocess
 from vtdemo.imaging import IMAGE_SUFFIXES, decode_image
 from vtdemo.zoo.cards import get_card
 
+if TYPE_CHECKING:
+    from vtdemo.batch.engines import Plan
 
 
 @dataclass(frozen=True)
 class Score:
     model: str
-    top1: float
+    top1: float  # over the images that could be read
     images: int
     seconds: float
-
-
+    failed: tuple[tuple[str, str], ...] = ()  # (image, reason): left out of the score
+    predictions: dict = field(default_factory=dict, compare=False)  # image path -> predicted class index
 @lru_cache(maxsize=1)
 def _imagenet_synsets() -> dict[str, int]:
     from timm.data import ImageNetInfo
@@ -55,12 +57,40 @@ def labelled_images(root: Path) -> list[tuple[Path, str]]:
     return found
 
 
-@torch.no_grad()
+class TopOne:
+    """A worker: the classifier loaded once; rows {"path", "target"} -> the same with "pred" (the class index, −1
+    when the image failed) and "error". Run by the local engine or by Ray actors (``vtdemo.batch.engines``)."""
+
+    def __init__(self, model_id: str, device=None):
+        from vtdemo.zoo.loading import load_model
+
+        self.card = get_card(model_id)
+        self.model = load_model(model_id, device=device)
+        self.device = next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def __call__(self, rows: list[dict]) -> list[dict]:
+        out = [{**row, "pred": -1, "error": ""} for row in rows]
+        tensors, readable = [], []
+        for result in out:
+            try:
+                tensors.append(preprocess(decode_image(result["path"]).rgb, self.card.preprocess)[0])
+                readable.append(result)
+            except ValueError as exc:  # ImageError: reported, left out of the score
+                result["error"] = str(exc)
+        if tensors:
+            logits = self.model(torch.cat(tensors).to(self.device))
+            for result, pred in zip(readable, logits.argmax(-1).tolist()):
+                result["pred"] = int(pred)
+        return out
+
+
 def folder_top1(model_id: str, root: Path, batch: int = 64, limit: int | None = None, device=None,
-                progress: Callable[[int, int], None] | None = None) -> Score:
+                progress: Callable[[int, int], None] | None = None, plan: "Plan | None" = None) -> Score:
     """Top-1 accuracy of ``model_id`` on the images of ``root`` whose class the model knows (distilled DeiT: the
-    average of its two heads, as at test time)."""
-    from vtdemo.zoo.loading import load_model
+    average of its two heads, as at test time). Images that cannot be read are reported in ``failed`` and left
+    out. ``plan``: the engine (``vtdemo.batch.engines.Plan``; default this process)."""
+    from vtdemo.batch.engines import Plan, run
 
     card = get_card(model_id)
     if card.task != "classify":
@@ -71,15 +101,17 @@ def folder_top1(model_id: str, root: Path, batch: int = 64, limit: int | None = 
         raise ValueError(f"none of the classes in {root} is one of {model_id}'s classes")
     if limit:
         items = items[:: max(1, len(items) // limit)][:limit]
-    model = load_model(model_id, device=device)
-    dev = next(model.parameters()).device
-    correct, start = 0, time.perf_counter()
-    for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
-        x = torch.cat([preprocess(decode_image(p).rgb, card.preprocess)[0] for p, _ in chunk]).to(dev)
-        logits = model(x)
-        target = torch.tensor([t for _, t in chunk], device=dev)
-        correct += int((logits.argmax(-1) == target).sum())
+    rows = [{"path": str(p), "target": t} for p, t in items]
+    plan = plan or Plan(device=None if device is None else str(device))
+    correct, failed, predictions, start = 0, [], {}, time.perf_counter()
+    for done, row in enumerate(run(partial(TopOne, model_id, device), rows, plan, batch_size=batch), 1):
+        if row["error"]:
+            failed.append((row["path"], row["error"]))
+        else:
+            predictions[row["path"]] = row["pred"]
+            correct += row["pred"] == row["target"]
         if progress:
-            progress(min(i + batch, len(items)), len(items))
-    return Score(model_id, correct / len(items), len(items), time.perf_counter() - start)
+            progress(done, len(rows))
+    scored = len(predictions)
+    return Score(model_id, correct / scored if scored else 0.0, scored, time.perf_counter() - start, tuple(failed),
+                 predictions)

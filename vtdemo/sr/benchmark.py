@@ -11,9 +11,13 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Callable
 
 from vtdemo.imaging import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from vtdemo.batch.engines import Plan
 
 KNOWN = {"set5": "Set5", "set14": "Set14", "b100": "B100", "bsd100": "B100", "urban100": "Urban100",
          "manga109": "Manga109"}
@@ -71,19 +75,55 @@ def reported(model: str, dataset: str | None, scale: int) -> str:
     return numbers.group(1 if dataset == "Set5" else 2)
 
 
+def score_pair(hr: Path, lr: Path | None, models: list, scale: int, device=None, precision: str | None = None,
+               progress: Callable[[float, str], None] | None = None, max_seconds: float | None = None):
+    """The compare results (PSNR-Y, SSIM-Y, seconds per model) of one benchmark image: its LR file against the HR
+    one, or the HR image bicubic-degraded first."""
+    from vtdemo.imaging import decode_image
+    from vtdemo.sr.compare import compare
+    from vtdemo.sr.metrics import crop_to_multiple
+
+    if lr is None:
+        return compare(hr, models, scale=scale, mode="degrade", device=device, progress=progress,
+                       max_seconds=max_seconds, precision=precision).results
+    truth = crop_to_multiple(decode_image(hr).rgb, scale)
+    return compare(lr, models, scale=scale, mode="reference", reference=truth, device=device, progress=progress,
+                   max_seconds=max_seconds, precision=precision).results
+
+
+class PairScorer:
+    """A worker for the ray engine: the models loaded once; rows {"hr", "lr"} -> the same with per-model lists
+    "names", "psnr", "ssim", "seconds"."""
+
+    def __init__(self, models: list[str], scale: int, device=None, precision: str | None = None):
+        from vtdemo.sr.engine import resolve_net
+
+        for model in models:
+            resolve_net(model, scale, device)  # loaded once here; the zoo's cache serves every image
+        self.models, self.scale, self.device, self.precision = models, scale, device, precision
+
+    def __call__(self, rows: list[dict]) -> list[dict]:
+        out = []
+        for row in rows:
+            results = score_pair(Path(row["hr"]), Path(row["lr"]) if row["lr"] else None, self.models, self.scale,
+                                 self.device, self.precision)
+            out.append({**row, "names": [r.name for r in results], "psnr": [r.psnr_y for r in results],
+                        "ssim": [r.ssim_y for r in results], "seconds": [r.seconds for r in results]})
+        return out
+
+
 def benchmark(folder: Path, models: list, scale: int = 4, device=None,
               progress: Callable[[float, str], None] | None = None, max_seconds: float | None = None,
-              precision: str | None = None) -> list[Row]:
+              precision: str | None = None, plan: "Plan | None" = None) -> list[Row]:
     """Every model (an id, "bicubic", or an SRNet) on every image of ``folder`` (see the module doc), through the
     app's compare pipeline. ``max_seconds``: refused up front when the models' measured throughput says the whole
     run would take longer (every image's header is read first), and each image gets what is left of it.
-    ``precision``: as for ``upscale`` (None: the device's default)."""
+    ``precision``: as for ``upscale`` (None: the device's default). ``plan``: the engine
+    (``vtdemo.batch.engines.Plan``; default this process; the ray engine takes model ids, and no ``max_seconds``)."""
     import time
 
-    from vtdemo.imaging import ImageError, decode_image, header_size
-    from vtdemo.sr.compare import compare
+    from vtdemo.imaging import ImageError, header_size
     from vtdemo.sr.engine import check_estimate, resolve_net, seconds_per_output_pixel
-    from vtdemo.sr.metrics import crop_to_multiple
 
     items = pairs(folder, scale)
     nets = [resolve_net(m, scale, device) for m in models]
@@ -98,24 +138,31 @@ def benchmark(folder: Path, models: list, scale: int = 4, device=None,
                        f"Benchmarking {len(items)} image(s) with {len(nets)} model(s)")
     sums = [[0.0, 0.0, 0.0] for _ in models]
     names = [""] * len(models)
-    start = time.perf_counter()
-    for i, (hr, lr) in enumerate(items):
-        def step(fraction: float, what: str, i=i) -> None:
-            if progress:
-                progress((i + fraction) / len(items), f"image {i + 1}/{len(items)} · {what}")
+    if plan is not None and plan.engine != "local":
+        from vtdemo.batch.engines import run
 
-        left = None if max_seconds is None else max(1.0, max_seconds - (time.perf_counter() - start))
-        if lr is None:
-            result = compare(hr, models, scale=scale, mode="degrade", device=device, progress=step, max_seconds=left,
-                             precision=precision)
-        else:
-            truth = crop_to_multiple(decode_image(hr).rgb, scale)
-            result = compare(lr, models, scale=scale, mode="reference", reference=truth, device=device,
-                             progress=step, max_seconds=left, precision=precision)
-        for k, r in enumerate(result.results):
-            names[k] = r.name
-            for j, v in enumerate((r.psnr_y, r.ssim_y, r.seconds)):
-                sums[k][j] += v
+        if max_seconds is not None or not all(isinstance(m, str) for m in models):
+            raise ValueError("the ray engine takes model ids and no time limit")
+        rows = [{"hr": str(hr), "lr": str(lr) if lr else ""} for hr, lr in items]
+        for done, row in enumerate(run(partial(PairScorer, models, scale, device, precision), rows, plan), 1):
+            for k in range(len(models)):
+                names[k] = row["names"][k]
+                for j, key in enumerate(("psnr", "ssim", "seconds")):
+                    sums[k][j] += row[key][k]
+            if progress:
+                progress(done / len(rows), f"image {done}/{len(rows)}")
+    else:
+        start = time.perf_counter()
+        for i, (hr, lr) in enumerate(items):
+            def step(fraction: float, what: str, i=i) -> None:
+                if progress:
+                    progress((i + fraction) / len(items), f"image {i + 1}/{len(items)} · {what}")
+
+            left = None if max_seconds is None else max(1.0, max_seconds - (time.perf_counter() - start))
+            for k, r in enumerate(score_pair(hr, lr, models, scale, device, precision, step, left)):
+                names[k] = r.name
+                for j, v in enumerate((r.psnr_y, r.ssim_y, r.seconds)):
+                    sums[k][j] += v
     dataset = dataset_name(folder)
     n = len(items)
     return [Row(m if isinstance(m, str) else net.name, names[k], sums[k][0] / n, sums[k][1] / n, sums[k][2] / n,
