@@ -558,3 +558,53 @@ def format_scaling(points: list[ScalingPoint], exponents: dict[str, float]) -> s
         cells = {p.size: f"{p.ms:.0f} ({p.peak_mb:.0f})" for p in points if p.model == model_id}
         lines.append(f"| {model_id} | " + " | ".join(cells.get(s, "—") for s in sizes) + f" | {k:.2f} |")
     return "\n".join(lines)
+
+
+_MEMORY_PROBE = r"""
+import resource, sys, torch
+from vtdemo.loadtest import rss_mb
+import os
+torch.set_num_threads(2)
+model_id, side = sys.argv[1], int(sys.argv[2])
+from vtdemo.zoo.cards import get_card
+from vtdemo.zoo.loading import load_model
+import timm, spandrel, vtdemo.classify, vtdemo.sr.engine  # the libraries' own memory is not the model's
+card = get_card(model_id)
+before = rss_mb(os.getpid())
+model = load_model(model_id, device="cpu")
+loaded = rss_mb(os.getpid())
+if card.task == "sr":
+    from vtdemo.sr.engine import upscale
+    from PIL import Image
+    upscale(Image.new("RGB", (side, side), (90, 120, 200)), model, device="cpu", precision="fp32")
+else:
+    from vtdemo.classify import classify
+    from PIL import Image
+    classify(Image.new("RGB", (side, side), (90, 120, 200)), model_id, 5)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{before:.0f} {loaded:.0f} {peak:.0f}")
+"""
+
+
+def bench_memory(model_ids: list[str], side: int = 256) -> list[str]:
+    """Resident memory each model adds to a fresh process (torch, timm, spandrel and vtdemo imported first), and the
+    process's peak after one request on a side×side image (SR: upscaled in fp32; classifiers: classified)."""
+    import subprocess
+    import sys
+
+    lines = [f"Resident memory of a fresh process per model (CPU; one request on a {side}×{side} image):", "",
+             "| model | params | process with the libraries | + the loaded model | peak after one request |",
+             "|---|---|---|---|---|"]
+    from vtdemo.zoo.cards import get_card
+
+    for model_id in model_ids:
+        run = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, model_id, str(side)], capture_output=True,
+                             text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        if run.returncode:
+            lines.append(f"| {model_id} | — | failed: {run.stderr.strip().splitlines()[-1][:100]} | | |")
+            continue
+        before, loaded, peak = map(float, run.stdout.split()[-3:])
+        params = get_card(model_id).params
+        lines.append(f"| {model_id} | {params / 1e6:.2f} M | {before:.0f} MB | {loaded - before:+.0f} MB | "
+                     f"{peak:.0f} MB |")
+    return lines

@@ -164,9 +164,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         print("\n".join(bench_hostile.run(args.models)))
         return 0
+    if args.what == "memory":
+        demos = ["hat-demo-x4", "vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
+        print("\n".join(bench.bench_memory(args.models or demos, args.size or 256)))
+        return 0
+    if args.what == "batch":
+        from vtdemo import bench_batch
+        from vtdemo.batch.engines import EngineError
+
+        try:
+            lines = bench_batch.run((args.models or ["hat-demo-x4"])[0], args.images, args.size or 128, args.data)
+        except EngineError as exc:
+            print(f"vtdemo bench batch: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(lines))
+        return 0
     if args.what == "load":
         from vtdemo import loadtest
 
+        if args.per_endpoint:
+            print("\n".join(loadtest.run_per_endpoint(args.clients_list or [1, 4], args.requests, args.url)))
+            return 0
         lines, failed, wrong = loadtest.run(args.clients, args.requests, args.url, args.rounds,
                                             fresh_sessions=args.fresh_sessions, attack=args.attack)
         print("\n".join(lines))
@@ -374,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
     bench.add_argument("what", choices=["sr", "precision", "lam", "attention", "distance", "scaling", "pervit",
-                                        "bicubic", "load", "hostile"],
+                                        "bicubic", "load", "hostile", "batch", "memory"],
                        help="sr: our HAT in each precision vs the reference (--photo: one 480×320 photo per model); "
                             "precision: Set5/Set14 PSNR of bf16 and int8 against fp32 (--data); lam: batched LAM "
                             "vs one step at a time, and the HAT "
@@ -384,11 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "attention distance per layer on an example photo; pervit: φp's "
                             "mean attention distance per block, initialised and trained; bicubic: Set5/Set14 "
                             "bicubic scores against the papers' (--data); load: concurrent users against a local "
-                            "server; hostile: memory and time of hostile inputs (--models: cases)")
+                            "server; hostile: memory and time of hostile inputs (--models: cases); batch: a folder "
+                            "upscaled locally and on Ray with 1 and 2 workers, images/s (--data: your folder); memory: "
+                            "resident memory per loaded model (--models; default the demo models)")
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
                        "precision: SR model ids (default hat-demo-x4 hat-demo-x2); "
                        "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
-    bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320)")
+    bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320, batch 128)")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     bench.add_argument("--threads", type=int, help="torch CPU threads")
@@ -400,19 +420,26 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=int, default=2, help="load: rounds of all clients (default 2)")
     bench.add_argument("--fresh-sessions", action="store_true",
                        help="load: a new session for every request (one-off API callers)")
+    bench.add_argument("--per-endpoint", action="store_true",
+                       help="load: each endpoint alone under --clients-list N... clients (requests/s, p50, p95)")
+    bench.add_argument("--clients-list", type=int, nargs="+", metavar="N",
+                       help="load --per-endpoint: client counts (default 1 4)")
     bench.add_argument("--attack", action="store_true",
                        help="load: add a hostile client (bomb images, path probes, a flood of heavy requests)")
     bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
     bench.add_argument("--random-weights", action="store_true",
                        help="attention: random weights of the real architectures even where weights are here "
                             "(models without weights here always get them)")
-    bench.add_argument("--data", type=Path, help="bicubic, precision: a folder holding Set5/ and Set14/")
+    bench.add_argument("--data", type=Path, help="bicubic, precision: a folder holding Set5/ and Set14/; batch: a "
+                       "folder of images")
     bench.add_argument("--profile", action="store_true",
                        help="sr: torch.profiler's top operators of one forward (default precision)")
     bench.add_argument("--photo", action="store_true",
                        help="sr: one 480×320 photo ×4 per model through vtdemo.upscale (--models; default "
                             "hat-demo-x4 hat-s-x4 hat-x4 swinir-m-x4, random weights where none are here)")
     bench.add_argument("--sizes", type=int, nargs="+", help="scaling: input sides (default 224 448 672)")
+    bench.add_argument("--images", type=int, default=16, help="batch: images in the generated folder (default 16, "
+                       "--size px square, default 128)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

@@ -225,3 +225,60 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fr
     lines += [f"  attacker: {o}" for o in attacked]
     lines += [f"  failure: {f}" for f in failures[:10]]
     return lines, len(failures), len(wrong)
+
+
+def run_per_endpoint(clients: list[int], requests: int, url: str | None = None) -> list[str]:
+    """Each endpoint alone under N concurrent clients (one session each, own addresses): completed requests per
+    second and latency p50/p95, and the server's resident memory — the numbers docs/scaling.md decides with."""
+    from gradio_client import Client
+    from PIL import Image
+
+    proc = None
+    if url is None:
+        proc, url = _start_server()
+    pid = proc.pid if proc else None
+    folder = Path(tempfile.mkdtemp())
+    lines = [f"Each endpoint alone, N clients × {requests} requests, against {url} (48×40 image):", "",
+             "| endpoint | clients | requests/s | p50 s | p95 s | failed |", "|---|---|---|---|---|---|"]
+    try:
+        image = str(folder / "load.png")
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(image)
+        warm = Client(url, verbose=False, headers={"X-Forwarded-For": "198.51.100.254"})
+        for endpoint, args in _requests(image):
+            warm.predict(*args, api_name=endpoint)  # models loaded and throughput probes run before timing
+        baseline = rss_mb(pid) if pid else 0.0
+        for endpoint, args in _requests(image):
+            for n in clients:
+                latencies, failed, lock = [], [], threading.Lock()
+                sessions = [Client(url, verbose=False, headers={"X-Forwarded-For": f"198.51.100.{k}"})
+                            for k in range(n)]
+
+                def user(session) -> None:
+                    for _ in range(requests):
+                        start = time.perf_counter()
+                        try:
+                            session.predict(*args, api_name=endpoint)
+                            with lock:
+                                latencies.append(time.perf_counter() - start)
+                        except Exception as exc:  # noqa: BLE001 - counted and reported
+                            with lock:
+                                failed.append(f"{type(exc).__name__}: {str(exc)[:80]}")
+
+                threads = [threading.Thread(target=user, args=(s,)) for s in sessions]
+                start = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                wall = time.perf_counter() - start
+                lat = np.asarray(latencies) if latencies else np.zeros(1)
+                lines.append(f"| {endpoint} | {n} | {len(latencies) / wall:.2f} | {np.percentile(lat, 50):.2f} | "
+                             f"{np.percentile(lat, 95):.2f} | {len(failed)} |")
+        if pid:
+            lines += ["", f"Server memory: {baseline:.0f} MB with every demo model loaded and warm, "
+                          f"{rss_mb(pid):.0f} MB at the end."]
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return lines

@@ -176,3 +176,12 @@ def test_benchmark_on_ray_scores_what_local_does(tmp_path, local_ray):
         assert (a.model, a.name, a.images) == (b.model, b.name, b.images) == (a.model, a.name, 3)
         assert a.psnr_y == pytest.approx(b.psnr_y, abs=1e-9) and a.ssim_y == pytest.approx(b.ssim_y, abs=1e-9)
     assert local[1].psnr_y != local[0].psnr_y  # two different models were scored
+
+
+def test_bench_batch_runs_every_engine_on_the_same_folder_and_checks_their_bytes_agree(local_ray):
+    from vtdemo import bench_batch
+
+    lines = bench_batch.run("hat-demo-x4", count=3, size=24, workers=(1, 2))
+    rows = [line for line in lines if line.startswith("| ray")]
+    assert len(rows) == 2 and all(row.endswith("| yes |") for row in rows)
+    assert any(line.startswith("| local | ") for line in lines)
