@@ -185,3 +185,17 @@ def test_bench_batch_runs_every_engine_on_the_same_folder_and_checks_their_bytes
     rows = [line for line in lines if line.startswith("| ray")]
     assert len(rows) == 2 and all(row.endswith("| yes |") for row in rows)
     assert any(line.startswith("| local | ") for line in lines)
+
+
+def test_more_workers_than_cores_is_refused_with_a_reason(tmp_path, capsys, local_ray):
+    folder = make_folder(tmp_path, corrupt=False)
+    assert main(["upscale", str(folder), "-m", "bicubic", "-o", str(tmp_path / "out"), "--engine", "ray",
+                 "--workers", "3"]) == 2  # the module's Ray has 2 CPUs
+    assert "3 workers were asked for; the Ray cluster has 2 CPUs" in capsys.readouterr().err
+
+
+def test_a_gpu_run_on_a_cluster_without_gpus_is_refused_with_a_reason(tmp_path, local_ray):
+    folder = make_folder(tmp_path, corrupt=False)
+    with pytest.raises(EngineError, match="has no GPU"):
+        upscale_folder([str(folder)], UpscaleJob("bicubic", scale=2), str(tmp_path / "out"),
+                       plan=Plan("ray", device="cuda"))

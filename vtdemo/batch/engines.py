@@ -55,7 +55,11 @@ def run(make_worker: Callable[[], Worker], items: list[dict], plan: Plan = Plan(
             yield from worker(items[start:start + batch_size])
         return
     with ray_session(plan.address) as ray:
-        yield from _run_ray(ray, make_worker, items, plan, batch_size)
+        try:
+            yield from _run_ray(ray, make_worker, items, plan, batch_size)
+        except ray.exceptions.RayError as exc:  # e.g. a worker killed again and again (out of memory)
+            raise EngineError(f"the Ray pipeline stopped ({type(exc).__name__}: {str(exc)[:300]}); what finished is "
+                              "recorded: run the same command again to go on") from None
 
 
 @contextmanager
@@ -71,7 +75,7 @@ def ray_session(address: str | None):
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                      configure_logging=True)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # Ray raises plain Exceptions too (a node that does not start in time)
             raise EngineError(f"could not start or reach Ray{f' at {address}' if address else ''}: {exc}") from None
     try:
         yield ray
@@ -80,7 +84,7 @@ def ray_session(address: str | None):
             ray.shutdown()
 
 
-def _worker_env() -> dict[str, str]:
+def worker_env() -> dict[str, str]:
     """What an actor needs from this process's environment: the limits and settings (VTDEMO_*), the Hugging Face
     cache and offline switches, and where this vtdemo lives (a checkout is not installed; an installed one is
     found anyway)."""
@@ -98,9 +102,13 @@ def _run_ray(ray, make_worker: Callable[[], Worker], items: list[dict], plan: Pl
     gpu = bool(plan.device and plan.device.startswith("cuda"))
     if gpu and resources.get("GPU", 0) < 1:
         raise EngineError("--device cuda was asked for but the Ray cluster has no GPU")
-    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-    workers = min(len(items), plan.workers or (int(resources.get("GPU", 1)) if gpu else max(1, nodes)))
-    cpus = max(1, int(resources.get("CPU", 1)) // workers)  # each actor's share: its torch threads
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    total = int(resources.get("CPU", 1))
+    workers = min(len(items), plan.workers or (int(resources.get("GPU", 1)) if gpu else max(1, len(nodes))))
+    if workers > total:
+        raise EngineError(f"{workers} workers were asked for; the Ray cluster has {total} CPUs")
+    # each actor's share of the cores (its torch threads), never more than one node has: it must fit somewhere
+    cpus = max(1, min(total // workers, int(max((n.get("CPU", 0) for n in nodes), default=1))))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # the caller shows one bar, with images/s and an ETA
     ctx.print_on_execution_start = False
@@ -109,7 +117,7 @@ def _run_ray(ray, make_worker: Callable[[], Worker], items: list[dict], plan: Pl
     results = dataset.map_batches(
         _Actor, fn_constructor_args=(make_worker, cpus), batch_size=batch_size, batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus, num_gpus=1 if gpu else 0,
-        runtime_env={"env_vars": _worker_env()})
+        runtime_env={"env_vars": worker_env()})
     yield from results.iter_rows()
 
 

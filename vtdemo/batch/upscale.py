@@ -116,7 +116,6 @@ class Summary:
     skipped: list[Path] = field(default_factory=list)  # outputs a previous run finished
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, reason)
     seconds: float = 0.0
-    compute_seconds: float = 0.0  # the workers' time, summed
 
     @property
     def ok(self) -> bool:
@@ -192,7 +191,6 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
         for row in run(partial(Upscaler, job, tile_progress if local else None), todo, plan):
             src, dst = Path(row["src"]), Path(row["dst"])
             manifest = manifests[dst.parent.resolve()]
-            summary.compute_seconds += row["seconds"]
             record = {"output": dst.name, "input": str(src), **settings, "input_sha256": row["input_sha256"],
                       "worker": row["worker"], "seconds": round(row["seconds"], 3)}
             if not row["ok"]:
