@@ -139,3 +139,10 @@ def small_job_pixels() -> int:
     """Output pixels under which a bicubic-only request runs at once instead of taking the heavy slot."""
     return _int_env("VTDEMO_SMALL_JOB_PIXELS", 4_000_000)
 
+
+
+def heavy_slots() -> int:
+    """Heavy jobs (a model over an image, LAM) that run at once: 1 on a machine that computes them itself (they
+    each use every core), the replica count when Ray Serve computes the SR tiles (VTDEMO_RAY_SERVE)."""
+    serving = os.environ.get("VTDEMO_RAY_SERVE", "").strip()
+    return _int_env("VTDEMO_HEAVY_SLOTS", _int_env("VTDEMO_RAY_SERVE_REPLICAS", 2) if serving else 1)

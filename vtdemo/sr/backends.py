@@ -5,7 +5,9 @@ tile. The engine depends on this module, never the reverse.
   quantized Linear layers — the precision the caller asks for, by default the one ``runtime.precision`` chooses for
   the device;
 - ``onnxruntime``: an exported fixed-tile fp32 graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made
-  it; never chosen for another precision.
+  it; never chosen for another precision;
+- ``ray-serve``: the torch backend run by Ray Serve replicas (``serve_backend``), for zoo models when
+  VTDEMO_RAY_SERVE is set; ``auto`` takes it whenever it is ready.
 
 ``auto`` picks the backend recorded as faster for this network, device and tile by ``measure`` (run by
 ``python -m vtdemo export-onnx``, never inside a request); torch when nothing is recorded.
@@ -46,6 +48,7 @@ class Backend:
     # anything (cheap: asked on every request by ``auto``); and the key its recorded timing is filed under
     ready: Callable[[SRNet, torch.device, int], bool]
     identity: Callable[[SRNet, int], str]
+    remote: bool = False  # computed elsewhere (ray-serve): never timed here; ``auto`` takes it whenever it is ready
 
 
 _MOVE_LOCK = threading.Lock()
@@ -104,23 +107,30 @@ BACKENDS: dict[str, Backend] = {
                      identity=lambda net, tile: f"{net.name}-torch"),
     "onnxruntime": Backend("onnxruntime", lambda net, device, tile, precision: onnx_backend.tile_fn(net, tile),
                            ready=onnx_backend.ready, identity=onnx_backend.identity),
-}
-NAMES = ("auto", *BACKENDS)
+}  # ray-serve registers itself when vtdemo.sr.serve_backend is imported (it imports this module)
+
+
+def register(backend: Backend) -> None:
+    BACKENDS[backend.name] = backend
 
 
 def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None) -> TileFn:
     """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS) in ``precision`` (None:
-    ``runtime.precision(device)``). Only torch runs another precision than fp32."""
+    ``runtime.precision(device)``). onnxruntime runs fp32 only."""
     from vtdemo.runtime import check_precision, precision as default_precision
 
     precision = precision or default_precision(device)
     check_precision(precision, device)
     if backend == "auto":
-        backend = choose(net, device, tile) if precision == "fp32" else "torch"
+        remote = [name for name, b in BACKENDS.items() if b.remote and b.ready(net, device, tile)]
+        backend = remote[0] if remote else choose(net, device, tile) if precision == "fp32" else "torch"
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(NAMES)}, not {str(backend)[:40]!r}")
-    if backend != "torch" and precision != "fp32":
+        raise ValueError(f"backend must be one of {', '.join(['auto', *BACKENDS])}, not {str(backend)[:40]!r}")
+    if backend == "onnxruntime" and precision != "fp32":
         raise ValueError(f"the {backend} backend runs fp32 only, not {precision}")
+    if BACKENDS[backend].remote and not BACKENDS[backend].ready(net, device, tile):
+        raise ValueError(f"the {backend} backend cannot run {net.name}: it serves zoo models only, with "
+                         "VTDEMO_RAY_SERVE set")
     return BACKENDS[backend].tile_fn(net, device, tile, precision)
 
 
@@ -163,7 +173,7 @@ def _measure(fn: TileFn, tile: int, repeats: int = 2) -> float:
 def measure(net: SRNet, device: torch.device, tile: int) -> dict:
     """Time every backend that is ready for ``net`` on one tile and record the fastest (atomically: other processes
     may read the file at any moment). Run by ``export-onnx``, outside any request."""
-    candidates = [name for name, b in BACKENDS.items() if b.ready(net, device, tile)]
+    candidates = [name for name, b in BACKENDS.items() if not b.remote and b.ready(net, device, tile)]
     times = {name: _measure(BACKENDS[name].tile_fn(net, device, tile, "fp32"), tile) for name in candidates}
     choice = {"backend": min(times, key=times.get), "seconds_per_tile": times}
     key = _choice_key(net, device, tile, candidates)
@@ -184,7 +194,7 @@ def choose(net: SRNet, device: torch.device, tile: int) -> str:
     nothing is recorded. Cheap: nothing is measured or exported here."""
     if net.module is None:
         return "torch"
-    candidates = [name for name, b in BACKENDS.items() if b.ready(net, device, tile)]
+    candidates = [name for name, b in BACKENDS.items() if not b.remote and b.ready(net, device, tile)]
     if candidates == ["torch"]:
         return "torch"
     return _read_choices().get(_choice_key(net, device, tile, candidates), {}).get("backend", "torch")

@@ -58,19 +58,20 @@ def limit_per_client(demo: gr.Blocks) -> None:
     queue.push = push_with_limit
 
 
-# SR and LAM events share a few workers (Gradio concurrency group HEAVY); inside them the heavy computation takes the
-# server's one heavy slot, so a bicubic request or a cached view never waits for another visitor's model run.
+# SR and LAM events share a few workers (Gradio concurrency group HEAVY); inside them the heavy computation takes one
+# of the server's heavy slots (one, unless Ray Serve computes the tiles: VTDEMO_HEAVY_SLOTS), so a bicubic request or
+# a cached view never waits for another visitor's model run.
 HEAVY = "sr"
 HEAVY_WORKERS = 4
-_HEAVY = threading.BoundedSemaphore(1)
+_HEAVY = threading.BoundedSemaphore(limits.heavy_slots())
 _waiting = 0
 _waiting_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def heavy_slot(report: Callable[[str], None] | None = None):
-    """Hold the server's one slot for heavy computation (a model over an image, LAM, loading a checkpoint) while
-    the block runs; says how many jobs are ahead while it waits."""
+    """Hold one of the server's slots for heavy computation (a model over an image, LAM, loading a checkpoint)
+    while the block runs; says how many jobs are ahead while it waits."""
     global _waiting
     with _waiting_lock:
         ahead = _waiting

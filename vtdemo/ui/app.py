@@ -56,6 +56,10 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     from vtdemo.zoo.weights import clean_partial_downloads
 
     clean_partial_downloads()  # a download killed with the previous server
+    if os.environ.get("VTDEMO_RAY_SERVE", "").strip():  # SR tiles on Ray Serve replicas: deployed before serving
+        from vtdemo.sr import serve_backend
+
+        serve_backend.start()
     from vtdemo.examples import examples_dir
 
     kwargs.setdefault("allowed_paths", [str(examples_dir())])

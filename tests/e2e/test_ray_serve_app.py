@@ -1,0 +1,63 @@
+"""The app as a server process with VTDEMO_RAY_SERVE: /upscale answers what the engine computes here, and the tiles
+were computed by the Serve replica (asked through the server's own Ray cluster)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_upscale_through_ray_serve_replicas(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray Serve is an optional extra (pip install 'vtdemo[serve]')")
+    pytest.importorskip("ray.serve", reason="Ray Serve is an optional extra (pip install 'vtdemo[serve]')")
+    from gradio_client import Client, handle_file
+    from ray import serve
+
+    from vtdemo.sr.engine import upscale
+    from vtdemo.sr.tiling import count_tiles
+
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(image)
+    port = _free_port()
+    env = dict(os.environ, VTDEMO_RAY_SERVE="local", VTDEMO_RAY_SERVE_REPLICAS="1", VTDEMO_TILE="32",
+               GRADIO_ANALYTICS_ENABLED="False")
+    server = subprocess.Popen([sys.executable, "-m", "vtdemo", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240  # Ray's start and the replica's deployment come before the port opens
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, f"the server exited: {server.stderr.read()[-2000:]}"
+                assert time.time() < deadline, "the server did not start in 240 s"
+                time.sleep(1)
+        answer = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            handle_file(str(image)), "hat-demo-x4", 4, api_name="/upscale")
+        expected = upscale(image, "hat-demo-x4", tile=32, backend="torch", device="cpu")
+        assert np.array_equal(np.asarray(Image.open(answer).convert("RGB")), np.asarray(expected))
+        ray.init(address="auto", log_to_driver=False)  # the server's cluster: ask its replica what it did
+        try:
+            stats = serve.get_app_handle("vtdemo-sr").stats.remote().result()
+        finally:
+            ray.shutdown()
+        tiles = count_tiles(50, 70, 32, 8)
+        assert tiles > 1 and stats["tiles"] == tiles and stats["pid"] != server.pid
+    finally:
+        server.send_signal(signal.SIGINT)  # a normal exit: the server's Ray is shut down with it
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -1,0 +1,91 @@
+"""SR tiles on Ray Serve replicas (VTDEMO_RAY_SERVE): the same image as the torch backend, computed by the replicas;
+an uploaded model never leaves the process, even under a zoo model's name; the heavy slots follow the replicas."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vtdemo import limits
+
+
+@pytest.fixture(scope="module")
+def serve_backend():
+    ray = pytest.importorskip("ray", reason="Ray Serve is an optional extra (pip install 'vtdemo[serve]')")
+    pytest.importorskip("ray.serve", reason="Ray Serve is an optional extra (pip install 'vtdemo[serve]')")
+    from vtdemo.sr import serve_backend
+
+    previous = os.environ.get("VTDEMO_RAY_SERVE")
+    os.environ["VTDEMO_RAY_SERVE"] = "local"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    serve_backend.start(replicas=1)
+    yield serve_backend
+    serve_backend.stop()
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
+    if previous is None:
+        os.environ.pop("VTDEMO_RAY_SERVE")
+    else:
+        os.environ["VTDEMO_RAY_SERVE"] = previous
+
+
+def photo(seed=0, size=(36, 28)):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*size[::-1], 3), dtype=np.uint8))
+
+
+def tiles_done(serve_backend):
+    return serve_backend.start().stats.remote().result()
+
+
+def test_zoo_tiles_are_computed_by_the_replicas_and_make_the_same_image(serve_backend):
+    from vtdemo.sr.engine import upscale
+    from vtdemo.sr.tiling import count_tiles
+
+    image = photo()
+    local = upscale(image, "hat-demo-x4", backend="torch", tile=16, device="cpu", precision="fp32")
+    before = tiles_done(serve_backend)
+    seen = []
+    served = upscale(image, "hat-demo-x4", tile=16, device="cpu", precision="fp32",
+                     progress=lambda f, what: seen.append(what))  # backend "auto", as the app asks
+    after = tiles_done(serve_backend)
+    tiles = count_tiles(28, 36, 16, 4)
+    assert np.array_equal(np.asarray(served), np.asarray(local))
+    assert after["tiles"] - before["tiles"] == tiles and after["pid"] != os.getpid()
+    assert f"hat-demo-x4: tile {tiles}/{tiles}" in seen  # progress per tile, as locally
+
+
+def test_an_uploaded_model_stays_here_even_under_a_zoo_models_name(serve_backend):
+    import torch
+
+    from vtdemo.models.hat import HAT
+    from vtdemo.sr.backends import SRNet, tile_fn
+    from vtdemo.sr.engine import upscale
+
+    torch.manual_seed(1)
+    module = HAT(upscale=4, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
+                 squeeze_factor=4, num_feat=8, mlp_ratio=1.0).eval()
+    impostor = SRNet(module, 4, "hat-demo-x4")  # an upload named like the zoo model, other weights
+    before = tiles_done(serve_backend)["tiles"]
+    out = upscale(photo(1), impostor, device="cpu", precision="fp32")
+    assert tiles_done(serve_backend)["tiles"] == before  # computed here
+    with torch.no_grad():
+        expected = upscale(photo(1), impostor, device="cpu", precision="fp32", backend="torch")
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    with pytest.raises(ValueError, match="serves zoo models only"):
+        tile_fn(impostor, "ray-serve", torch.device("cpu"), 16, "fp32")
+    tile = np.zeros((1, 3, 8, 8), np.float32)
+    with pytest.raises(Exception, match="other weights"):  # the replica checks too
+        serve_backend.start().remote("hat-demo-x4", "not-its-fingerprint", "fp32", tile).result()
+
+
+def test_the_heavy_slots_follow_the_replicas(monkeypatch):
+    monkeypatch.delenv("VTDEMO_HEAVY_SLOTS", raising=False)
+    monkeypatch.delenv("VTDEMO_RAY_SERVE", raising=False)
+    assert limits.heavy_slots() == 1
+    monkeypatch.setenv("VTDEMO_RAY_SERVE", "local")
+    monkeypatch.setenv("VTDEMO_RAY_SERVE_REPLICAS", "3")
+    assert limits.heavy_slots() == 3
+    monkeypatch.setenv("VTDEMO_HEAVY_SLOTS", "2")
+    assert limits.heavy_slots() == 2
