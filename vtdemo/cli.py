@@ -408,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
                        "precision: SR model ids (default hat-demo-x4 hat-demo-x2); "
                        "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
-    bench.add_argument("--size", type=int, help="input side in pixels (default: sr 64, lam 48, attention 320, batch 128)")
+    bench.add_argument("--size", type=int,
+                       help="input side in pixels (default: sr 64, lam 48, attention 320, batch 128)")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     bench.add_argument("--threads", type=int, help="torch CPU threads")

@@ -176,6 +176,12 @@ def test_benchmark_on_ray_scores_what_local_does(tmp_path, local_ray):
         assert (a.model, a.name, a.images) == (b.model, b.name, b.images) == (a.model, a.name, 3)
         assert a.psnr_y == pytest.approx(b.psnr_y, abs=1e-9) and a.ssim_y == pytest.approx(b.ssim_y, abs=1e-9)
     assert local[1].psnr_y != local[0].psnr_y  # two different models were scored
+    (tmp_path / "3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")  # stops the table on both engines, by name
+    from vtdemo.imaging import ImageError
+
+    for plan in (None, Plan("ray", workers=1)):
+        with pytest.raises(ImageError, match="3.png"):
+            benchmark(tmp_path, models, scale=2, device="cpu", precision="fp32", plan=plan)
 
 
 def test_bench_batch_runs_every_engine_on_the_same_folder_and_checks_their_bytes_agree(local_ray):

@@ -30,6 +30,8 @@ class Score:
     seconds: float
     failed: tuple[tuple[str, str], ...] = ()  # (image, reason): left out of the score
     predictions: dict = field(default_factory=dict, compare=False)  # image path -> predicted class index
+
+
 @lru_cache(maxsize=1)
 def _imagenet_synsets() -> dict[str, int]:
     from timm.data import ImageNetInfo

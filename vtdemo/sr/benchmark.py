@@ -93,7 +93,7 @@ def score_pair(hr: Path, lr: Path | None, models: list, scale: int, device=None,
 
 class PairScorer:
     """A worker for the ray engine: the models loaded once; rows {"hr", "lr"} -> the same with per-model lists
-    "names", "psnr", "ssim", "seconds"."""
+    "names", "psnr", "ssim", "seconds", or the "error" that stops the benchmark (as it does locally)."""
 
     def __init__(self, models: list[str], scale: int, device=None, precision: str | None = None):
         from vtdemo.sr.engine import resolve_net
@@ -105,10 +105,15 @@ class PairScorer:
     def __call__(self, rows: list[dict]) -> list[dict]:
         out = []
         for row in rows:
-            results = score_pair(Path(row["hr"]), Path(row["lr"]) if row["lr"] else None, self.models, self.scale,
-                                 self.device, self.precision)
+            try:
+                results = score_pair(Path(row["hr"]), Path(row["lr"]) if row["lr"] else None, self.models,
+                                     self.scale, self.device, self.precision)
+                error = ""
+            except ValueError as exc:  # ImageError: a sentence for the user, raised by the caller
+                results, error = [], str(exc)
             out.append({**row, "names": [r.name for r in results], "psnr": [r.psnr_y for r in results],
-                        "ssim": [r.ssim_y for r in results], "seconds": [r.seconds for r in results]})
+                        "ssim": [r.ssim_y for r in results], "seconds": [r.seconds for r in results],
+                        "error": error})
         return out
 
 
@@ -145,6 +150,8 @@ def benchmark(folder: Path, models: list, scale: int = 4, device=None,
             raise ValueError("the ray engine takes model ids and no time limit")
         rows = [{"hr": str(hr), "lr": str(lr) if lr else ""} for hr, lr in items]
         for done, row in enumerate(run(partial(PairScorer, models, scale, device, precision), rows, plan), 1):
+            if row["error"]:
+                raise ImageError(row["error"])
             for k in range(len(models)):
                 names[k] = row["names"][k]
                 for j, key in enumerate(("psnr", "ssim", "seconds")):
