@@ -96,6 +96,10 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
                         "$RAY_ADDRESS, else start Ray on this machine)")
 
 
+# images/s even below one per second (tqdm's default turns the rate into s/image there), and the time left
+BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+
+
 def _cmd_upscale(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -115,8 +119,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             title = detail + (f" · {used} on {device}" if used else "") + \
                 (f" · ray ×{args.workers}" if args.engine == "ray" and args.workers else
                  " · ray" if args.engine == "ray" else "")
-            bar = tqdm(total=what, unit="image", desc=title) if what else None
-        elif event == "skip":
+            bar = tqdm(total=what, unit="image", desc=title, bar_format=BAR) if what else None
+            if bar is not None and args.engine == "ray":
+                bar.set_postfix_str("starting Ray workers (each loads the model)")
+        elif event == "skip" and not detail.startswith("done"):  # finished ones are only counted
             print(f"skip {what}: {detail}")
         elif event == "fail":
             (bar.write if bar else print)(f"fail {what}: {detail}")
@@ -135,8 +141,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
                          args.backend)
         summary = upscale_folder(args.inputs, job, args.output, force=args.force, plan=_plan(args), report=report,
                                  tile_progress=lambda f, what: bar and bar.set_postfix_str(what))
-    except (UnknownModelError, ValueError, FileNotFoundError, weights.WeightsError, builders.BuildError,
-            EngineError, ManifestBusy) as exc:
+    except (UnknownModelError, ValueError, OSError, weights.WeightsError, builders.BuildError, EngineError,
+            ManifestBusy) as exc:  # OSError: a folder that cannot be written, a full disk (what finished is kept)
         print(f"vtdemo upscale: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -357,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", type=int, default=4, help="scale for 'bicubic' (models have their own)")
     up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
     up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
-    up.add_argument("--backend", default="auto", help="auto (default), torch or onnxruntime (see export-onnx)")
+    up.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
+                    help="auto (default), torch or onnxruntime (see export-onnx)")
     up.add_argument("--precision", choices=["fp32", "bf16", "fp16", "int8"],
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
                          "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")

@@ -98,13 +98,19 @@ def test_an_interrupted_or_changed_item_is_redone_and_only_it(tmp_path):
     Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(folder / "b.jpg")
     c = out / "c_bicubic_x2.png"
     c.write_bytes(c.read_bytes() + b"x")
-    with open(out / NAME, "a") as f:
-        f.write('{"output": "d_bicubic_x2.png", "sta')  # a line torn by a crash is ignored
+    with open(out / NAME, "ab") as f:
+        f.write(b'{"output": "d_bicubic_x2.png", "st\xe7\x8c')  # a line torn by a crash (mid-character): ignored
     second = run_bicubic(folder, out)
-    assert sorted(p.name for p in second.done) == ["a_bicubic_x2.png", "b_bicubic_x2.png", "c_bicubic_x2.png"]
+    assert sorted(p.name for p in second.done) == ["a_bicubic_x2.png", "b_bicubic_x2.png"]
     assert [p.name for p in second.skipped] == ["d_bicubic_x2.png"]
     assert np.array_equal(np.asarray(Image.open(a)), np.asarray(upscale(folder / "a.png", "bicubic", scale=2)))
     assert Image.open(out / "b_bicubic_x2.png").size == (24, 24)
+    # the output changed after it was written is somebody's edit: kept unless forced
+    assert second.failed == [(folder / "c.png", f"{c} exists and is not what this tool wrote there (use --force "
+                                                "to overwrite it)")]
+    assert c.read_bytes().endswith(b"x")
+    forced = upscale_folder([str(folder)], UpscaleJob("bicubic", scale=2), str(out), force=True)
+    assert [p.name for p in forced.done] == ["c_bicubic_x2.png"] and len(forced.skipped) == 3
     # another setting is another result: redone
     third = upscale_folder([str(folder)], UpscaleJob("bicubic", scale=2, tile=64), str(out))
     assert len(third.done) == 4 and not third.skipped
@@ -205,3 +211,52 @@ def test_a_gpu_run_on_a_cluster_without_gpus_is_refused_with_a_reason(tmp_path, 
     with pytest.raises(EngineError, match="has no GPU"):
         upscale_folder([str(folder)], UpscaleJob("bicubic", scale=2), str(tmp_path / "out"),
                        plan=Plan("ray", device="cuda"))
+
+
+def test_a_rerun_into_the_input_folder_does_not_upscale_its_own_results(tmp_path, capsys):
+    folder = make_folder(tmp_path, corrupt=False)
+    for _ in range(2):  # no -o: results next to the inputs
+        assert main(["upscale", str(folder), "-m", "bicubic", "--scale", "2"]) == 0
+    assert "0 upscaled, 4 already done, 0 failed" in capsys.readouterr().out
+    assert not list(folder.glob("*_x2_bicubic_x2.png"))
+    assert main(["upscale", str(folder / "a.png"), "-m", "bicubic", "-o", str(folder / "a.png"), "--force"]) == 2
+    assert "would be overwritten by its own result" in capsys.readouterr().err
+
+
+def test_links_planted_in_the_output_folder_are_never_written_through(tmp_path, capsys):
+    folder = make_folder(tmp_path, corrupt=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (out / "a_bicubic_x2.png.part").symlink_to(victim)  # the old fixed temporary name
+    (out / "b_bicubic_x2.png").symlink_to(victim)  # the output's own name: not ours, kept
+    summary = run_bicubic(folder, out)
+    assert victim.read_text() == "keep" and len(summary.done) == 3
+    assert not (out / "a_bicubic_x2.png").is_symlink() and (out / "b_bicubic_x2.png").is_symlink()
+    assert not [p for p in out.iterdir() if p.name.endswith(".part") and not p.is_symlink()]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / NAME).symlink_to(victim)
+    assert main(["upscale", str(folder), "-m", "bicubic", "-o", str(other)]) == 2
+    assert "must be a plain file" in capsys.readouterr().err and victim.read_text() == "keep"
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path):
+    folder = make_folder(tmp_path, corrupt=False)
+    out = tmp_path / "out"
+    run_bicubic(folder, out)
+    (out / "a_bicubic_x2.png").unlink()
+    with open(out / NAME, "a") as f:
+        f.write('{"output": "a_bic')  # no newline: the next append must start a line of its own
+    assert [p.name for p in run_bicubic(folder, out).done] == ["a_bicubic_x2.png"]
+    assert [p.name for p in run_bicubic(folder, out).skipped] == [f"{c}_bicubic_x2.png" for c in "abcd"]
+
+
+def test_bad_options_are_refused_before_any_work(tmp_path, capsys):
+    folder = make_folder(tmp_path, corrupt=False)
+    for args, message in ((["-m", "bicubic", "--scale", "0"], "between 2 and 8"),
+                          (["-m", "bicubic", "--workers", "2"], "--workers is for --engine ray")):
+        assert main(["upscale", str(folder), *args, "-o", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -37,6 +37,8 @@ class Plan:
             raise EngineError(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}")
         if self.workers is not None and self.workers < 1:
             raise EngineError(f"--workers must be at least 1 (got {self.workers})")
+        if self.workers is not None and self.engine == "local":
+            raise EngineError("--workers is for --engine ray (the local engine is this one process)")
 
 
 def worker_name() -> str:
@@ -104,9 +106,9 @@ def _run_ray(ray, make_worker: Callable[[], Worker], items: list[dict], plan: Pl
         raise EngineError("--device cuda was asked for but the Ray cluster has no GPU")
     nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
     total = int(resources.get("CPU", 1))
+    if plan.workers and plan.workers > total:
+        raise EngineError(f"{plan.workers} workers were asked for; the Ray cluster has {total} CPUs")
     workers = min(len(items), plan.workers or (int(resources.get("GPU", 1)) if gpu else max(1, len(nodes))))
-    if workers > total:
-        raise EngineError(f"{workers} workers were asked for; the Ray cluster has {total} CPUs")
     # each actor's share of the cores (its torch threads), never more than one node has: it must fit somewhere
     cpus = max(1, min(total // workers, int(max((n.get("CPU", 0) for n in nodes), default=1))))
     ctx = ray.data.DataContext.get_current()

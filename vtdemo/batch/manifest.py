@@ -4,9 +4,10 @@
 for an output file wins. Before an output is written a ``writing`` line is appended, after it a ``done`` line with the
 input's and the output's sha256, the model (and its weights' sha256), the scale and the settings; a failure appends
 ``failed`` with its reason. An item is finished when its last line is ``done`` for the same input, model and
-settings and the file on disk still has the recorded digest; anything else — never started, ``writing`` (an
-interrupted run), ``failed``, a changed input or setting, a changed output file — is done again. One run at a time
-writes a folder (an exclusive lock on the manifest).
+settings and the file on disk still has the recorded digest; never started, ``writing`` (an interrupted run),
+``failed``, a changed input or setting, or a deleted output is done again; an output changed after it was written is
+kept, as any file the tool did not write (``--force`` overwrites it). One run at a time writes a folder (an
+exclusive lock on the manifest, which is never opened through a link).
 """
 from __future__ import annotations
 
@@ -31,6 +32,29 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _records(lines) -> dict[str, dict]:
+    """output file name -> its last record, from the manifest's lines (malformed or torn lines are skipped)."""
+    records = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line torn by an interrupted run, or not ours
+        if isinstance(record, dict) and isinstance(record.get("output"), str):
+            records[record["output"]] = record
+    return records
+
+
+def recorded_outputs(folder: Path) -> set[str]:
+    """The names of the files a manifest in ``folder`` says this tool wrote (read without locking): they are never
+    taken as inputs, so a rerun into the input folder does not upscale its own results."""
+    try:
+        with open(Path(folder) / NAME, encoding="utf-8", errors="replace") as f:
+            return {name for name, r in _records(f).items() if r.get("status") in ("done", "writing")}
+    except OSError:
+        return set()
+
+
 class Manifest:
     """The manifest of one output folder, locked while open (use as a context manager)."""
 
@@ -42,7 +66,12 @@ class Manifest:
 
     def __enter__(self) -> "Manifest":
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a+", encoding="utf-8")
+        try:  # never through a link: the manifest is appended to, and must be this folder's own file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise OSError(f"cannot open {self.path} ({exc.strerror or exc}); it must be a plain file") from None
+        # ASCII lines (ensure_ascii): a torn line never splits a character; other bytes are read as replacements
+        self._file = os.fdopen(fd, "a+", encoding="utf-8", errors="replace")
         try:
             import fcntl
 
@@ -53,14 +82,14 @@ class Manifest:
             self._file.close()
             raise ManifestBusy(f"another vtdemo run is writing to {self.folder} (its {NAME} is locked)") from None
         self._file.seek(0)
-        for line in self._file:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by an interrupted run
-            if isinstance(record, dict) and isinstance(record.get("output"), str):
-                self.records[record["output"]] = record
+        self.records = _records(self._file)
+        self._torn = self._file.tell() > 0 and not self._ends_with_newline()
         return self
+
+    def _ends_with_newline(self) -> bool:
+        with open(self._file.fileno(), "rb", closefd=False) as raw:
+            raw.seek(-1, os.SEEK_END)
+            return raw.read(1) == b"\n"
 
     def __exit__(self, *exc) -> None:
         self._file.close()
@@ -68,19 +97,24 @@ class Manifest:
     def append(self, record: dict) -> None:
         """Add a line and make it durable before the caller goes on (the next step relies on it)."""
         record = {**record, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(record) + "\n"
+        if self._torn:  # the last run stopped mid-line: end that line, or this record would be lost with it
+            line, self._torn = "\n" + line, False
+        self._file.write(line)
         self._file.flush()
         os.fsync(self._file.fileno())
         self.records[record["output"]] = record
 
     def state(self, output: Path, identity: dict) -> str:
         """What to do with ``output`` for an item described by ``identity`` (input digest, model, settings):
-        "done" (skip it), "redo" (ours, but unfinished, failed or made otherwise), "new" (no file yet) or "foreign"
-        (a file this manifest never wrote: not overwritten without --force)."""
+        "done" (skip it), "redo" (ours, unfinished, failed, made with other settings, or gone), "new" (no file
+        yet) or "foreign" (a file this tool did not write, or changed after it wrote it: kept without --force)."""
         record = self.records.get(output.name)
+        exists = output.exists() or output.is_symlink()
         if record is None:
-            return "foreign" if output.exists() else "new"
-        if (record.get("status") == "done" and all(record.get(k) == v for k, v in identity.items())
-                and output.is_file() and sha256_file(output) == record.get("output_sha256")):
-            return "done"
-        return "redo"
+            return "foreign" if exists else "new"
+        if record.get("status") != "done" or not exists:
+            return "redo"
+        if output.is_symlink() or not output.is_file() or sha256_file(output) != record.get("output_sha256"):
+            return "foreign"
+        return "done" if all(record.get(k) == v for k, v in identity.items()) else "redo"

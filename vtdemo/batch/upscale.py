@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from vtdemo.batch.engines import Plan, run, worker_name
-from vtdemo.batch.manifest import Manifest, sha256_file
+from vtdemo.batch.manifest import Manifest, recorded_outputs, sha256_file
 from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
 
 
@@ -30,7 +32,8 @@ def collect_images(inputs: list[str]) -> list[Path]:
             found.append(item)
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
-    return found
+    seen = set()  # the same file named twice is one input
+    return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
 
 
 def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
@@ -45,6 +48,8 @@ def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
         paths = [Path(out)]
     seen: dict[Path, Path] = {}
     for src, dst in zip(images, paths):
+        if dst.resolve() == src.resolve():
+            raise ValueError(f"{src} would be overwritten by its own result: choose another output")
         if dst.resolve() in seen:
             raise ValueError(f"{seen[dst.resolve()]} and {src} would both be written to {dst}: rename one")
         seen[dst.resolve()] = src
@@ -131,6 +136,20 @@ class Summary:
 Report = Callable[[str, "Path | int", str], None]
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """``path`` holds ``data`` or what it held before, never a part: a new uniquely named file in the same folder
+    (created exclusively, so never through a planted link), then renamed over ``path`` (a link there is replaced,
+    not followed)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def describe(job: UpscaleJob) -> tuple[str, int, str]:
     """(name, scale, weights' sha256) of the job's model without running it; raises the loading errors early
     (unknown id, missing or misfit weights, a bad checkpoint) before any worker starts."""
@@ -139,7 +158,10 @@ def describe(job: UpscaleJob) -> tuple[str, int, str]:
     from vtdemo.zoo.cards import get_card
 
     if job.model == BICUBIC:
-        return BICUBIC, job.scale or 4, ""
+        scale = 4 if job.scale is None else job.scale
+        if not 2 <= scale <= 8:
+            raise ValueError(f"bicubic's scale must be between 2 and 8, not {scale}")
+        return BICUBIC, scale, ""
     if job.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(job.model).is_file():
         net = load_net(job)  # validates the file here, with its clear errors
         return net.name, net.scale, sha256_file(Path(job.model))
@@ -157,7 +179,9 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
     ``tile_progress(fraction, what)`` hears of each tile of the image at hand (local engine)."""
     report = report or (lambda *_: None)
     name, scale, model_sha = describe(job)
-    images = collect_images(inputs)
+    ours: dict[Path, set[str]] = {}  # per folder, the files a manifest there says this tool wrote
+    images = [p for p in collect_images(inputs)
+              if p.name not in ours.setdefault(p.parent, recorded_outputs(p.parent))]
     tag = f"{name}_x{scale}".replace("/", "_")
     summary = Summary()
     start = time.perf_counter()
@@ -172,7 +196,12 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
                 manifests[folder] = stack.enter_context(Manifest(folder))
             manifest = manifests[folder]
             try:
+                str(src).encode("utf-8")  # the manifest and Ray's rows hold names as text
                 identity = {**settings, "input_sha256": sha256_file(src)}
+            except UnicodeEncodeError:
+                summary.failed.append((src, "its name is not valid UTF-8: rename it"))
+                report("fail", src, summary.failed[-1][1])
+                continue
             except OSError as exc:
                 summary.failed.append((src, f"cannot read it ({exc.strerror or exc})"))
                 report("fail", src, summary.failed[-1][1])
@@ -182,7 +211,8 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
                 summary.skipped.append(dst)
                 report("skip", dst, "done by an earlier run")
             elif state == "foreign" and not force:  # kept, and the run does not count as a success
-                summary.failed.append((src, f"{dst} exists and is not this tool's (use --force to overwrite)"))
+                summary.failed.append((src, f"{dst} exists and is not what this tool wrote there (use --force to "
+                                            "overwrite it)"))
                 report("skip", dst, summary.failed[-1][1])
             else:
                 todo.append({"src": str(src), "dst": str(dst)})
@@ -199,9 +229,7 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
                 report("fail", src, row["error"])
                 continue
             manifest.append({**record, "status": "writing"})
-            part = dst.with_name(dst.name + ".part")
-            part.write_bytes(row["png"])
-            part.replace(dst)
+            write_atomically(dst, row["png"])
             manifest.append({**record, "status": "done", "output_sha256": hashlib.sha256(row["png"]).hexdigest(),
                              "size": [row["width"], row["height"]]})
             summary.done.append(dst)
