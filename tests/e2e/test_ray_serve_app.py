@@ -24,6 +24,7 @@ def test_upscale_through_ray_serve_replicas(tmp_path):
     from gradio_client import Client, handle_file
     from ray import serve
 
+    from vtdemo.sr import serve_backend
     from vtdemo.sr.engine import upscale
     from vtdemo.sr.tiling import count_tiles
 
@@ -50,7 +51,7 @@ def test_upscale_through_ray_serve_replicas(tmp_path):
         assert np.array_equal(np.asarray(Image.open(answer).convert("RGB")), np.asarray(expected))
         ray.init(address="auto", log_to_driver=False)  # the server's cluster: ask its replica what it did
         try:
-            stats = serve.get_app_handle("vtdemo-sr").stats.remote().result()
+            stats = serve_backend.wait(serve.get_app_handle("vtdemo-sr").stats.remote())
         finally:
             ray.shutdown()
         tiles = count_tiles(50, 70, 32, 8)

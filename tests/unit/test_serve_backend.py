@@ -36,7 +36,7 @@ def photo(seed=0, size=(36, 28)):
 
 
 def tiles_done(serve_backend):
-    return serve_backend.start().stats.remote().result()
+    return serve_backend.wait(serve_backend.start().stats.remote())
 
 
 def test_zoo_tiles_are_computed_by_the_replicas_and_make_the_same_image(serve_backend):
@@ -77,7 +77,25 @@ def test_an_uploaded_model_stays_here_even_under_a_zoo_models_name(serve_backend
         tile_fn(impostor, "ray-serve", torch.device("cpu"), 16, "fp32")
     tile = np.zeros((1, 3, 8, 8), np.float32)
     with pytest.raises(Exception, match="other weights"):  # the replica checks too
-        serve_backend.start().remote("hat-demo-x4", "not-its-fingerprint", "fp32", tile).result()
+        serve_backend.wait(serve_backend.start().remote("hat-demo-x4", "not-its-fingerprint", "fp32", tile))
+
+
+def test_a_caller_with_a_running_event_loop_is_served_too(serve_backend):
+    import asyncio
+
+    from vtdemo.sr.engine import upscale
+
+    async def in_a_notebook():  # Jupyter runs user code inside an asyncio event loop
+        return upscale(photo(2), "hat-demo-x4", device="cpu", precision="fp32", tile=16)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = tiles_done(serve_backend)["tiles"]
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: this one may already run a loop (Playwright's)
+        served = pool.submit(asyncio.run, in_a_notebook()).result()
+    assert tiles_done(serve_backend)["tiles"] > before
+    local = upscale(photo(2), "hat-demo-x4", device="cpu", precision="fp32", tile=16, backend="torch")
+    assert np.array_equal(np.asarray(served), np.asarray(local))
 
 
 def test_the_heavy_slots_follow_the_replicas(monkeypatch):

@@ -28,6 +28,21 @@ _handle = None
 _replica_fingerprints: dict[str, str] = {}  # model id -> the replicas' weights fingerprint
 
 
+def wait(response):
+    """A Serve response's result. Serve refuses to block a thread that runs an asyncio event loop (a notebook, a
+    test runner, an async caller): there the wait happens on a helper thread."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return response.result()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(response.result).result()
+
+
 def enabled() -> bool:
     return bool(os.environ.get("VTDEMO_RAY_SERVE", "").strip())
 
@@ -116,7 +131,7 @@ def ready(net, device: torch.device, tile: int) -> bool:
     except UnknownModelError:
         return False  # an uploaded or bare module: only this process has it
     if net.name not in _replica_fingerprints:
-        _replica_fingerprints[net.name] = start().fingerprint.remote(net.name).result()
+        _replica_fingerprints[net.name] = wait(start().fingerprint.remote(net.name))
     return _replica_fingerprints[net.name] == fingerprint_of(net.module)
 
 
@@ -125,7 +140,7 @@ def tile_fn(net, device: torch.device, tile: int, precision: str):
     handle, fingerprint = start(), fingerprint_of(net.module)
 
     def run(t: torch.Tensor) -> torch.Tensor:
-        out = handle.remote(net.name, fingerprint, precision, t.float().cpu().numpy()).result()
+        out = wait(handle.remote(net.name, fingerprint, precision, t.float().cpu().numpy()))
         return torch.from_numpy(out if out.flags.writeable else out.copy())  # Ray's zero-copy arrays are read-only
 
     return run
