@@ -141,8 +141,13 @@ def small_job_pixels() -> int:
 
 
 
+def ray_serve_replicas() -> int:
+    """Ray Serve replicas computing SR tiles when VTDEMO_RAY_SERVE is set."""
+    return _int_env("VTDEMO_RAY_SERVE_REPLICAS", 2)
+
+
 def heavy_slots() -> int:
     """Heavy jobs (a model over an image, LAM) that run at once: 1 on a machine that computes them itself (they
     each use every core), the replica count when Ray Serve computes the SR tiles (VTDEMO_RAY_SERVE)."""
     serving = os.environ.get("VTDEMO_RAY_SERVE", "").strip()
-    return _int_env("VTDEMO_HEAVY_SLOTS", _int_env("VTDEMO_RAY_SERVE_REPLICAS", 2) if serving else 1)
+    return _int_env("VTDEMO_HEAVY_SLOTS", ray_serve_replicas() if serving else 1)

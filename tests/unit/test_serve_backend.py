@@ -98,6 +98,12 @@ def test_a_caller_with_a_running_event_loop_is_served_too(serve_backend):
     assert np.array_equal(np.asarray(served), np.asarray(local))
 
 
+def test_more_replicas_than_cores_is_refused_instead_of_waiting_forever(serve_backend, monkeypatch):
+    monkeypatch.setattr(serve_backend, "_handle", None)  # as a fresh server process would start
+    with pytest.raises(RuntimeError, match="VTDEMO_RAY_SERVE_REPLICAS=3 is more than the Ray cluster's 2 CPUs"):
+        serve_backend.start(replicas=3)
+
+
 def test_the_heavy_slots_follow_the_replicas(monkeypatch):
     monkeypatch.delenv("VTDEMO_HEAVY_SLOTS", raising=False)
     monkeypatch.delenv("VTDEMO_RAY_SERVE", raising=False)

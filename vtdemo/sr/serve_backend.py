@@ -19,6 +19,7 @@ import threading
 import numpy as np
 import torch
 
+from vtdemo import limits
 from vtdemo.sr import backends
 from vtdemo.sr.onnx_backend import fingerprint_of
 
@@ -94,11 +95,14 @@ def start(address: str | None = None, replicas: int | None = None):
         from vtdemo.batch.engines import worker_env
 
         address = address or os.environ.get("VTDEMO_RAY_SERVE", "local").strip()
-        replicas = replicas or int(os.environ.get("VTDEMO_RAY_SERVE_REPLICAS") or 2)
+        replicas = replicas or limits.ray_serve_replicas()
         if not ray.is_initialized():
             ray.init(address=None if address == "local" else address, include_dashboard=False,
                      log_to_driver=False, runtime_env={"env_vars": worker_env()})
         resources = ray.cluster_resources()
+        if replicas > int(resources.get("CPU", 1)):  # they would wait for cores forever, and the app with them
+            raise RuntimeError(f"VTDEMO_RAY_SERVE_REPLICAS={replicas} is more than the Ray cluster's "
+                               f"{int(resources.get('CPU', 1))} CPUs")
         cpus = max(1, int(resources.get("CPU", 1)) // replicas)
         gpus = 1 if resources.get("GPU", 0) >= replicas else 0
         serve.start(proxy_location="Disabled")
