@@ -122,7 +122,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             bar = tqdm(total=what, unit="image", desc=title, bar_format=BAR) if what else None
             if bar is not None and args.engine == "ray":
                 bar.set_postfix_str("starting Ray workers (each loads the model)")
-        elif event == "skip" and not detail.startswith("done"):  # finished ones are only counted
+        elif event == "keep":  # finished ones ("skip") are only counted
             print(f"skip {what}: {detail}")
         elif event == "fail":
             (bar.write if bar else print)(f"fail {what}: {detail}")

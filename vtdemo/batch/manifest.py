@@ -11,25 +11,18 @@ exclusive lock on the manifest, which is never opened through a link).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
+
+from vtdemo.zoo.weights import sha256_of
 
 NAME = "vtdemo-manifest.jsonl"
 
 
 class ManifestBusy(RuntimeError):
     """Another run is writing to the same output folder."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _records(lines) -> dict[str, dict]:
@@ -115,6 +108,6 @@ class Manifest:
             return "foreign" if exists else "new"
         if record.get("status") != "done" or not exists:
             return "redo"
-        if output.is_symlink() or not output.is_file() or sha256_file(output) != record.get("output_sha256"):
+        if output.is_symlink() or not output.is_file() or sha256_of(output) != record.get("output_sha256"):
             return "foreign"
         return "done" if all(record.get(k) == v for k, v in identity.items()) else "redo"

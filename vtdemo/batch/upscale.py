@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Callable
 
 from vtdemo.batch.engines import Plan, run, worker_name
-from vtdemo.batch.manifest import Manifest, recorded_outputs, sha256_file
+from vtdemo.batch.manifest import Manifest, recorded_outputs
 from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
+from vtdemo.zoo.weights import sha256_of
 
 
 def collect_images(inputs: list[str]) -> list[Path]:
@@ -132,7 +133,8 @@ class Summary:
 
 
 # report(event, what, detail) for a progress display: ("todo", count of images to compute, "<model> ×<scale>"),
-# ("skip", output, why), ("done", output, "W×H"), ("fail", input, reason)
+# ("skip", output, why: finished earlier), ("keep", output, why: not the tool's file), ("done", output, "W×H"),
+# ("fail", input, reason)
 Report = Callable[[str, "Path | int", str], None]
 
 
@@ -164,11 +166,11 @@ def describe(job: UpscaleJob) -> tuple[str, int, str]:
         return BICUBIC, scale, ""
     if job.model.endswith(weights.CHECKPOINT_SUFFIXES) and Path(job.model).is_file():
         net = load_net(job)  # validates the file here, with its clear errors
-        return net.name, net.scale, sha256_file(Path(job.model))
+        return net.name, net.scale, sha256_of(Path(job.model))
     card = get_card(job.model)
     if card.task != "sr":
         raise ValueError(f"{job.model} is a {card.task} model, not a super-resolution model.")
-    return card.id, card.scale, sha256_file(weights.resolve(card))
+    return card.id, card.scale, sha256_of(weights.resolve(card))
 
 
 def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None, *, force: bool = False,
@@ -197,7 +199,7 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
             manifest = manifests[folder]
             try:
                 str(src).encode("utf-8")  # the manifest and Ray's rows hold names as text
-                identity = {**settings, "input_sha256": sha256_file(src)}
+                identity = {**settings, "input_sha256": sha256_of(src)}
             except UnicodeEncodeError:
                 summary.failed.append((src, "its name is not valid UTF-8: rename it"))
                 report("fail", src, summary.failed[-1][1])
@@ -213,7 +215,7 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
             elif state == "foreign" and not force:  # kept, and the run does not count as a success
                 summary.failed.append((src, f"{dst} exists and is not what this tool wrote there (use --force to "
                                             "overwrite it)"))
-                report("skip", dst, summary.failed[-1][1])
+                report("keep", dst, summary.failed[-1][1])
             else:
                 todo.append({"src": str(src), "dst": str(dst)})
         report("todo", len(todo), f"{name} ×{scale}")

@@ -104,9 +104,8 @@ def folder_top1(model_id: str, root: Path, batch: int = 64, limit: int | None = 
     if limit:
         items = items[:: max(1, len(items) // limit)][:limit]
     rows = [{"path": str(p), "target": t} for p, t in items]
-    plan = plan or Plan(device=None if device is None else str(device))
     correct, failed, predictions, start = 0, [], {}, time.perf_counter()
-    for done, row in enumerate(run(partial(TopOne, model_id, device), rows, plan, batch_size=batch), 1):
+    for done, row in enumerate(run(partial(TopOne, model_id, device), rows, plan or Plan(), batch_size=batch), 1):
         if row["error"]:
             failed.append((row["path"], row["error"]))
         else:
