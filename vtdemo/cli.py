@@ -38,8 +38,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from vtdemo.zoo import weights
-    from vtdemo.zoo.cards import get_card
+    from vtdemo.zoo.cards import cards, get_card
 
+    if args.check:
+        return _check_sources([get_card(i) for i in args.ids] if args.ids else cards())
+    if not args.ids:
+        print("vtdemo fetch: name at least one model id (or --check)", file=sys.stderr)
+        return 2
     status = 0
     for model_id in args.ids:
         try:
@@ -49,8 +54,32 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             print(f"vtdemo fetch: {exc}", file=sys.stderr)
             status = 2
             continue
-        print(f"{model_id}: {path}")
+        note = "" if weights.verification(card) != "unverified" else \
+            " (unverified: no published sha256; the first download's is recorded and later changes refused)"
+        print(f"{model_id}: {path}{note}")
     return status
+
+
+def _check_sources(chosen) -> int:
+    """``fetch --check``: every source's size and sha256 against its card, as a table; exit 1 on a mismatch."""
+    from vtdemo.zoo import weights
+
+    rows = weights.check_sources(chosen)
+    columns = ["id", "verdict", "size", "actual_size", "sha256", "actual_sha256", "url"]
+
+    def cell(value) -> str:
+        return "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+    table = [[cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in table)) if table else len(c) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)))
+    for t in table:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+    bad = [r for r in rows if r["verdict"] == "MISMATCH"]
+    print(f"\n{len(rows)} sources checked: {len(bad)} mismatch(es), "
+          f"{sum(r['verdict'].startswith('error') for r in rows)} error(s), "
+          f"{sum(r['verdict'] == 'no published hash' for r in rows)} without a published hash.")
+    return 1 if bad else 0
 
 
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
@@ -339,7 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=_cmd_models)
 
     fetch = sub.add_parser("fetch", help="download (or locate) the weights of one or more models")
-    fetch.add_argument("ids", nargs="+", metavar="ID", help="model id, e.g. hat-x4 (see `models`)")
+    fetch.add_argument("ids", nargs="*", metavar="ID", help="model id, e.g. hat-x4 (see `models`)")
+    fetch.add_argument("--check", action="store_true",
+                       help="for maintainers, online: download each source of the named models (all when none "
+                            "is named) and compare its size and sha256 with the card; nothing is kept")
     fetch.set_defaults(func=_cmd_fetch)
 
     export = sub.add_parser("export-onnx", help="export an SR model as a fixed-tile ONNX graph (weights/cache/onnx)")

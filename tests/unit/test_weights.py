@@ -57,6 +57,11 @@ class _Server:
                         self.wfile.write(b"x")
                         self.wfile.flush()
                         time.sleep(0.2)
+                elif self.path.startswith("/hub/"):  # a stand-in Hub: every resolve URL gives PAYLOAD
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(PAYLOAD)))
+                    self.end_headers()
+                    self.wfile.write(PAYLOAD)
                 elif self.path.startswith("/redirect-to-"):
                     self.send_response(302)
                     where = self.path.removeprefix("/redirect-to-")
@@ -165,8 +170,7 @@ def test_stale_partial_downloads_are_removed(tmp_path):
     assert not stale.exists() and fresh.exists()
 
 
-def test_resolve_downloads_into_the_url_cache_when_online(server, weights_home, monkeypatch):
-    monkeypatch.setattr(weights, "is_online", lambda: True)
+def test_resolve_downloads_into_the_url_cache_when_online(server, weights_home, online):
     card = _card(WeightSource("url", "file.bin", url=server.url + "/file.bin",
                               sha256=hashlib.sha256(PAYLOAD).hexdigest()))
     assert weights.status(card) == "downloadable"
@@ -175,8 +179,7 @@ def test_resolve_downloads_into_the_url_cache_when_online(server, weights_home, 
     assert weights.status(card) == "cached"
 
 
-def test_resolve_falls_back_to_the_next_mirror(server, weights_home, monkeypatch):
-    monkeypatch.setattr(weights, "is_online", lambda: True)
+def test_resolve_falls_back_to_the_next_mirror(server, weights_home, online):
     card = _card(WeightSource("url", "file.bin", url=server.url + "/missing/file.bin"),
                  WeightSource("url", "file.bin", url=server.url + "/file.bin"))
     assert weights.resolve(card).read_bytes() == PAYLOAD
@@ -334,5 +337,143 @@ def test_offline_instructions_give_a_hash_a_user_can_check():
     full = weights.offline_message(get_card("swinir-m-x4"))
     digest = get_card("swinir-m-x4").source.sha256
     assert len(digest) == 64 and f"sha256 {digest}." in full
-    prefix = weights.offline_message(get_card("real-hat-gan-x4"))
-    assert "starts with 5800b671 (only that prefix is recorded)" in prefix and "verified against" not in prefix
+    unhashed = weights.offline_message(get_card("hat-s-x4"))
+    assert "No sha256 is published" in unhashed and "verified against" not in unhashed
+
+
+def test_published_hashes_are_whole_and_the_swinir_files_are_the_df2k_ones():
+    """Every published sha256 is a whole digest; SwinIR-M's are those of the DF2K_s64w8 release files the cards
+    name (sizes and hashes as listed by other projects that pin them), not the DIV2K ×4 file's."""
+    from vtdemo.zoo.cards import cards
+
+    for card in cards():
+        for source in card.sources:
+            assert source.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", source.sha256), (card.id, source)
+    x4, x2 = get_card("swinir-m-x4"), get_card("swinir-m-x2")
+    assert "DF2K_s64w8" in x4.source.filename and x4.source.size == 67_869_037
+    assert x4.source.sha256.startswith("4e78e33f") and x2.source.sha256.startswith("2032ebf8")
+    assert x2.source.size == 67_277_475
+    assert all(s.sha256 == x4.source.sha256 for s in x4.sources)  # the hub mirror holds the same bytes
+
+
+def test_preload_from_hub_pins_the_revisions_the_cards_pin():
+    """The Space preloads exactly the Hub files (and commits) the cards resolve, so a preloaded file is found."""
+    import yaml
+
+    from vtdemo.zoo.cards import cards
+
+    front = yaml.safe_load((Path(weights.REPO_ROOT) / "README.md").read_text().split("---")[1])
+    hub = {(s.repo_id, s.filename): s.revision for c in cards() for s in c.sources if s.kind == "hub"}
+    assert front["preload_from_hub"]
+    for entry in front["preload_from_hub"]:
+        repo, files, *commit = entry.split()
+        for name in files.split(","):
+            assert (repo, name) in hub, entry
+            assert hub[(repo, name)] == (commit[0] if commit else None), entry
+
+
+def _plant_hub_file(hub: Path, repo_id: str, revision: str, filename: str, data: bytes | int) -> Path:
+    """A file where huggingface_hub (or a Space's preload_from_hub) keeps it: a blob and a snapshot link."""
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    (repo / "snapshots" / revision).mkdir(parents=True, exist_ok=True)
+    blob = repo / "blobs" / "0123abcd"
+    with open(blob, "wb") as f:
+        if isinstance(data, int):
+            f.truncate(data)  # sparse: the size of the real file, other bytes
+        else:
+            f.write(data)
+    link = repo / "snapshots" / revision / filename
+    link.symlink_to(os.path.relpath(blob, link.parent))
+    return link
+
+
+def test_a_cached_hub_file_with_the_right_size_but_other_bytes_is_refused_and_deleted(weights_home, tmp_path):
+    """The real card: a file of HAT ×4's exact size planted where preload_from_hub puts it (the pinned commit)
+    is hashed before use, refused, deleted — and refused again on the next call (nothing was trusted)."""
+    card = get_card("hat-x4")
+    link = _plant_hub_file(tmp_path / "hub", "Acly/hat", card.source.revision, card.source.filename,
+                           card.source.size)
+    blob = link.resolve()
+    assert weights.status(card) == "unavailable offline"
+    assert not link.exists() and not blob.exists()
+    with pytest.raises(weights.WeightsUnavailable, match="sha256 mismatch.*deleted"):
+        weights.resolve(card)
+    link = _plant_hub_file(tmp_path / "hub", "Acly/hat", card.source.revision, card.source.filename,
+                           card.source.size)
+    with pytest.raises(weights.WeightsUnavailable):
+        weights.resolve(card)
+    assert not link.exists()
+
+
+def test_a_cached_file_is_hashed_once_per_size_and_mtime(weights_home, tmp_path, monkeypatch):
+    data = os.urandom(5000)
+    card = _card(WeightSource("hub", "m.safetensors", repo_id="acme/m", revision="b" * 40,
+                              sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+    link = _plant_hub_file(tmp_path / "hub", "acme/m", "b" * 40, "m.safetensors", data)
+    hashed = []
+    real = weights.sha256_of
+    monkeypatch.setattr(weights, "sha256_of", lambda path, *a: hashed.append(path) or real(path, *a))
+    assert weights.resolve(card) == link and weights.resolve(card) == link
+    assert len(hashed) == 1
+    blob = link.resolve()
+    os.utime(blob, ns=(time.time_ns(), time.time_ns() + 10_000))  # changed (same size): checked again
+    assert weights.resolve(card) == link and len(hashed) == 2
+
+
+def test_a_source_without_a_published_hash_is_trusted_on_first_download_only(server, weights_home, online):
+    card = _card(WeightSource("url", "file.bin", url=server.url + "/file.bin"))
+    assert weights.verification(card) == "unverified"
+    path = weights.resolve(card)
+    recorded = weights.recorded_hashes()[weights.source_key(card.source)]
+    assert recorded == {"sha256": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD)}
+    assert weights.resolve(card) == path  # the same bytes pass
+    path.write_bytes(bytes(len(PAYLOAD)))  # replaced in the cache by other bytes of the same size
+    assert weights.find_local(card.source) is None and not path.exists()  # refused and deleted
+    assert "differs from the" in weights.REJECTED[weights.source_key(card.source)]
+    assert weights.resolve(card).read_bytes() == PAYLOAD  # downloaded again: the same bytes as recorded
+
+
+def test_the_size_message_names_the_limit_that_applied(server, tmp_path, monkeypatch):
+    with pytest.raises(weights.WeightsError, match="the size its card publishes"):
+        weights.download_url(server.url + "/file.bin", tmp_path / "a.bin", size=1000)
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "1000")
+    with pytest.raises(weights.WeightsError, match="VTDEMO_MAX_CHECKPOINT_BYTES"):
+        weights.download_url(server.url + "/file.bin", tmp_path / "b.bin")
+
+
+def test_reachability_is_per_host(server, weights_home, online, monkeypatch):
+    """The Hub down (here: an address nothing listens on) does not make a GitHub-style URL source offline."""
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    closed.close()
+    card = _card(WeightSource("hub", "file.bin", repo_id="acme/x"),
+                 WeightSource("url", "file.bin", url=server.url + "/file.bin"))
+    assert not weights.is_online()
+    assert weights.status(card) == "downloadable"
+    assert weights.resolve(card).read_bytes() == PAYLOAD
+    alone = _card(WeightSource("hub", "file.bin", repo_id="acme/x"))
+    assert weights.status(alone) == "unavailable offline"
+
+
+def test_fetch_check_compares_every_source_with_its_card(server, online, monkeypatch, capsys):
+    """`fetch --check` against a local stand-in of the Hub (HF_ENDPOINT) serving PAYLOAD for every file: each
+    real hub card's published size and hash mismatch; a source without them is reported as such."""
+    from vtdemo import cli
+
+    rows = weights.check_sources([
+        _card(WeightSource("url", "file.bin", url=server.url + "/file.bin", size=len(PAYLOAD),
+                           sha256=hashlib.sha256(PAYLOAD).hexdigest())),
+        _card(WeightSource("url", "file.bin", url=server.url + "/file.bin", sha256="0" * 64)),
+        _card(WeightSource("url", "file.bin", url=server.url + "/file.bin")),
+        _card(WeightSource("url", "file.bin", url=server.url + "/missing.bin")),
+    ])
+    assert [r["verdict"][:5] for r in rows] == ["ok", "MISMA", "no pu", "error"]
+    assert rows[1]["actual_sha256"] == hashlib.sha256(PAYLOAD).hexdigest()
+    monkeypatch.setenv("HF_ENDPOINT", server.url + "/hub")
+    assert cli.main(["fetch", "--check", "hat-x4"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "85,137,601" in out and f"{len(PAYLOAD):,}" in out

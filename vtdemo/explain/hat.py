@@ -102,11 +102,14 @@ def neighbourhood(size: tuple[int, int], point: tuple[int, int], side: int) -> t
     return left, top, min(w, left + side), min(h, top + side)
 
 
-def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group: int, block: int):
+def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group: int, block: int,
+                            capture_block=None):
     """(TokenMap, the LR image attended, its (left, top) in the input) for the LR pixel ``point`` of ``image``
     under the zoo HAT ``model_id``. The forward pass is cached per (model, image, group, block), so further clicks
     only slice. Inputs larger than VTDEMO_MAX_ATTENTION_PIXELS are attended in a neighbourhood of the point:
-    window attention is local, only the channel attention's global pooling sees less of the image."""
+    window attention is local, only the channel attention's global pooling sees less of the image. On a miss
+    ``capture_block(rgb, model_id, group, block)`` runs the forward pass (default: here; the app passes its GPU
+    function)."""
     from vtdemo import limits
     from vtdemo.imaging import check_aspect, decode_image, pil_to_tensor
     from vtdemo.zoo.cards import get_card
@@ -124,8 +127,10 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     if rgb.width * rgb.height > limits.max_attention_pixels():
         box = neighbourhood(rgb.size, (x, y), int(limits.max_attention_pixels() ** 0.5))
         rgb, offset = rgb.crop(box), box[:2]
-    model = load_model(model_id)
-    captured = CACHE.get(model_id, model, pil_to_tensor(rgb), group, block)
+    lr = pil_to_tensor(rgb)
+    run = capture_block or (lambda img, model, g, b: capture(load_model(model), lr, g, b))
+    captured = CACHE.lru.get_or_compute((model_id, image_digest(lr), group, block),
+                                        lambda: run(rgb, model_id, group, block))
     view = pixel_attention(captured, x - offset[0], y - offset[1], (rgb.height, rgb.width))
     return view, rgb, offset
 

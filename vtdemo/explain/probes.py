@@ -140,10 +140,13 @@ class CaptureCache:
     def forwards(self) -> int:
         return self.lru.computed
 
-    def get(self, image: ImageSource, model_id: str, device=None) -> Capture:
+    def get(self, image: ImageSource, model_id: str, device=None, compute=None) -> Capture:
+        """The capture of ``model_id`` on ``image``; on a miss ``compute(image, model_id)`` makes it (default: a
+        forward pass here; the app passes its GPU function)."""
         digest, rgb = image_key(image)
-        return self.lru.get_or_compute((model_id, digest),
-                                       lambda: capture(rgb if rgb is not None else image, model_id, device))
+        source = rgb if rgb is not None else image
+        run = compute or (lambda img, model: capture(img, model, device))
+        return self.lru.get_or_compute((model_id, digest), lambda: run(source, model_id))
 
 
 CACHE = CaptureCache()
@@ -154,14 +157,15 @@ def cached_capture(image: ImageSource, model_id: str) -> Capture:
     return CACHE.get(image, model_id)
 
 
-def attention_distance(image: ImageSource, model: str | ModelCard) -> np.ndarray:
+def attention_distance(image: ImageSource, model: str | ModelCard, capture=cached_capture) -> np.ndarray:
     """(layers, heads) mean attention distance of ``model`` on ``image``, in pixels of the model's input (the resized,
     centre-cropped image it sees): per layer and head, the attention-weighted distance from each query token's centre
     to the image-token keys' centres, averaged over the queries (the ViT paper's Fig. 7). Class / distillation tokens
     are left out; Swin within each shifted window in image coordinates; PVT-v2 to the reduced keys' centres; PerViT
-    its mixed attention. Layers with fewer heads than the widest are padded with NaN."""
+    its mixed attention. Layers with fewer heads than the widest are padded with NaN. ``capture(image, model_id)``
+    gives the capture (default: the shared cache)."""
     model_id = model.id if isinstance(model, ModelCard) else model
-    cap = CACHE.get(image, model_id)
+    cap = capture(image, model_id)
     rows = probe_for(cap.family).distances(cap.layers, cap.geometry.size)
     table = np.full((len(rows), max(len(r) for r in rows)), np.nan)
     for i, row in enumerate(rows):

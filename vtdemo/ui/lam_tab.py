@@ -73,13 +73,10 @@ def _run_lam(image, models, scale, steps, fast, x, y, progress, check):
     for i, model in enumerate(models):
         name = "Bicubic" if model == BICUBIC else get_card(model).name
 
-        def tick(done, total, i=i, name=name):
-            check()
-            progress((i + done / total) / len(models), desc=f"{name}: LAM step {done}/{total}")
-
-        with heavy_slot(lambda what: progress(i / len(models), desc=what)):  # bicubic too: its LAM is not small
+        part = on_device.Report(progress, check).part(i, len(models), f"{name}: ")
+        with heavy_slot(lambda what: part(0.0, what)):  # bicubic too: its LAM is not small
             results.append(on_device.lam_for_image(image, model, (x, y), scale=scale, steps=steps,
-                                                   context=CONTEXT if fast else None, progress=tick, name=name))
+                                                   context=CONTEXT if fast else None, report=part, name=name))
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"DI {r.di:.2f} · {r.seconds:.1f} s · {r.model}")
                for i, r in enumerate(results)]
     box = results[0].box

@@ -26,7 +26,8 @@ def models_table() -> list[list[str]]:
 def environment_summary() -> str:
     from vtdemo.runtime import describe_device
 
-    online = "online" if weights.is_online() else "offline (downloads disabled)"
+    hosts = {"Hugging Face Hub": weights.is_online(), "GitHub": weights.reachable("github.com")}
+    online = ", ".join(f"{name} {'reachable' if up else 'unreachable'}" for name, up in hosts.items())
     folder = "$VTDEMO_WEIGHTS_DIR" if os.environ.get("VTDEMO_WEIGHTS_DIR") else "weights/"
     return (f"**Device:** {describe_device()} · **Network:** {online} · **Weights folder:** `{folder}` "
             "(then the Hugging Face cache)")
@@ -87,7 +88,9 @@ def build(demo: gr.Blocks) -> None:
     with gr.Tab("Models", id="models"):
         gr.Markdown("Every model vtdemo knows. *Status* says where its weights are: **embedded** (shipped in "
                     "`weights/`), **cached** (downloaded before), **downloadable**, **unavailable offline**, or "
-                    "**local file needed** (no automatic download: the *source* column says where to get it).")
+                    "**local file needed** (no automatic download: the *source* column says where to get it). "
+                    "*(unverified)*: no sha256 is published for that file; the first download's is recorded and "
+                    "any later change refused.")
         environment = gr.Markdown(elem_classes="vt-status")
         grid = gr.Dataframe(headers=COLUMNS, datatype=["markdown" if c == "paper" else "str" for c in COLUMNS],
                             interactive=False, wrap=True, max_height=520, label="Model zoo",

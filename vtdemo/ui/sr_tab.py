@@ -83,14 +83,12 @@ def on_checkpoint(file: str | None, scale: int, uploads: dict | None, chosen: li
 
 
 def _resolve(value: str, uploads: dict | None):
-    """A dropdown value -> what vtdemo.sr.compare accepts (ids pass through; uploads become SRNets)."""
+    """A dropdown value -> what the GPU functions accept (ids pass through; uploads go as their path)."""
     if value.startswith(UPLOAD):
-        from vtdemo.sr.compare import uploaded_net
-
         item = (uploads or {}).get(value)
         if item is None:
             raise gr.Error("That uploaded model is no longer in this session: upload it again.")
-        return uploaded_net(item["path"])
+        return on_device.Uploaded(item["path"])
     if value != BICUBIC:
         get_card(value)  # unknown ids get the zoo's clear error
     return value
@@ -180,7 +178,7 @@ METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]
 # --- the run ---------------------------------------------------------------------------------------------------
 
 def _compare(image: str | None, models: list[str], mode: str, scale: int, reference: str | None,
-             uploads: dict | None, tile: int = 0, progress=None, check=lambda: None):
+             uploads: dict | None, tile: int = 0, progress=None, check=None):
     """The comparison and its files. ``check()`` is called at every progress report (Stop raises there)."""
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
@@ -193,18 +191,14 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
     if mode == "reference" and not reference:
         raise gr.Error("Reference mode: upload the high-resolution reference image too.")
 
-    def report(fraction: float, what: str) -> None:
-        check()
-        if progress is not None:
-            progress(fraction, desc=what)
-
+    report = on_device.Report(progress, check)
     resolved = [_resolve(m, uploads) for m in models]
     heavy = heavy_slot(lambda what: report(0.0, what)) if _is_heavy(image, models, scale) \
         else contextlib.nullcontext()
     with heavy:
         comparison = on_device.compare(image, resolved, scale=scale, mode=mode,
-                             reference=reference if mode == "reference" else None, tile=tile or None,
-                             progress=report, max_seconds=limits.max_job_seconds())
+                                       reference=reference if mode == "reference" else None, tile=tile or None,
+                                       report=report, max_seconds=limits.max_job_seconds())
     return comparison, save_comparison(comparison, report)
 
 
@@ -279,7 +273,7 @@ def run_benchmark(files, models, scale, dataset, uploads=None, progress=gr.Progr
         for i, path in enumerate(files):
             (folder / f"{i:03d}.png").symlink_to(path)  # decoded by content: the name only has to be an image's
         with heavy_slot(lambda what: progress(0.0, desc=what)):
-            rows = on_device.sr_benchmark(folder, resolved, scale, progress=lambda f, what: progress(f, desc=what),
+            rows = on_device.sr_benchmark(folder, resolved, scale, report=on_device.Report(progress),
                                           max_seconds=limits.max_job_seconds())
     finally:
         shutil.rmtree(out / "images", ignore_errors=True)

@@ -11,16 +11,14 @@ USABLE = ("embedded", "cached", "local file", "downloadable")
 
 def usable(task: Task, scale: int | None = None, online: bool | None = None) -> list[ModelCard]:
     """The cards of ``task`` (and ``scale``, for SR) whose model can be built and whose weights are here or can be
-    downloaded now, in table order."""
-    online = weights.is_online() if online is None else online
+    downloaded now (each source's host probed, unless ``online`` says), in table order."""
     return [c for c in cards(task) if (scale is None or c.scale == scale) and builder_ready(c)
             and weights.status(c, online) in USABLE]
 
 
 def unavailable(task: Task, scale: int | None = None) -> list[tuple[ModelCard, str, str]]:
     """(card, why it cannot run, how to get it) for the cards of ``task`` (and ``scale``) that cannot run now."""
-    online = weights.is_online()
-    ready = {c.id for c in usable(task, scale, online)}
+    ready = {c.id for c in usable(task, scale)}
     rows = []
     for card in cards(task):
         if (scale is not None and card.scale != scale) or card.id in ready:
@@ -28,5 +26,5 @@ def unavailable(task: Task, scale: int | None = None) -> list[tuple[ModelCard, s
         how = (f"download it from {card.source.page} into `weights/`" if card.source.kind == "local"
                else f"`python -m vtdemo fetch {card.id}` on a machine with internet, or copy "
                     f"`{card.source.local_basename}` into `weights/`")
-        rows.append((card, weights.status(card, online), how))
+        rows.append((card, weights.status(card), how))
     return rows

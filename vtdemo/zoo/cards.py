@@ -5,6 +5,7 @@ dropdown are generated from it. Cards are plain data: no torch, no network, chea
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Mapping
@@ -25,7 +26,8 @@ class WeightSource:
       - ``url``: a plain HTTPS file, downloaded into ``weights/cache/``;
       - ``local``: no automatic download exists; the user places ``filename`` in ``weights/`` (``page`` says where
         to get it).
-    ``sha256`` is the full hex digest, or a published prefix of it (at least 8 hex digits) when only that is known.
+    ``sha256`` is the full published hex digest, or None when none is published (then the first download's is
+    recorded and later changes refused); ``revision`` pins a Hub file to a commit.
     """
 
     kind: SourceKind
@@ -53,8 +55,9 @@ class WeightSource:
     def download_url(self) -> str | None:
         if self.kind == "url":
             return self.url
-        if self.kind == "hub":
-            return f"https://huggingface.co/{self.repo_id}/resolve/{self.revision or 'main'}/{self.filename}"
+        if self.kind == "hub":  # HF_ENDPOINT: a mirror (huggingface_hub honours it too)
+            endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+            return f"{endpoint}/{self.repo_id}/resolve/{self.revision or 'main'}/{self.filename}"
         return None
 
 
@@ -107,6 +110,7 @@ HAT_PAPER = "Chen et al., Activating More Pixels in Image Super-Resolution Trans
 HAT_URL = "https://arxiv.org/abs/2205.04437"
 HAT_DRIVE = "https://drive.google.com/drive/folders/1HpmReFfoUqUbnAOQ7rvOeNU3uf_m69w0"
 OMDB_HAT = "https://github.com/OpenModelDB/model-hub/releases/download/hat/"
+ACLY_HAT_COMMIT = "8403819bcbf5959d54c72383f0725f2525472d30"  # the Hub mirror of the official HAT files, pinned
 
 _HAT_COMMON = dict(img_size=64, patch_size=1, in_chans=3, window_size=16, conv_scale=0.01, overlap_ratio=0.5,
                    mlp_ratio=2, upsampler="pixelshuffle", resi_connection="1conv", img_range=1.0)
@@ -133,14 +137,15 @@ def hat_config(variant: str, scale: int) -> Mapping[str, object]:
 
 def _hat_source(variant: str, scale: int) -> WeightSource:
     if variant == "HAT" and scale == 4:
-        return WeightSource("hub", "HAT_SRx4_ImageNet-pretrain.pth", repo_id="Acly/hat", size=85_137_601,
+        return WeightSource("hub", "HAT_SRx4_ImageNet-pretrain.pth", repo_id="Acly/hat", revision=ACLY_HAT_COMMIT,
+                            size=85_137_601,
                             sha256="4ee053c42461187846dc0e93aa5abd34591c0725a8e044a59000e92ee215e833")
     if variant == "HAT-L" and scale == 4:
         return WeightSource("url", "4x-HAT-L_SR_ImageNet-pretrain.pth",
                             url=OMDB_HAT + "4x-HAT-L_SR_ImageNet-pretrain.pth", size=165_774_123,
                             sha256="5992bd38522f2b8faf11ea4bd8ee08de92465bb66892166576999afc36d60043")
     if variant == "HAT-S" or (variant == "HAT" and scale == 3):
-        name = f"{scale}x-{variant}_SR.pth"
+        name = f"{scale}x-{variant}_SR.pth"  # no published hash: recorded on first download (trust on first use)
         return WeightSource("url", name, url=OMDB_HAT + name)
     # No mirror with a stable URL: the official Google Drive folder only.
     suffix = "_ImageNet-pretrain" if variant == "HAT-L" else ""
@@ -211,13 +216,15 @@ SR_CARDS: list[ModelCard] = [
     ModelCard(
         id="real-hat-gan-x4", task="sr", family="HAT", name="Real-HAT-GAN ×4 (sharper)", paper=HAT_PAPER,
         paper_url=HAT_URL, builder="hat",
-        sources=(WeightSource("hub", "Real_HAT_GAN_sharper.pth", repo_id="Acly/hat", size=170_277_017,
-                              sha256="5800b671"),),
+        sources=(WeightSource("hub", "Real_HAT_GAN_sharper.pth", repo_id="Acly/hat", revision=ACLY_HAT_COMMIT,
+                              size=170_277_017,
+                              sha256="5800b67136006eb8cab3b4ed7c8d73b6a195bb18e6cc709b674f9aa069c00271"),),
         licence="Apache-2.0", params=_HAT_SIZES["HAT"][4][4], config=hat_config("HAT", 4), scale=4,
         reported="real-world (no PSNR)", notes="GAN fine-tuned for real-world degradations",
     ),
-    _swinir_card(2, None, None, 11_752_487),
-    _swinir_card(4, "129dc773ba2d4c07f3eb0bb116fbe692011b7cc072d9ca12797cd3748198610a", 59_611_499, 11_900_199),
+    # the DF2K_s64w8 files of the official v0.0 release (the DIV2K_s48w8 ×4 file is 59,611,499 B, 129dc773…)
+    _swinir_card(2, "2032ebf8f401dd3ce2fae5f3852117cb72101ec6ed8358faa64c2a3fa09ed4ac", 67_277_475, 11_752_487),
+    _swinir_card(4, "4e78e33f22c1aa8a773db0cf4a7381bae97c2362c717f155439ebc690cbd9215", 67_869_037, 11_900_199),
     ModelCard(
         id="realesrgan-x4plus", task="sr", family="Real-ESRGAN", name="Real-ESRGAN x4plus (RRDB)",
         paper=REALESRGAN_PAPER, paper_url="https://arxiv.org/abs/2107.10833", builder="spandrel",
@@ -231,7 +238,9 @@ SR_CARDS: list[ModelCard] = [
         id="realesr-general-x4v3", task="sr", family="Real-ESRGAN", name="realesr-general-x4v3 (compact)",
         paper=REALESRGAN_PAPER, paper_url="https://arxiv.org/abs/2107.10833", builder="spandrel",
         sources=(WeightSource("url", "realesr-general-x4v3.pth",
-                              url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-x4v3.pth"),),
+                              url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-x4v3.pth",
+                              size=4_885_111,
+                              sha256="8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292"),),
         licence="BSD-3-Clause", params=1_213_296, scale=4, reported="real-world (no PSNR)",
     ),
 ]
@@ -318,7 +327,7 @@ for _size, (_heads, _dims, _stem) in PERVIT_SIZES.items():
         id=f"pervit-{_suffix}", task="classify", family="PerViT", name=f"PerViT-{_name}", paper=PERVIT_PAPER,
         paper_url="https://arxiv.org/abs/2206.06243", builder="pervit",
         sources=(WeightSource("local", f"pervit_{_name.lower()}.pth", page=PERVIT_DRIVE),),
-        licence="no licence stated upstream", params=_params,
+        licence="Apache-2.0", params=_params,
         config=_cfg(num_heads=_heads, emb_dims=_dims, convstem_dims=_stem, num_classes=1000),
         labels="imagenet-1k", preprocess=PERVIT, reported=_top1,
         notes="official weights are on Google Drive only: download and place the file in weights/",

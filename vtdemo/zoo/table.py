@@ -26,8 +26,14 @@ def describe_source(card: ModelCard) -> str:
     return f"embedded weights/{s.basename}"
 
 
+def _status(card: ModelCard) -> str:
+    """The weights' status, with "unverified" for a download no published sha256 checks."""
+    status = weights.status(card)
+    unverified = status in {"cached", "downloadable"} and weights.verification(card) == "unverified"
+    return f"{status} (unverified)" if unverified else status
+
+
 def model_rows(task: Task | None = None) -> list[dict]:
-    online = weights.is_online()
     return [{
         "id": card.id,
         "task": card.task,
@@ -38,7 +44,7 @@ def model_rows(task: Task | None = None) -> list[dict]:
         "params": format_params(card.params),
         "licence": card.licence,
         "source": describe_source(card),
-        "status": weights.status(card, online=online),
+        "status": _status(card),
         "builder": "ready" if builders.builder_ready(card) else "not implemented yet",
         "reported": card.reported,
     } for card in cards(task)]

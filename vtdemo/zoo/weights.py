@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -126,63 +127,121 @@ def display_path(path: str | os.PathLike) -> str:
 
 # --- online / offline -------------------------------------------------------------------------------------------
 
-_online_checked: tuple[float, bool] | None = None
+_reachable: dict[tuple[str, int], tuple[float, bool]] = {}  # (host, port) -> (when probed, reachable)
 
 
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def is_online(timeout: float = 1.5) -> bool:
-    """False when HF_HUB_OFFLINE / VTDEMO_OFFLINE is set or huggingface.co cannot be reached (cached 60 s)."""
-    global _online_checked
-    if _env_true("HF_HUB_OFFLINE") or _env_true("VTDEMO_OFFLINE"):
+def hub_endpoint() -> str:
+    """The Hub's address: HF_ENDPOINT (a mirror, or a local stand-in in tests), read at call time."""
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def reachable(host: str, port: int = 443, timeout: float = 1.5) -> bool:
+    """False when HF_HUB_OFFLINE / VTDEMO_OFFLINE is set or ``host`` cannot be reached (cached 60 s per host:
+    GitHub's releases stay downloadable while only the Hub is down)."""
+    if _env_true("HF_HUB_OFFLINE") or _env_true("VTDEMO_OFFLINE") or not host:
         return False
     now = time.monotonic()
-    if _online_checked and now - _online_checked[0] < 60:
-        return _online_checked[1]
+    seen = _reachable.get((host, port))
+    if seen and now - seen[0] < 60:
+        return seen[1]
     try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        socket.create_connection((host, port), timeout=timeout).close()
         online = True
     except OSError:
         online = False
-    _online_checked = (now, online)
+    if len(_reachable) > 64:  # hosts come from cards and HF_ENDPOINT only; bounded anyway
+        _reachable.clear()
+    _reachable[(host, port)] = (now, online)
     return online
+
+
+def _url_reachable(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return reachable(parts.hostname or "", parts.port or (80 if parts.scheme == "http" else 443))
+
+
+def source_reachable(source: WeightSource) -> bool:
+    """Whether ``source``'s host (the Hub, or its release server) can be reached now."""
+    return _url_reachable(hub_endpoint() if source.kind == "hub" else source.url or "")
+
+
+def is_online() -> bool:
+    """Whether the Hugging Face Hub can be reached now (see ``reachable``)."""
+    return _url_reachable(hub_endpoint())
 
 
 # --- finding a file on this machine -----------------------------------------------------------------------------
 
 def find_local(source: WeightSource) -> Path | None:
-    """The file of ``source`` if it is already on this machine (weights/, then the caches), else None."""
+    """The file of ``source`` if it is already on this machine (weights/, then the caches), else None. A file in a
+    cache is checked before every use (``check_file``; the verdict is kept per path, size and mtime) and deleted
+    when it fails: a tampered or half-written file is never loaded. A file the user placed in weights/ that does
+    not match a published hash raises WeightsError (it is the user's: not deleted)."""
     candidate = weights_dir() / source.local_basename
     if candidate.is_file():
+        if source.kind in {"hub", "url"}:
+            check_file(candidate, source, record=False)
         return candidate
     if source.kind == "embedded" and (embedded_dir() / source.basename).is_file():
         return embedded_dir() / source.basename
+    cached = None
     if source.kind == "url":
         cached = url_cache_dir() / source.basename
-        return cached if cached.is_file() else None
-    if source.kind == "hub":
+    elif source.kind == "hub":
         from huggingface_hub import try_to_load_from_cache
 
         hit = try_to_load_from_cache(source.repo_id, source.filename, cache_dir=hub_cache_dir(),
                                      revision=source.revision)
-        return Path(hit) if isinstance(hit, str) else None
-    return None
+        cached = Path(hit) if isinstance(hit, str) else None
+    if cached is None or not cached.is_file():
+        return None
+    try:
+        check_file(cached, source)
+    except WeightsError as exc:
+        _discard(cached)
+        REJECTED[source_key(source)] = f"{exc} The cached copy was deleted."
+        return None
+    return cached
+
+
+def _discard(path: Path) -> None:
+    """Delete a cached file, and the blob a Hugging Face snapshot link points to."""
+    blob = Path(os.path.realpath(path))
+    path.unlink(missing_ok=True)
+    if blob != path:
+        blob.unlink(missing_ok=True)
 
 
 def status(card: ModelCard, online: bool | None = None) -> str:
-    """One of: embedded, cached, local file, downloadable, unavailable offline, local file needed, missing."""
+    """One of: embedded, cached, local file, downloadable, unavailable offline, local file needed, missing, wrong
+    file in weights/. ``online`` overrides the per-host probe (tests, one probe for a whole table)."""
     for source in card.sources:
-        if find_local(source) is not None:
+        try:
+            found = find_local(source)
+        except WeightsError:
+            return "wrong file in weights/"
+        if found is not None:
             return {"embedded": "embedded", "local": "local file"}.get(source.kind, "cached")
-    kinds = {s.kind for s in card.sources}
-    if kinds & {"hub", "url"}:
-        online = is_online() if online is None else online
+    remote = [s for s in card.sources if s.kind in {"hub", "url"}]
+    if remote:
+        online = any(source_reachable(s) for s in remote) if online is None else online
         return "downloadable" if online else "unavailable offline"
-    if "local" in kinds:
+    if any(s.kind == "local" for s in card.sources):
         return "local file needed"
     return "missing"  # an embedded file that is not in weights/: a broken checkout
+
+
+def verification(card: ModelCard) -> str:
+    """How the card's downloaded bytes are checked: "verified" (a published sha256), "unverified" (none published:
+    the hash is recorded on first download and any later change refused), or "" (embedded or user-placed files)."""
+    remote = [s for s in card.sources if s.kind in {"hub", "url"}]
+    if not remote:
+        return ""
+    return "verified" if all(s.sha256 for s in remote) else "unverified"
 
 
 # --- downloads --------------------------------------------------------------------------------------------------
@@ -201,9 +260,78 @@ def verify(path: Path, source: WeightSource) -> None:
         raise WeightsError(f"{source.basename}: expected {source.size:,} bytes, got {path.stat().st_size:,}.")
     if source.sha256:
         actual = sha256_of(path)
-        if not actual.startswith(source.sha256.lower()):
+        if actual != source.sha256.lower():
             raise WeightsError(f"{source.basename}: sha256 mismatch (expected {source.sha256}, got {actual}); "
                                "the download is corrupt or the file was replaced upstream.")
+
+
+# --- trust: what a cached file must be ----------------------------------------------------------------------------
+
+_VERDICTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 of a file that passed
+_TRUST_LOCK = threading.Lock()
+REJECTED: dict[str, str] = {}  # source key -> why its cached copy was deleted (named in the offline message)
+RECORDED_NAME = "recorded-sha256.json"  # sources without a published hash: what their first download was
+
+
+def source_key(source: WeightSource) -> str:
+    """A source's identity across runs: where its bytes come from (a Hub file includes its revision)."""
+    if source.kind == "hub":
+        return f"hub:{source.repo_id}/{source.revision or 'main'}/{source.filename}"
+    return f"{source.kind}:{source.url or source.filename}"
+
+
+def recorded_path() -> Path:
+    return url_cache_dir() / RECORDED_NAME
+
+
+def recorded_hashes() -> dict[str, dict]:
+    """{source key: {"sha256", "size"}} recorded on first download of sources that publish no hash."""
+    import json
+
+    try:
+        data = json.loads(recorded_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record(key: str, digest: str, size: int) -> None:
+    import json
+
+    path = recorded_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = recorded_hashes()
+    data[key] = {"sha256": digest, "size": size}
+    fd, tmp = tempfile.mkstemp(prefix=".recorded.", suffix=".part", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def check_file(path: Path, source: WeightSource, *, record: bool = True) -> None:
+    """Raise WeightsError unless ``path`` holds ``source``'s bytes: its published size and sha256, or — a source
+    that publishes no hash, in a cache — the sha256 recorded when it was first downloaded (trust on first use:
+    recorded now if nothing is; a later change is refused). ``record=False`` (a file the user placed) checks the
+    published values only. The verdict is kept per (path, size, mtime): a file is hashed once, and again whenever
+    it changes."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _VERDICTS:
+        return
+    verify(path, source)  # size first: a wrong size is refused without reading the file
+    digest = source.sha256.lower() if source.sha256 else sha256_of(path)
+    if not source.sha256 and record:
+        with _TRUST_LOCK:
+            seen = recorded_hashes().get(source_key(source))
+            if seen is None:
+                _record(source_key(source), digest, st.st_size)
+            elif seen is not None and seen.get("sha256") != digest:
+                raise WeightsError(f"{source.basename}: its sha256 {digest} differs from the {seen.get('sha256')} "
+                                   "recorded when it was first downloaded; the file was changed or replaced.")
+    with _TRUST_LOCK:
+        if len(_VERDICTS) > 256:
+            _VERDICTS.clear()
+        _VERDICTS[key] = digest
 
 
 def _is_private(host: str) -> bool:
@@ -259,7 +387,8 @@ def download_url(url: str, target: Path, *, sha256: str | None = None, size: int
 
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_partial_downloads(target.parent)
-    limit = size or limits.max_checkpoint_bytes()
+    limit, named = (size, "the size its card publishes") if size else \
+        (limits.max_checkpoint_bytes(), "VTDEMO_MAX_CHECKPOINT_BYTES")
     deadline = time.monotonic() + limits.download_timeout_seconds()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
@@ -271,14 +400,14 @@ def download_url(url: str, target: Path, *, sha256: str | None = None, size: int
             total = int(total) if total is not None else size
             if total is not None and total > limit:
                 raise WeightsError(f"{target.name}: the server announces {total:,} bytes, over the {limit:,} "
-                                   "expected (VTDEMO_MAX_CHECKPOINT_BYTES).")
+                                   f"allowed ({named}).")
             done = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, leave=False) as bar:
                 while block := response.read1(1 << 16):  # returns what has arrived: the deadline is checked
                     out.write(block)
                     done += len(block)
                     if done > limit:
-                        raise WeightsError(f"{target.name}: more than {limit:,} bytes arrived; stopped.")
+                        raise WeightsError(f"{target.name}: more than {limit:,} bytes arrived ({named}); stopped.")
                     if time.monotonic() > deadline:
                         raise WeightsError(f"{target.name}: the download took longer than "
                                            f"{limits.download_timeout_seconds()} s (VTDEMO_DOWNLOAD_TIMEOUT_S).")
@@ -309,29 +438,47 @@ def offline_message(card: ModelCard, reason: str = "this machine is offline") ->
                 f"VTDEMO_WEIGHTS_DIR at a folder that holds it).")
     size = f" ({source.size / 1e6:.1f} MB)" if source.size else ""
     where = (f"the Hugging Face Hub repo {source.repo_id}" if source.kind == "hub" else "its release page")
-    check = "" if not source.sha256 else f" It is verified against sha256 {source.sha256}." \
-        if len(source.sha256) == 64 else f" Its sha256 starts with {source.sha256} (only that prefix is recorded)."
+    check = (f" It is verified against sha256 {source.sha256}." if source.sha256 else
+             " No sha256 is published for it: the first download's is recorded and any later change refused.")
+    rejected = "".join(f" {REJECTED[source_key(s)]}" for s in card.sources if source_key(s) in REJECTED)
     return (f"{card.id} ({card.name}) needs the file {source.basename}{size} from {where}: "
             f"{source.download_url}. It is not on this machine and {reason}, so it cannot be downloaded now. "
             f"Either run `python -m vtdemo fetch {card.id}` on a machine with internet access and copy the file, "
-            f"or download it yourself and place it at {target} (that name); vtdemo looks there first.{check}")
+            f"or download it yourself and place it at {target} (that name); vtdemo looks there first.{check}"
+            f"{rejected}")
 
 
 def _fetch_source(source: WeightSource, progress: Progress | None) -> Path:
+    """Download ``source`` into its cache, checked (``check_file``) before it is returned; a file that fails the
+    check is deleted."""
     if source.kind == "url":
-        return download_url(source.url, url_cache_dir() / source.basename, sha256=source.sha256,
+        path = download_url(source.url, url_cache_dir() / source.basename, sha256=source.sha256,
                             size=source.size, progress=progress)
-    from huggingface_hub import hf_hub_download
+    else:
+        from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
-    path = Path(hf_hub_download(source.repo_id, source.filename, revision=source.revision,
-                                cache_dir=hub_cache_dir()))
-    verify(path, source)
+        limit, named = (source.size, "the size its card publishes") if source.size else \
+            (limits.max_checkpoint_bytes(), "VTDEMO_MAX_CHECKPOINT_BYTES")
+        meta = get_hf_file_metadata(hf_hub_url(source.repo_id, source.filename, revision=source.revision,
+                                               endpoint=hub_endpoint()))
+        if meta.size is not None and meta.size > limit:
+            raise WeightsError(f"{source.basename}: the Hub announces {meta.size:,} bytes, over the {limit:,} "
+                               f"allowed ({named}).")
+        path = Path(hf_hub_download(source.repo_id, source.filename, revision=source.revision,
+                                    cache_dir=hub_cache_dir(), endpoint=hub_endpoint()))
+    try:
+        check_file(path, source)
+    except WeightsError:
+        _discard(path)
+        raise
+    REJECTED.pop(source_key(source), None)
     return path
 
 
 def resolve(card: ModelCard, path: str | os.PathLike | None = None, *, download: bool = True,
             progress: Progress | None = None) -> Path:
-    """The local path of ``card``'s checkpoint, downloading it if allowed and possible."""
+    """The local path of ``card``'s checkpoint, downloading it if allowed and possible (from each source whose
+    host answers, in the card's order)."""
     if path is not None:
         explicit = Path(path)
         if not explicit.is_file():
@@ -346,15 +493,40 @@ def resolve(card: ModelCard, path: str | os.PathLike | None = None, *, download:
         raise WeightsUnavailable(offline_message(card))
     if not download:
         raise WeightsUnavailable(offline_message(card, reason="downloads were not allowed"))
-    if not is_online():
+    online = [s for s in downloadable if source_reachable(s)]
+    if not online:
         raise WeightsUnavailable(offline_message(card))
     errors = []
-    for source in downloadable:
+    for source in online:
         try:
             return _fetch_source(source, progress)
         except Exception as exc:  # try the next mirror; report all of them
             errors.append(f"{source.download_url}: {exc}")
     raise WeightsUnavailable(offline_message(card, reason="every download failed") + "\n" + "\n".join(errors))
+
+
+def check_sources(chosen: list[ModelCard], progress: Progress | None = None) -> list[dict]:
+    """For maintainers, online: download every hub/URL source of ``chosen`` into a temporary folder (bounded like
+    any download) and compare its size and sha256 with the card. One row per source: id, url, card and actual
+    size and sha256, and the verdict ("ok", "MISMATCH", "no published hash" or the error)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vtdemo-check-") as tmp:
+        for card in chosen:
+            for source in (s for s in card.sources if s.kind in {"hub", "url"}):
+                row = dict(id=card.id, url=source.download_url, size=source.size, sha256=source.sha256,
+                           actual_size=None, actual_sha256=None)
+                try:
+                    target = Path(tmp) / source.basename
+                    download_url(source.download_url, target, progress=progress)
+                    row.update(actual_size=target.stat().st_size, actual_sha256=sha256_of(target))
+                    target.unlink()
+                    same = (source.size in (None, row["actual_size"])
+                            and source.sha256 in (None, row["actual_sha256"]))
+                    row["verdict"] = ("ok" if source.sha256 else "no published hash") if same else "MISMATCH"
+                except WeightsError as exc:
+                    row["verdict"] = f"error: {str(exc)[:160]}"
+                rows.append(row)
+    return rows
 
 
 # --- safe loading -----------------------------------------------------------------------------------------------
