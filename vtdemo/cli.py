@@ -82,6 +82,29 @@ def _check_sources(chosen) -> int:
     return 1 if bad else 0
 
 
+def _cmd_space(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from vtdemo import space
+
+    try:
+        if args.action == "bundle":
+            files = space.bundle(Path(args.target))
+            print(f"{len(files)} files in {args.target}: upload them with `python -m vtdemo space publish USER/NAME "
+                  f"--bundle {args.target}`")
+            return 0
+        with tempfile.TemporaryDirectory(prefix="vtdemo-space-") as tmp:
+            folder = Path(args.bundle) if args.bundle else Path(tmp) / "bundle"
+            if not args.bundle:
+                space.bundle(folder)
+            url = space.publish(args.target, folder, token=args.token or None, private=args.private)
+        print(f"published: {url}")
+        return 0
+    except (ValueError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"vtdemo space: {exc}", file=sys.stderr)
+        return 2
+
+
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
     from vtdemo.sr import onnx_backend
     from vtdemo.sr.engine import resolve_net
@@ -373,6 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="for maintainers, online: download each source of the named models (all when none "
                             "is named) and compare its size and sha256 with the card; nothing is kept")
     fetch.set_defaults(func=_cmd_fetch)
+
+    sp = sub.add_parser("space", help="a Hugging Face Space from this checkout: bundle its files, publish them",
+                        description="bundle OUT: write exactly the files a Space needs into the new folder OUT. "
+                                    "publish USER/NAME: create or update that Gradio Space with a bundle through "
+                                    "the Hub's upload API (binaries go to LFS/Xet); logs in with --token, "
+                                    "HF_TOKEN or `hf auth login`.")
+    sp.add_argument("action", choices=["bundle", "publish"])
+    sp.add_argument("target", help="bundle: the folder to write; publish: the Space's id, USER/NAME")
+    sp.add_argument("--bundle", help="publish this bundle folder (default: bundle the checkout now)")
+    sp.add_argument("--private", action="store_true", help="create the Space private")
+    sp.add_argument("--token", help="a Hugging Face token with write access (default: HF_TOKEN or the login)")
+    sp.set_defaults(func=_cmd_space)
 
     export = sub.add_parser("export-onnx", help="export an SR model as a fixed-tile ONNX graph (weights/cache/onnx)")
     export.add_argument("id", help="SR model id")

@@ -174,9 +174,9 @@ def _model(model):
     return model
 
 
-def _call(module: str, name: str, *args, **kwargs):
+def _call(module: str, function: str, *args, **kwargs):
     _in_worker()
-    return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    return getattr(importlib.import_module(module), function)(*args, **kwargs)
 
 
 @gpu(duration=sr_seconds)
