@@ -19,8 +19,8 @@ MAX_TEXT_BYTES = 10 * 2 ** 20  # any file over 10 MiB too
 # What a Space runs (app.py, the package, its requirements and embedded weights) and what its page shows (the
 # README with the Space's front matter and the screenshots it links). pyproject.toml makes the folder a checkout:
 # weights are then read from its weights/.
-# (fnmatch patterns: * also matches /)
-BUNDLE = ("README.md", "app.py", "requirements.txt", "pyproject.toml", ".gitattributes", "vtdemo/*.py",
+# (fnmatch patterns: * also matches /); requirements.txt is written from requirements-space.txt
+BUNDLE = ("README.md", "app.py", "pyproject.toml", ".gitattributes", "vtdemo/*.py",
           "weights/README.md", "weights/*.json", "weights/*.safetensors", "docs/screenshots/*.png")
 
 
@@ -84,20 +84,36 @@ def bundle_files(root: Path = REPO_ROOT) -> list[str]:
     return sorted(f for f in tracked_files(root) if any(fnmatch.fnmatchcase(f, p) for p in BUNDLE))
 
 
+def requirements(path: Path) -> list[str]:
+    """The requirement lines of ``path`` with its ``-r`` includes expanded (a Space installs one flat file)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            lines += requirements(path.parent / line[3:].strip())
+        elif line:
+            lines.append(line)
+    return lines
+
+
 def bundle(out: Path, root: Path = REPO_ROOT) -> list[str]:
-    """Copy the Space's files into the empty or new folder ``out``; refuse when the result breaks the Hub's rule.
-    Returns the files written."""
+    """Copy the Space's files into the empty or new folder ``out`` and write its requirements.txt (from
+    requirements-space.txt); refuse when the result breaks the Hub's rule. Returns the files written."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty: bundle into a new folder.")
     files = bundle_files(root)
-    missing = [f for f in ("README.md", "app.py", "requirements.txt", ".gitattributes") if f not in files]
-    if missing:
-        raise ValueError(f"This checkout lacks {', '.join(missing)}: is it a vtdemo checkout?")
+    missing = [f for f in ("README.md", "app.py", ".gitattributes") if f not in files]
+    if missing or not (root / "requirements-space.txt").is_file():
+        raise ValueError(f"This checkout lacks {', '.join(missing) or 'requirements-space.txt'}: is it a vtdemo "
+                         "checkout?")
     for relative in files:
         target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / relative, target)
+    (out / "requirements.txt").write_text("# written by `python -m vtdemo space bundle` from requirements-space.txt"
+                                          "\n" + "\n".join(requirements(root / "requirements-space.txt")) + "\n")
+    files = sorted([*files, "requirements.txt"])
     bad = hub_rule_violations(out, files)
     if bad:
         shutil.rmtree(out)

@@ -48,7 +48,13 @@ def test_the_bundle_holds_what_a_space_runs_and_nothing_else(tmp_path):
     assert not [f for f in files if f.startswith(("tests/", ".ci/")) or f in {"Makefile", "requirements-dev.txt"}]
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert on_disk == files
-    assert all((out / f).read_bytes() == (REPO / f).read_bytes() for f in files)
+    assert all((out / f).read_bytes() == (REPO / f).read_bytes() for f in files if f != "requirements.txt")
+    def lines(path):
+        return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+    written, runtime, space_only = lines(out / "requirements.txt"), lines(REPO / "requirements.txt"), \
+        [line for line in lines(REPO / "requirements-space.txt") if not line.startswith("-r")]
+    assert written == runtime + space_only and any(line.startswith("spaces==") for line in space_only)
     assert space.hub_rule_violations(out, files) == []
     with pytest.raises(ValueError, match="not empty"):
         space.bundle(out)

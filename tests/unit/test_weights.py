@@ -425,7 +425,7 @@ def test_a_source_without_a_published_hash_is_trusted_on_first_download_only(ser
     card = _card(WeightSource("url", "file.bin", url=server.url + "/file.bin"))
     assert weights.verification(card) == "unverified"
     path = weights.resolve(card)
-    recorded = weights.recorded_hashes()[weights.source_key(card.source)]
+    recorded = weights.recorded_hashes(card.source)[weights.source_key(card.source)]
     assert recorded == {"sha256": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD)}
     assert weights.resolve(card) == path  # the same bytes pass
     path.write_bytes(bytes(len(PAYLOAD)))  # replaced in the cache by other bytes of the same size

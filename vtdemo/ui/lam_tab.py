@@ -15,7 +15,7 @@ from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import sr_choices as model_choices
 from vtdemo.ui.components import ImageUpload, NumberInput
 from vtdemo.ui.errors import in_page, message, user_errors
-from vtdemo.ui.stop import ask_stop, stoppable
+from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.viz.attention import lam_overlay
 from vtdemo.zoo.availability import usable
@@ -54,8 +54,8 @@ def _lam_failed(text: str) -> tuple:
     return [], None, message(text), None, (0, 0)
 
 
-def stop_lam(request: gr.Request) -> None:
-    ask_stop("lam", request)
+def stop_lam(request: gr.Request):
+    return stopped_message("lam", request)
 
 
 def _run_lam(image, models, scale, steps, fast, x, y, progress, check):
@@ -255,7 +255,7 @@ def build(demo: gr.Blocks) -> None:
         running = run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
                             [maps, di_plot, summary, output, preview_offset], api_visibility="private",
                             concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)
-        stop.click(stop_lam, None, None, cancels=[running], queue=False, api_visibility="private")
+        stop.click(stop_lam, None, summary, cancels=[running], queue=False, api_visibility="private")
         hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
         att_inputs = [image, hat_model, x, y, group, block, head]
         show.click(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")

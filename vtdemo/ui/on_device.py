@@ -25,6 +25,7 @@ MAX_CALL_SECONDS = 120  # the longest call asked for (the unauthenticated daily 
 SETUP_SECONDS = 10  # a worker's CUDA start, moving weights, first kernels
 SR_SECONDS_PER_MP_MPARAM = 0.025  # per output megapixel per million parameters
 LAM_SECONDS_PER_STEP_MP_MPARAM = 2.0  # forward + backward per path step, per input megapixel per million parameters
+LOAD_SECONDS_PER_MPARAM = 0.05  # reading a checkpoint and moving it to the GPU
 SMALL_CALL_SECONDS = 20  # a classification, a capture, a HAT block
 
 
@@ -121,16 +122,19 @@ def _fit(seconds: float, what: str) -> int:
 
 def sr_seconds(image, models, *, scale: int, mode: str = "lr", **_) -> int:
     out_mp = _pixels(image) * (1 if mode == "degrade" else scale * scale) / 1e6
-    work = sum(out_mp * max(1.0, _mparams(m)) * SR_SECONDS_PER_MP_MPARAM for m in models)
-    return _fit(work, f"Upscaling {out_mp:.1f} output megapixels with {len(models)} model(s)")
+    return _fit(_sr_work(out_mp, models), f"Upscaling {out_mp:.1f} output megapixels with {len(models)} model(s)")
+
+
+def _sr_work(out_mp: float, models) -> float:
+    return sum(out_mp * max(1.0, _mparams(m)) * SR_SECONDS_PER_MP_MPARAM + _mparams(m) * LOAD_SECONDS_PER_MPARAM
+               for m in models)
 
 
 def benchmark_seconds(folder, models, scale: int, **_) -> int:
     from pathlib import Path
 
     out_mp = sum(_pixels(p) for p in Path(folder).iterdir()) / 1e6
-    work = sum(out_mp * max(1.0, _mparams(m)) * SR_SECONDS_PER_MP_MPARAM for m in models)
-    return _fit(work, f"The benchmark ({out_mp:.1f} megapixels, {len(models)} model(s))")
+    return _fit(_sr_work(out_mp, models), f"The benchmark ({out_mp:.1f} megapixels, {len(models)} model(s))")
 
 
 def lam_seconds(image, model, point, *, scale: int, steps: int = 50, context: int | None = None, **_) -> int:
@@ -140,7 +144,8 @@ def lam_seconds(image, model, point, *, scale: int, steps: int = 50, context: in
     if context is not None or pixels > limits.max_lam_pixels():
         side = 16 // scale + 2 * (context or 24)
         pixels = min(pixels, side * side)
-    work = steps * pixels / 1e6 * max(1.0, _mparams(model)) * LAM_SECONDS_PER_STEP_MP_MPARAM
+    work = steps * pixels / 1e6 * max(1.0, _mparams(model)) * LAM_SECONDS_PER_STEP_MP_MPARAM \
+        + _mparams(model) * LOAD_SECONDS_PER_MPARAM
     return _fit(work, f"LAM with {steps} steps")
 
 
@@ -175,8 +180,12 @@ def _model(model):
 
 
 def _call(module: str, function: str, *args, **kwargs):
+    """``module.function(*args, **kwargs)`` with its errors as the messages the page shows: a ZeroGPU worker
+    passes only a gr.Error's message back (any other exception arrives as its class name)."""
+    from vtdemo.ui.errors import user_errors
+
     _in_worker()
-    return getattr(importlib.import_module(module), function)(*args, **kwargs)
+    return user_errors(getattr(importlib.import_module(module), function))(*args, **kwargs)
 
 
 @gpu(duration=sr_seconds)
@@ -199,12 +208,17 @@ def _lam(image, model, point, **kwargs):
     return _call("vtdemo.sr.lam", "lam_for_image", image, _model(model), point, **kwargs)
 
 
-@gpu(duration=SMALL_CALL_SECONDS)
-def _hat_block(rgb, model_id: str, group: int, block: int):
+def _hat_capture(rgb, model_id: str, group: int, block: int):
+    from vtdemo.explain.hat import capture
     from vtdemo.imaging import pil_to_tensor
     from vtdemo.zoo.loading import load_model
 
-    return _call("vtdemo.explain.hat", "capture", load_model(model_id), pil_to_tensor(rgb), group, block)
+    return capture(load_model(model_id), pil_to_tensor(rgb), group, block)
+
+
+@gpu(duration=SMALL_CALL_SECONDS)
+def _hat_block(rgb, model_id: str, group: int, block: int):
+    return _call(__name__, "_hat_capture", rgb, model_id, group, block)
 
 
 @gpu(duration=SMALL_CALL_SECONDS)

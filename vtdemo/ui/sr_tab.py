@@ -17,7 +17,7 @@ from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ChoiceInput, FileUpload, FilesUpload, ImageUpload, NumberInput
 from vtdemo.ui.errors import in_page, message, user_errors
-from vtdemo.ui.stop import ask_stop, stoppable
+from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, safe_name, save_png
 from vtdemo.zoo.weights import CHECKPOINT_SUFFIXES
 from vtdemo.ui.choices import scale_choices, sr_choices as model_choices
@@ -239,8 +239,8 @@ def _comparison_failed(text: str) -> tuple:
     return None, message(text), gr.skip(), gr.skip(), None, [], None, None, None
 
 
-def stop_comparison(request: gr.Request) -> None:
-    ask_stop("sr", request)
+def stop_comparison(request: gr.Request):
+    return stopped_message("sr", request)
 
 
 @user_errors
@@ -397,7 +397,7 @@ def build(demo: gr.Blocks) -> None:
                             [state, summary, left, right, slider, inspector, table, plot, files],
                             show_progress_on=slider, api_visibility="private", concurrency_id=HEAVY,
                             concurrency_limit=HEAVY_WORKERS)
-        stop.click(stop_comparison, None, None, cancels=[running], queue=False, api_visibility="private")
+        stop.click(stop_comparison, None, summary, cancels=[running], queue=False, api_visibility="private")
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
         image.select(on_input_click, image, [cx, cy], api_visibility="private") \

@@ -80,9 +80,18 @@ def stoppable(request: gr.Request | None, job: str) -> Iterator[Callable[[], Non
         run.clear()
 
 
-def ask_stop(job: str, request: gr.Request | None) -> None:
-    """Stop ``job`` of the caller's own session, if one is running (nothing is recorded otherwise)."""
+def ask_stop(job: str, request: gr.Request | None) -> bool:
+    """Stop ``job`` of the caller's own session, if one is running (nothing is recorded otherwise); whether one
+    was."""
     key = _key(request, job)
     with _LOCK:
-        for run in _RUNNING.get(key, []):
+        runs = _RUNNING.get(key, [])
+        for run in runs:
             run.set()
+        return bool(runs)
+
+
+def stopped_message(job: str, request: gr.Request | None):
+    """A Stop button's handler body: stop the job and say so in the tab's message area (the button cancels the
+    event in the page, so the job's own last message never arrives there)."""
+    return f"⚠️ {STOPPED}" if ask_stop(job, request) else gr.skip()

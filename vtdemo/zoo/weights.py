@@ -270,7 +270,7 @@ def verify(path: Path, source: WeightSource) -> None:
 _VERDICTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 of a file that passed
 _TRUST_LOCK = threading.Lock()
 REJECTED: dict[str, str] = {}  # source key -> why its cached copy was deleted (named in the offline message)
-RECORDED_NAME = "recorded-sha256.json"  # sources without a published hash: what their first download was
+RECORDED_NAME = ".vtdemo-recorded-sha256.json"  # beside the files: what unhashed sources' first downloads were
 
 
 def source_key(source: WeightSource) -> str:
@@ -280,28 +280,30 @@ def source_key(source: WeightSource) -> str:
     return f"{source.kind}:{source.url or source.filename}"
 
 
-def recorded_path() -> Path:
-    return url_cache_dir() / RECORDED_NAME
+def recorded_path(source: WeightSource) -> Path:
+    """The record of first downloads for the cache that holds ``source``'s file (a record describes one cache)."""
+    return (Path(hub_cache_dir()) if source.kind == "hub" else url_cache_dir()) / RECORDED_NAME
 
 
-def recorded_hashes() -> dict[str, dict]:
-    """{source key: {"sha256", "size"}} recorded on first download of sources that publish no hash."""
+def recorded_hashes(source: WeightSource) -> dict[str, dict]:
+    """{source key: {"sha256", "size"}} recorded on first download of sources that publish no hash, in the cache
+    that holds ``source``'s file."""
     import json
 
     try:
-        data = json.loads(recorded_path().read_text())
+        data = json.loads(recorded_path(source).read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _record(key: str, digest: str, size: int) -> None:
+def _record(source: WeightSource, digest: str, size: int) -> None:
     import json
 
-    path = recorded_path()
+    path = recorded_path(source)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = recorded_hashes()
-    data[key] = {"sha256": digest, "size": size}
+    data = recorded_hashes(source)
+    data[source_key(source)] = {"sha256": digest, "size": size}
     fd, tmp = tempfile.mkstemp(prefix=".recorded.", suffix=".part", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
@@ -322,9 +324,9 @@ def check_file(path: Path, source: WeightSource, *, record: bool = True) -> None
     digest = source.sha256.lower() if source.sha256 else sha256_of(path)
     if not source.sha256 and record:
         with _TRUST_LOCK:
-            seen = recorded_hashes().get(source_key(source))
+            seen = recorded_hashes(source).get(source_key(source))
             if seen is None:
-                _record(source_key(source), digest, st.st_size)
+                _record(source, digest, st.st_size)
             elif seen is not None and seen.get("sha256") != digest:
                 raise WeightsError(f"{source.basename}: its sha256 {digest} differs from the {seen.get('sha256')} "
                                    "recorded when it was first downloaded; the file was changed or replaced.")
