@@ -73,15 +73,20 @@ def zero_gpu() -> bool:
 
 # --- in this process, before a call ----------------------------------------------------------------------------
 
-def fetch_weights(models, report: Report | None = None) -> None:
+WANTED = {"sr": "a super-resolution model", "classify": "a classifier"}
+
+
+def fetch_weights(models, task: str, report: Report | None = None) -> None:
     """Resolve every zoo model's weights here (downloading them when needed and allowed), so that no download
-    happens inside a GPU window; raises the zoo's clear errors."""
+    happens inside a GPU window; raises the zoo's clear errors (a model of another ``task`` first)."""
     from vtdemo.zoo.cards import get_card
     from vtdemo.zoo.weights import resolve
 
     for model in models:
         if isinstance(model, str) and model != BICUBIC:
             card = get_card(model)
+            if card.task != task:
+                raise ValueError(f"{card.id} is a {card.task} model, not {WANTED[task]}.")
             progress = None
             if report is not None:
                 def progress(done, total, card=card):
@@ -235,22 +240,22 @@ def _classify(image, model_id: str, top_k: int):
 
 def compare(image, models, *, report: Report | None = None, **kwargs):
     """``vtdemo.sr.compare.compare`` on the GPU; ``models`` are ids and ``Uploaded``."""
-    fetch_weights(models, report)
+    fetch_weights(models, "sr", report)
     return _compare(image, list(models), progress=report, **kwargs)
 
 
 def sr_benchmark(folder, models, scale: int, *, report: Report | None = None, **kwargs):
-    fetch_weights(models, report)
+    fetch_weights(models, "sr", report)
     return _benchmark(folder, list(models), scale, progress=report, **kwargs)
 
 
 def upscale(image, model, **kwargs):
-    fetch_weights([model])
+    fetch_weights([model], "sr")
     return _upscale(image, model, **kwargs)
 
 
 def lam_for_image(image, model, point, *, report: Report | None = None, **kwargs):
-    fetch_weights([model], report)
+    fetch_weights([model], "sr", report)
     return _lam(image, model, point, progress=report.steps if report is not None else None, **kwargs)
 
 
@@ -259,16 +264,22 @@ def hat_attention_for_image(image, model_id: str, point, group: int, block: int)
     the GPU."""
     from vtdemo.explain import hat
 
-    fetch_weights([model_id])
-    return hat.hat_attention_for_image(image, model_id, point, group, block, capture_block=_hat_block)
+    def capture_block(rgb, model_id, group, block):  # on a cache miss only, after the request's checks
+        fetch_weights([model_id], "sr")
+        return _hat_block(rgb, model_id, group, block)
+
+    return hat.hat_attention_for_image(image, model_id, point, group, block, capture_block=capture_block)
 
 
 def attention_capture(image, model_id: str):
     """A classifier's capture on ``image``, cached here: a later click only slices it."""
     from vtdemo.explain import probes
 
-    fetch_weights([model_id])
-    return probes.CACHE.get(image, model_id, compute=_capture)
+    def capture(image, model_id):  # on a cache miss only
+        fetch_weights([model_id], "classify")
+        return _capture(image, model_id)
+
+    return probes.CACHE.get(image, model_id, compute=capture)
 
 
 def attention_distance(image, model_id: str):
@@ -278,5 +289,5 @@ def attention_distance(image, model_id: str):
 
 
 def classify_heads(image, model_id: str, top_k: int):
-    fetch_weights([model_id])
+    fetch_weights([model_id], "classify")
     return _classify(image, model_id, top_k)
