@@ -20,7 +20,6 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.support.zerogpu import DeviceAPI
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,8 +127,9 @@ def space(space_python, node_dir, bundle, tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
     api.close()
-    shutil.copy(log_path, REPO / "tests" / "artifacts" / "space.log") if (REPO / "tests" / "artifacts").is_dir() \
-        else None
+    artifacts = REPO / "tests" / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shutil.copy(log_path, artifacts / "space.log")  # the Space's own log, for a failure's reader
 
 
 @pytest.fixture(scope="module")
@@ -199,21 +199,16 @@ def test_every_endpoint_answers_and_its_model_work_runs_in_a_forked_worker(space
 
 
 @pytest.fixture
-def page(space):
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip("BROWSER TESTS SKIPPED: Debian's chromium is not installed (`make test` installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda route: route.abort())
-        page.console_errors = []
-        page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
-        page.goto(space["url"])
-        yield page
-        browser.close()
+def page(browser, space):
+    """A page of the Space (the session's Chromium from conftest) that may only reach it."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda route: route.abort())
+    page.console_errors = []
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    page.goto(space["url"])
+    yield page
+    context.close()
 
 
 @pytest.mark.browser
