@@ -41,7 +41,12 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     from vtdemo.zoo.cards import cards, get_card
 
     if args.check:
-        return _check_sources([get_card(i) for i in args.ids] if args.ids else cards())
+        try:
+            chosen = [get_card(i) for i in args.ids] if args.ids else cards()
+        except UnknownModelError as exc:
+            print(f"vtdemo fetch: {exc}", file=sys.stderr)
+            return 2
+        return _check_sources(chosen)
     if not args.ids:
         print("vtdemo fetch: name at least one model id (or --check)", file=sys.stderr)
         return 2
@@ -61,7 +66,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _check_sources(chosen) -> int:
-    """``fetch --check``: every source's size and sha256 against its card, as a table; exit 1 on a mismatch."""
+    """``fetch --check``: every source's size and sha256 against its card, as a table; exit 1 on a mismatch or an
+    error (a check that could not run is not a pass)."""
     from vtdemo.zoo import weights
 
     rows = weights.check_sources(chosen)
@@ -75,8 +81,8 @@ def _check_sources(chosen) -> int:
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)))
     for t in table:
         print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
-    bad = [r for r in rows if r["verdict"] == "MISMATCH"]
-    print(f"\n{len(rows)} sources checked: {len(bad)} mismatch(es), "
+    bad = [r for r in rows if r["verdict"] == "MISMATCH" or r["verdict"].startswith("error")]
+    print(f"\n{len(rows)} sources checked: {sum(r['verdict'] == 'MISMATCH' for r in rows)} mismatch(es), "
           f"{sum(r['verdict'].startswith('error') for r in rows)} error(s), "
           f"{sum(r['verdict'] == 'no published hash' for r in rows)} without a published hash.")
     return 1 if bad else 0
@@ -89,14 +95,14 @@ def _cmd_space(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "bundle":
-            files = space.bundle(Path(args.target))
+            files = space.bundle(Path(args.target), allow_changes=args.allow_changes)
             print(f"{len(files)} files in {args.target}: upload them with `python -m vtdemo space publish USER/NAME "
                   f"--bundle {args.target}`")
             return 0
         with tempfile.TemporaryDirectory(prefix="vtdemo-space-") as tmp:
             folder = Path(args.bundle) if args.bundle else Path(tmp) / "bundle"
             if not args.bundle:
-                space.bundle(folder)
+                space.bundle(folder, allow_changes=args.allow_changes)
             url = space.publish(args.target, folder, token=args.token or None, private=args.private)
         print(f"published: {url}")
         return 0
@@ -406,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("target", help="bundle: the folder to write; publish: the Space's id, USER/NAME")
     sp.add_argument("--bundle", help="publish this bundle folder (default: bundle the checkout now)")
     sp.add_argument("--private", action="store_true", help="create the Space private")
+    sp.add_argument("--allow-changes", action="store_true",
+                    help="bundle files with uncommitted changes too (default: refused)")
     sp.add_argument("--token", help="a Hugging Face token with write access (default: HF_TOKEN or the login)")
     sp.set_defaults(func=_cmd_space)
 

@@ -16,6 +16,10 @@ except ImportError:  # anywhere else it is a no-op, usable as @gpu and @gpu(dura
         return fn if fn is not None else (lambda f: f)
 
 
+class Cancelled(Exception):
+    """A job stopped on request (the UI's Stop raises a gr.Error that is also this): never retried or reworded."""
+
+
 def default_device() -> "torch.device":
     """VTDEMO_DEVICE if set, else CUDA when available, else CPU."""
     import torch

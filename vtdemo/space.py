@@ -20,8 +20,8 @@ MAX_TEXT_BYTES = 10 * 2 ** 20  # any file over 10 MiB too
 # README with the Space's front matter and the screenshots it links). pyproject.toml makes the folder a checkout:
 # weights are then read from its weights/.
 # (fnmatch patterns: * also matches /); requirements.txt is written from requirements-space.txt
-BUNDLE = ("README.md", "app.py", "pyproject.toml", ".gitattributes", "vtdemo/*.py",
-          "weights/README.md", "weights/*.json", "weights/*.safetensors", "docs/screenshots/*.png")
+BUNDLE = ("README.md", "app.py", "pyproject.toml", ".gitattributes", "vtdemo/*.py", "weights/README.md",
+          "weights/*.json", "weights/*.safetensors", "docs/*.md", "docs/screenshots/*.png")
 
 
 def is_binary(path: Path) -> bool:
@@ -84,6 +84,18 @@ def bundle_files(root: Path = REPO_ROOT) -> list[str]:
     return sorted(f for f in tracked_files(root) if any(fnmatch.fnmatchcase(f, p) for p in BUNDLE))
 
 
+def space_files(root: Path = REPO_ROOT) -> list[str]:
+    """Every file of a bundle of ``root``: the tracked ones and the requirements.txt ``bundle`` writes."""
+    return sorted([*bundle_files(root), "requirements.txt"])
+
+
+def changed_files(files: list[str], root: Path = REPO_ROOT) -> list[str]:
+    """Those of ``files`` whose working copy differs from the last commit."""
+    out = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-z", "--", *files],
+                         capture_output=True, check=True).stdout.decode()
+    return sorted(entry[3:] for entry in out.split("\0") if entry)
+
+
 def requirements(path: Path) -> list[str]:
     """The requirement lines of ``path`` with its ``-r`` includes expanded (a Space installs one flat file)."""
     lines = []
@@ -96,13 +108,18 @@ def requirements(path: Path) -> list[str]:
     return lines
 
 
-def bundle(out: Path, root: Path = REPO_ROOT) -> list[str]:
+def bundle(out: Path, root: Path = REPO_ROOT, *, allow_changes: bool = False) -> list[str]:
     """Copy the Space's files into the empty or new folder ``out`` and write its requirements.txt (from
-    requirements-space.txt); refuse when the result breaks the Hub's rule. Returns the files written."""
+    requirements-space.txt); refuse when the result breaks the Hub's rule, and — unless ``allow_changes`` — when a
+    bundled file has uncommitted changes (what is published is what was committed). Returns the files written."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty: bundle into a new folder.")
     files = bundle_files(root)
+    changed = [] if allow_changes else changed_files([*files, "requirements.txt", "requirements-space.txt"], root)
+    if changed:
+        raise ValueError(f"Uncommitted changes in {', '.join(changed[:5])}{' …' if len(changed) > 5 else ''}: "
+                         "commit them first (or pass --allow-changes).")
     missing = [f for f in ("README.md", "app.py", ".gitattributes") if f not in files]
     if missing or not (root / "requirements-space.txt").is_file():
         raise ValueError(f"This checkout lacks {', '.join(missing) or 'requirements-space.txt'}: is it a vtdemo "
@@ -122,31 +139,33 @@ def bundle(out: Path, root: Path = REPO_ROOT) -> list[str]:
     return files
 
 
-def operations(folder: Path) -> list:
+def operations(folder: Path, files: list[str]) -> list:
     """One ``CommitOperationAdd`` per file of a bundle (huggingface_hub asks the Hub which go to LFS/Xet)."""
     from huggingface_hub import CommitOperationAdd
 
-    folder = Path(folder)
-    return [CommitOperationAdd(path_in_repo=p.relative_to(folder).as_posix(), path_or_fileobj=str(p))
-            for p in sorted(folder.rglob("*")) if p.is_file()]
+    return [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(Path(folder) / f)) for f in files]
 
 
 def publish(repo_id: str, folder: Path, *, token: str | None = None, private: bool = False, api=None) -> str:
     """Create (or update) the Gradio Space ``repo_id`` with the bundle in ``folder`` in one commit, deleting files
-    the bundle no longer has. Returns the commit's URL. ``api``: an ``HfApi`` (default: one for HF_ENDPOINT and
-    ``token``, else the logged-in user's)."""
+    the bundle no longer has. Only the bundle's own files go (``space_files``: not a cache, ``.gradio/`` or
+    ``__pycache__`` that running the app there left), each a plain file. Returns the commit's URL. ``api``: an
+    ``HfApi`` (default: one for HF_ENDPOINT and ``token``, else the logged-in user's)."""
     from huggingface_hub import CommitOperationDelete, HfApi
 
     folder = Path(folder)
-    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    files = space_files()
+    missing = [f for f in files if not (folder / f).is_file() or (folder / f).is_symlink()]
+    if missing:
+        raise ValueError(f"{folder} is not a bundle of this checkout ({missing[0]} is missing or a link): make it "
+                         "with `space bundle`.")
     bad = hub_rule_violations(folder, files)
     if bad:
         raise ValueError(f"{folder} breaks the Hub's binary rule ({bad[0][0]}): make it with `space bundle`.")
     api = api or HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
     existing = set(api.list_repo_files(repo_id, repo_type="space"))
-    adds = operations(folder)
-    deletes = [CommitOperationDelete(path_in_repo=p) for p in sorted(existing - set(files) - {".gitattributes"})]
-    info = api.create_commit(repo_id, repo_type="space", operations=[*adds, *deletes],
+    deletes = [CommitOperationDelete(path_in_repo=p) for p in sorted(existing - set(files))]
+    info = api.create_commit(repo_id, repo_type="space", operations=[*operations(folder, files), *deletes],
                              commit_message="vtdemo: the Space bundle")
     return info.commit_url

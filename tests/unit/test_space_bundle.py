@@ -39,12 +39,13 @@ def test_the_rule_refuses_big_binaries_that_are_not_in_lfs(tmp_path):
 
 def test_the_bundle_holds_what_a_space_runs_and_nothing_else(tmp_path):
     out = tmp_path / "bundle"
-    files = space.bundle(out)
+    files = space.bundle(out, allow_changes=True)  # this working tree, committed or not
     tracked = space.tracked_files(REPO)
     package = {f for f in tracked if f.startswith("vtdemo/") and f.endswith(".py")}
     weights = {f for f in tracked if f.startswith("weights/")}
     assert package | weights <= set(files)
-    assert {"README.md", "app.py", "requirements.txt", "pyproject.toml", ".gitattributes"} <= set(files)
+    assert {"README.md", "app.py", "requirements.txt", "pyproject.toml", ".gitattributes", "docs/security.md",
+            "docs/architecture.md"} <= set(files)  # the README's links work on the Space
     assert not [f for f in files if f.startswith(("tests/", ".ci/")) or f in {"Makefile", "requirements-dev.txt"}]
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert on_disk == files
@@ -57,7 +58,17 @@ def test_the_bundle_holds_what_a_space_runs_and_nothing_else(tmp_path):
     assert written == runtime + space_only and any(line.startswith("spaces==") for line in space_only)
     assert space.hub_rule_violations(out, files) == []
     with pytest.raises(ValueError, match="not empty"):
-        space.bundle(out)
+        space.bundle(out, allow_changes=True)
+
+
+def test_a_bundle_is_what_was_committed(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    assert space.bundle(tmp_path / "a", clone)  # a clean checkout bundles
+    (clone / "app.py").write_text((clone / "app.py").read_text() + "\nTOKEN = 'hf_secret'\n")
+    with pytest.raises(ValueError, match="Uncommitted changes in app.py"):
+        space.bundle(tmp_path / "b", clone)
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
 class _RecordingHub:
@@ -81,7 +92,11 @@ def test_publish_sends_the_bundle_as_one_commit_to_a_gradio_space(tmp_path):
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     out = tmp_path / "bundle"
-    files = space.bundle(out)
+    files = space.bundle(out, allow_changes=True)
+    # what running the app in the bundle leaves there never goes to the Space
+    for leftover in ("weights/cache/HAT_SRx4.pth", ".gradio/x.png", "vtdemo/__pycache__/cli.pyc", "notes.txt"):
+        (out / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (out / leftover).write_bytes(b"x" * 10)
     hub = _RecordingHub()
     assert space.publish("me/vtdemo", out, api=hub).endswith("/commit/1")
     (kind, repo, options), (_, _, ops, commit) = hub.calls
@@ -89,17 +104,28 @@ def test_publish_sends_the_bundle_as_one_commit_to_a_gradio_space(tmp_path):
     assert options["repo_type"] == "space" and options["space_sdk"] == "gradio" and options["exist_ok"]
     adds = [op for op in ops if isinstance(op, CommitOperationAdd)]
     assert sorted(op.path_in_repo for op in adds) == files
-    for op in adds:  # what the upload sends for each file: its own bytes' size and sha256
+    for op in adds:  # what the upload sends for each file: its own bytes' size
         assert op.upload_info.size == (out / op.path_in_repo).stat().st_size
     assert [op.path_in_repo for op in ops if isinstance(op, CommitOperationDelete)] == ["old_module.py"]
     assert commit["repo_type"] == "space"
 
 
-def test_publish_refuses_a_folder_the_hub_would_refuse(tmp_path):
+def test_publish_refuses_a_folder_that_is_not_a_bundle(tmp_path):
     folder = tmp_path / "loose"
     folder.mkdir()
     shutil.copy(REPO / "weights" / "vit-demo.safetensors", folder)
     hub = _RecordingHub()
-    with pytest.raises(ValueError, match="binary rule"):
+    with pytest.raises(ValueError, match="not a bundle"):
         space.publish("me/vtdemo", folder, api=hub)
+    out = tmp_path / "bundle"
+    space.bundle(out, allow_changes=True)
+    (out / "app.py").unlink()
+    (out / "app.py").symlink_to("/etc/hostname")  # a link would upload what it points to
+    with pytest.raises(ValueError, match="app.py is missing or a link"):
+        space.publish("me/vtdemo", out, api=hub)
+    (out / "app.py").unlink()
+    shutil.copy(REPO / "app.py", out / "app.py")
+    (out / ".gitattributes").write_text("")  # the LFS rules gone: the Hub would refuse the weights
+    with pytest.raises(ValueError, match="binary rule"):
+        space.publish("me/vtdemo", out, api=hub)
     assert hub.calls == []

@@ -419,6 +419,49 @@ def test_a_cached_file_is_hashed_once_per_size_and_mtime(weights_home, tmp_path,
     blob = link.resolve()
     os.utime(blob, ns=(time.time_ns(), time.time_ns() + 10_000))  # changed (same size): checked again
     assert weights.resolve(card) == link and len(hashed) == 2
+    before = blob.stat()
+    blob.write_bytes(bytes(len(data)))  # rewritten in place, then its times set back: ctime still moved
+    os.utime(blob, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(weights.WeightsUnavailable, match="sha256 mismatch"):
+        weights.resolve(card)
+
+
+def test_a_wrong_file_the_user_placed_is_reported_not_deleted(weights_home):
+    card = get_card("swinir-m-x4")
+    mine = weights_home / card.source.local_basename
+    mine.write_bytes(b"not swinir")
+    assert weights.status(card) == "wrong file in weights/"
+    with pytest.raises(weights.WeightsError, match="expected 67,869,037 bytes"):
+        weights.resolve(card)
+    assert mine.exists()
+
+
+def test_an_unreadable_record_of_first_downloads_is_an_error_not_a_reset(server, weights_home, online):
+    card = _card(WeightSource("url", "file.bin", url=server.url + "/file.bin"))
+    weights.resolve(card)
+    record = weights.recorded_path(card.source)
+    assert oct(record.stat().st_mode & 0o777) == "0o644"
+    record.write_text("{truncated")
+    weights._VERDICTS.clear()
+    with pytest.raises(weights.WeightsError, match="cannot be read"):
+        weights.resolve(card)
+    assert record.read_text() == "{truncated"  # left for the operator, not rewritten with one entry
+
+
+def test_stop_during_a_download_is_not_taken_for_a_failed_mirror(server, weights_home, online):
+    from vtdemo.runtime import Cancelled
+
+    card = _card(WeightSource("url", "file.bin", url=server.url + "/file.bin"),
+                 WeightSource("url", "file.bin", url=server.url + "/file.bin"))
+    calls = []
+
+    def stop(done, total):
+        calls.append(done)
+        raise Cancelled("stopped")
+
+    with pytest.raises(Cancelled):
+        weights.resolve(card, progress=stop)
+    assert len(calls) == 1 and not (weights_home / "cache" / "file.bin").exists()  # the second mirror not tried
 
 
 def test_a_source_without_a_published_hash_is_trusted_on_first_download_only(server, weights_home, online):
@@ -477,3 +520,7 @@ def test_fetch_check_compares_every_source_with_its_card(server, online, monkeyp
     assert cli.main(["fetch", "--check", "hat-x4"]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH" in out and "85,137,601" in out and f"{len(PAYLOAD):,}" in out
+    monkeypatch.setenv("HF_ENDPOINT", server.url + "/nothing-here")
+    assert cli.main(["fetch", "--check", "hat-x4"]) == 1  # a check that could not run is not a pass
+    assert "error" in capsys.readouterr().out
+    assert cli.main(["fetch", "--check", "no-such-model"]) == 2

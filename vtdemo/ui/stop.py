@@ -18,7 +18,13 @@ from typing import Callable, Iterator
 
 import gradio as gr
 
+from vtdemo.runtime import Cancelled
+
 STOPPED = "Stopped: nothing from this run was kept."
+
+
+class Stopped(gr.Error, Cancelled):
+    """What a stopped job raises: a message for the page, and a Cancelled that no retry loop swallows."""
 
 _LOCK = threading.Lock()
 _FOLDER = Path(tempfile.mkdtemp(prefix="vtdemo-stop-"))  # made at import: the forked GPU workers share its name
@@ -37,7 +43,7 @@ class StopFlag:
     def check(self) -> None:
         """Raise gr.Error(STOPPED) once Stop was pressed for this run."""
         if os.path.exists(self.path):
-            raise gr.Error(STOPPED, print_exception=False)
+            raise Stopped(STOPPED, print_exception=False)
 
     def clear(self) -> None:
         Path(self.path).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from vtdemo import limits
+from vtdemo.runtime import Cancelled
 from vtdemo.zoo.cards import ModelCard, WeightSource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -209,11 +210,15 @@ def find_local(source: WeightSource) -> Path | None:
 
 
 def _discard(path: Path) -> None:
-    """Delete a cached file, and the blob a Hugging Face snapshot link points to."""
+    """Delete a cached file, and the blob a Hugging Face snapshot link points to (a cache this process may not
+    write keeps them: they are refused again at the next use)."""
     blob = Path(os.path.realpath(path))
-    path.unlink(missing_ok=True)
-    if blob != path:
-        blob.unlink(missing_ok=True)
+    try:
+        path.unlink(missing_ok=True)
+        if blob != path:
+            blob.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def status(card: ModelCard, online: bool | None = None) -> str:
@@ -267,10 +272,20 @@ def verify(path: Path, source: WeightSource) -> None:
 
 # --- trust: what a cached file must be ----------------------------------------------------------------------------
 
-_VERDICTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 of a file that passed
+_VERDICTS: dict[tuple, str] = {}  # (path, inode, size, mtime_ns, ctime_ns) -> sha256 of a file that passed
 _TRUST_LOCK = threading.Lock()
 REJECTED: dict[str, str] = {}  # source key -> why its cached copy was deleted (named in the offline message)
 RECORDED_NAME = ".vtdemo-recorded-sha256.json"  # beside the files: what unhashed sources' first downloads were
+
+
+def _fresh_lock_in_child() -> None:
+    """A forked process (a ZeroGPU worker) gets its own lock: one held by another thread at the fork would never be
+    released there."""
+    global _TRUST_LOCK
+    _TRUST_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def source_key(source: WeightSource) -> str:
@@ -287,47 +302,72 @@ def recorded_path(source: WeightSource) -> Path:
 
 def recorded_hashes(source: WeightSource) -> dict[str, dict]:
     """{source key: {"sha256", "size"}} recorded on first download of sources that publish no hash, in the cache
-    that holds ``source``'s file."""
+    that holds ``source``'s file. An unreadable record raises WeightsError: trust is never reset by accident."""
     import json
 
+    path = recorded_path(source)
     try:
-        data = json.loads(recorded_path(source).read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"The record of first downloads ({display_path(path)}) cannot be read ({exc}); fix or "
+                           "delete it (deleting it trusts the cached files again as they are now).") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"The record of first downloads ({display_path(path)}) is not a JSON object.")
+    return data
 
 
 def _record(source: WeightSource, digest: str, size: int) -> None:
+    """Add ``source``'s first download to its record: read, change and replace under an exclusive lock on a lock
+    file beside it (the CLI and servers may share a cache), readable by everyone (0644)."""
+    import fcntl
     import json
 
     path = recorded_path(source)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = recorded_hashes(source)
-    data[source_key(source)] = {"sha256": digest, "size": size}
-    fd, tmp = tempfile.mkstemp(prefix=".recorded.", suffix=".part", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = recorded_hashes(source)
+        data[source_key(source)] = {"sha256": digest, "size": size}
+        fd, tmp = tempfile.mkstemp(prefix=".recorded.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, indent=1, sort_keys=True)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def check_file(path: Path, source: WeightSource, *, record: bool = True) -> None:
     """Raise WeightsError unless ``path`` holds ``source``'s bytes: its published size and sha256, or — a source
     that publishes no hash, in a cache — the sha256 recorded when it was first downloaded (trust on first use:
-    recorded now if nothing is; a later change is refused). ``record=False`` (a file the user placed) checks the
-    published values only. The verdict is kept per (path, size, mtime): a file is hashed once, and again whenever
-    it changes."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key in _VERDICTS:
-        return
-    verify(path, source)  # size first: a wrong size is refused without reading the file
-    digest = source.sha256.lower() if source.sha256 else sha256_of(path)
+    recorded now if nothing is; a later change is refused; a cache the server may not write is used unrecorded,
+    with a warning). ``record=False`` (a file the user placed) checks the published values only. The verdict is
+    kept per (path, inode, size, mtime, ctime): a file is hashed once, and again whenever it changes (ctime cannot
+    be set back)."""
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if key in _VERDICTS:
+            return
+        verify(path, source)  # size first: a wrong size is refused without reading the file
+        digest = source.sha256.lower() if source.sha256 else sha256_of(path)
+    except OSError as exc:  # gone or unreadable meanwhile (another process replaced it)
+        raise WeightsError(f"{source.basename}: cannot be read ({exc.strerror or exc}).") from None
     if not source.sha256 and record:
         with _TRUST_LOCK:
             seen = recorded_hashes(source).get(source_key(source))
             if seen is None:
-                _record(source, digest, st.st_size)
-            elif seen is not None and seen.get("sha256") != digest:
+                try:
+                    _record(source, digest, st.st_size)
+                except OSError as exc:
+                    import logging
+
+                    logging.getLogger("vtdemo").warning("%s: first download not recorded (%s): a read-only cache",
+                                                        source.basename, exc.strerror or exc)
+            elif seen.get("sha256") != digest:
                 raise WeightsError(f"{source.basename}: its sha256 {digest} differs from the {seen.get('sha256')} "
                                    "recorded when it was first downloaded; the file was changed or replaced.")
     with _TRUST_LOCK:
@@ -502,6 +542,8 @@ def resolve(card: ModelCard, path: str | os.PathLike | None = None, *, download:
     for source in online:
         try:
             return _fetch_source(source, progress)
+        except Cancelled:
+            raise
         except Exception as exc:  # try the next mirror; report all of them
             errors.append(f"{source.download_url}: {exc}")
     raise WeightsUnavailable(offline_message(card, reason="every download failed") + "\n" + "\n".join(errors))
@@ -525,8 +567,8 @@ def check_sources(chosen: list[ModelCard], progress: Progress | None = None) -> 
                     same = (source.size in (None, row["actual_size"])
                             and source.sha256 in (None, row["actual_sha256"]))
                     row["verdict"] = ("ok" if source.sha256 else "no published hash") if same else "MISMATCH"
-                except WeightsError as exc:
-                    row["verdict"] = f"error: {str(exc)[:160]}"
+                except Exception as exc:  # noqa: BLE001 - one row per source, whatever went wrong
+                    row["verdict"] = f"error: {str(exc)[:160] or type(exc).__name__}"
                 rows.append(row)
     return rows
 
