@@ -4,15 +4,12 @@ the rest of ``spaces`` runs as it is. Without SPACES_ZERO_GPU the app runs as on
 import os
 import runpy
 import sys
-import types
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
-    cuda = types.ModuleType("spaces.zero.torch")
-    for name in ("patch", "unpatch", "init", "move", "enter_mode"):
-        setattr(cuda, name, lambda *args, **kwargs: None)
-    cuda.pack = cuda.size = lambda *args, **kwargs: 0
-    cuda.is_in_bad_fork = lambda: False
-    sys.modules["spaces.zero.torch"] = cuda
+    from zerogpu import cuda_standin
+
+    cuda_standin()
 
 sys.path.insert(0, os.getcwd())
 runpy.run_path("app.py", run_name="__main__")

@@ -15,10 +15,23 @@ from __future__ import annotations
 import http.server
 import json
 import secrets
+import sys
 import threading
+import types
 import urllib.parse
 
 MAX_DURATION = 120  # the unauthenticated visitor's daily quota: no call may ask for more
+
+
+def cuda_standin() -> None:
+    """Replace ``spaces.zero.torch`` (CUDA's init, the move of weights to the GPU) with no-ops; call before
+    ``spaces`` is imported."""
+    cuda = types.ModuleType("spaces.zero.torch")
+    for name in ("patch", "unpatch", "init", "move", "enter_mode"):
+        setattr(cuda, name, lambda *args, **kwargs: None)
+    cuda.pack = cuda.size = lambda *args, **kwargs: 0
+    cuda.is_in_bad_fork = lambda: False
+    sys.modules["spaces.zero.torch"] = cuda
 
 
 class DeviceAPI:

@@ -116,3 +116,56 @@ def test_off_zerogpu_no_job_is_refused_for_gpu_time(monkeypatch, tmp_path):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     assert on_device.lam_seconds(_image(tmp_path, 128, 128), "hat-l-x4", (10, 10), scale=4, steps=100) == \
         on_device.MAX_CALL_SECONDS
+
+
+def test_every_tab_handler_runs_its_model_work_in_spaces_own_forked_worker(tmp_path):
+    """The real `spaces` package in ZeroGPU mode, in a fresh process that has used torch's thread pool first (as a
+    server does): the tabs' API handlers return their results, and the model work ran in forked workers (the device
+    API saw their pids, never this process's), each asking for a duration computed from the work. Without a server,
+    a browser or the Space environment, so that it runs wherever the unit tests do."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    import numpy as np
+
+    from tests.support.zerogpu import DeviceAPI
+
+    image = tmp_path / "img.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(image)
+    script = textwrap.dedent(f"""
+        import json, os, sys
+        sys.path.insert(0, "tests/support")
+        from zerogpu import cuda_standin
+        cuda_standin()
+        import torch
+        (torch.rand(512, 512) @ torch.rand(512, 512)).sum()  # the server's own CPU work before any GPU call
+        from vtdemo.ui import attention_tab, classify_tab, lam_tab, sr_tab
+        img = {str(image)!r}
+        out = dict(
+            upscale=sr_tab.api_upscale(img, "hat-demo-x4", 4),
+            compare=len(sr_tab.api_compare(img, ["bicubic", "hat-demo-x4"], "degrade", 4)[0]),
+            lam=lam_tab.lam_api(img, "hat-demo-x4", 10, 10, 2)[1],
+            hat=lam_tab.attention_api(img, "hat-demo-x4", 10, 10, 0, 1, "mean"),
+            classify=len(classify_tab.classify_api(img, "vit-demo", 3)),
+            attention=attention_tab.attention_api(img, "vit-demo", 24, 20, -1, "mean", ""),
+        )
+        print(json.dumps(dict(out, pid=os.getpid())))
+    """)
+    api = DeviceAPI()
+    try:
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1", "SPACES_ZERO_GPU": "true",
+                                  "SPACES_ZERO_DEVICE_API_URL": api.url})
+        assert run.returncode == 0, run.stderr[-3000:]
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+        assert Image.open(out["upscale"]).size == (192, 160) and out["compare"] == 2 and 0 < out["lam"] < 100
+        assert Image.open(out["hat"]).size and Image.open(out["attention"]).size and out["classify"]
+        workers = {int(a["pid"]) for a in api.of("/allow")}
+        assert workers and out["pid"] not in workers
+        durations = [int(s["durationSeconds"]) for s in api.of("/schedule")]
+        assert len(durations) == 6 and all(on_device.SETUP_SECONDS < d <= 60 for d in durations)
+    finally:
+        api.close()
