@@ -1,4 +1,5 @@
 """The real app, launched in-process on 127.0.0.1 with the real launch settings, and a headless Chromium."""
+import contextlib
 import re
 import shutil
 
@@ -80,15 +81,24 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
-    """A fresh page that may only reach the local app; console errors are collected in page.console_errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+@contextlib.contextmanager
+def local_page(browser, url: str, viewport=(1400, 1000)):
+    """A fresh page at ``url`` that may only reach this machine; console errors are collected in
+    page.console_errors."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     page.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda route: route.abort())
     page.console_errors = []
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
-    page.goto(app_url)
-    yield page
-    context.close()
+    page.goto(url)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    with local_page(browser, app_url) as page:
+        yield page
