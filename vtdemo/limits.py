@@ -45,6 +45,21 @@ def max_model_params() -> int:
     return _int_env("VTDEMO_MAX_MODEL_PARAMS", 100_000_000)
 
 
+def max_upload_files() -> int:
+    """Most files in one upload request."""
+    return _int_env("VTDEMO_MAX_UPLOAD_FILES", max_benchmark_images())
+
+
+def max_client_upload_bytes() -> int:
+    """Bytes one address may upload within VTDEMO_FILE_MAX_AGE_S (uploads are kept that long)."""
+    return _int_env("VTDEMO_MAX_CLIENT_UPLOAD_MB", 400) * MB
+
+
+def max_upload_disk_bytes() -> int:
+    """Uploads kept on the server's disk, all visitors together."""
+    return _int_env("VTDEMO_MAX_UPLOAD_DISK_MB", 4000) * MB
+
+
 def max_checkpoint_upload_bytes() -> int:
     """Largest checkpoint accepted as an upload in the app."""
     return _int_env("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", 300 * MB)
@@ -96,8 +111,29 @@ def max_tiles() -> int:
 
 
 def max_requests_per_client() -> int:
-    """Requests one client (address) may have waiting or running at once."""
-    return _int_env("VTDEMO_MAX_REQUESTS_PER_CLIENT", 4)
+    """Requests one address may have waiting or running at once (all its sessions together: a classroom behind one
+    NAT is one address)."""
+    return _int_env("VTDEMO_MAX_REQUESTS_PER_CLIENT", 16)
+
+
+def max_requests_per_session() -> int:
+    """Requests one session (a page, a gradio_client) may have waiting or running at once."""
+    return _int_env("VTDEMO_MAX_REQUESTS_PER_SESSION", 4)
+
+
+def queue_size() -> int:
+    """Requests waiting in the queue, all clients together."""
+    return _int_env("VTDEMO_QUEUE_SIZE", 64)
+
+
+def max_sessions_per_client() -> int:
+    """Live sessions one address may hold; a new one evicts that address's own oldest."""
+    return _int_env("VTDEMO_MAX_SESSIONS_PER_CLIENT", 64)
+
+
+def header_timeout_seconds() -> int:
+    """Longest a connection may take to send a request's headers (a slow-headers client holds a socket)."""
+    return _int_env("VTDEMO_HEADER_TIMEOUT_S", 10)
 
 
 def max_benchmark_images() -> int:
@@ -140,14 +176,6 @@ def small_job_pixels() -> int:
     return _int_env("VTDEMO_SMALL_JOB_PIXELS", 4_000_000)
 
 
-
 def ray_serve_replicas() -> int:
     """Ray Serve replicas computing SR tiles when VTDEMO_RAY_SERVE is set."""
     return _int_env("VTDEMO_RAY_SERVE_REPLICAS", 2)
-
-
-def heavy_slots() -> int:
-    """Heavy jobs (a model over an image, LAM) that run at once: 1 on a machine that computes them itself (they
-    each use every core), the replica count when Ray Serve computes the SR tiles (VTDEMO_RAY_SERVE)."""
-    serving = os.environ.get("VTDEMO_RAY_SERVE", "").strip()
-    return _int_env("VTDEMO_HEAVY_SLOTS", ray_serve_replicas() if serving else 1)

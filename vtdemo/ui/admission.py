@@ -1,133 +1,249 @@
-"""Who gets the server's time: a per-client cap on waiting + running requests and one heavy computation at a time (cheap
-work such as bicubic never waits for it). Jobs whose estimated time is over the limit are refused by the tasks
-themselves (``max_seconds`` of ``vtdemo.sr.compare.compare`` and ``upscale``).
+"""Who gets the server's time, and in which order.
 
-Gradio 6.31 bounds its queue only in total (``max_size``), so one client could fill it and every other visitor
-would get "queue full". ``limit_per_client`` wraps the queue's ``push`` to count that client's events first.
+* **Caps**: a session may have VTDEMO_MAX_REQUESTS_PER_SESSION requests waiting or running, an address
+  VTDEMO_MAX_REQUESTS_PER_CLIENT (larger: a classroom behind one NAT is one address). Gradio 6.31 bounds its queue
+  only in total (``max_size``); ``limit_per_client`` wraps the queue's ``push`` to count first.
+* **Order**: waiting events are served round-robin by address, not first come first served, so one address's pile
+  of requests delays each other visitor by at most one of its jobs per turn.
+* **Refusals reach people**: a refused request becomes an event that ends at once with the app's sentence, which the
+  page shows and gradio_client raises (Gradio's own 503 reads "Queue is full! Please try again." in both).
+* **Sessions**: an address holds at most VTDEMO_MAX_SESSIONS_PER_CLIENT live sessions; a new one evicts that
+  address's own least recently used session, never another visitor's.
+* **Heavy work**: one heavy slot for what this process computes (a model over an image, LAM, a checkpoint load, a
+  chart) and, with VTDEMO_RAY_SERVE, one slot per Serve replica for SR jobs whose tiles the replicas compute.
+
+Jobs whose estimated time is over the limit are refused by the tasks themselves (``max_seconds``).
 """
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import threading
+from collections import Counter, OrderedDict
 from typing import Callable
 
 import gradio as gr
 
 from vtdemo import limits
 
+log = logging.getLogger(__name__)
+_told_proxy = False
 
-def client_of(request) -> str:
-    """The client's address. Behind a proxy that appends the real address to X-Forwarded-For (a Hugging Face Space,
-    detected by its SPACE_ID, or VTDEMO_TRUSTED_PROXY=1), the last entry is the one the proxy saw; anything before it
-    is the client's word."""
-    import os
 
+def _trusted_proxy() -> bool:
+    return bool(os.environ.get("VTDEMO_TRUSTED_PROXY") or os.environ.get("SPACE_ID"))  # SPACE_ID: a Space
+
+
+def client_address(request) -> str:
+    """The client's address, from a Starlette/Gradio request or an ASGI scope. Behind a proxy that appends the
+    address it saw to X-Forwarded-For (a Hugging Face Space, detected by its SPACE_ID, or VTDEMO_TRUSTED_PROXY=1),
+    that is the last entry of all X-Forwarded-For lines joined; everything before it is the client's word."""
+    global _told_proxy
     if request is None:
         return "?"
-    trusted = os.environ.get("VTDEMO_TRUSTED_PROXY") or os.environ.get("SPACE_ID")  # a Hugging Face Space
-    forwarded = request.headers.get("x-forwarded-for", "") if trusted else ""
-    if forwarded.strip():
-        return forwarded.split(",")[-1].strip()
-    return request.client.host if request.client else "?"
+    if isinstance(request, dict):  # an ASGI scope
+        lines = [v.decode("latin-1") for k, v in request.get("headers") or [] if k == b"x-forwarded-for"]
+        peer = (request.get("client") or ("?",))[0]
+    else:
+        headers = request.headers
+        lines = headers.getlist("x-forwarded-for") if hasattr(headers, "getlist") else \
+            [headers.get("x-forwarded-for", "")]
+        peer = request.client.host if getattr(request, "client", None) else "?"
+    if not _trusted_proxy():
+        return peer
+    entries = [e.strip() for e in ",".join(lines).split(",") if e.strip()]
+    if not _told_proxy:
+        _told_proxy = True
+        log.warning("behind a trusted proxy: a client is the last X-Forwarded-For entry (the first request had %d "
+                    "such header line(s), %d entries, from the proxy at %s)", len(lines), len(entries), peer)
+    return entries[-1] if entries else peer
 
 
-async def _keep_running(task_ids: set[str]) -> list[str]:
+client_of = client_address  # the name the tabs use
+
+
+def _keep_running(task_ids: set[str]) -> list[str]:
     """In place of Gradio's ``cancel_tasks``: a request that already runs is not cancelled. Cancelling only abandons
     the asyncio task while its worker thread keeps computing, and frees its slot — so join + cancel, repeated,
     would start unlimited work. Waiting requests are still removed from the queue."""
     return []
 
 
+async def _cancel_nothing(task_ids: set[str]) -> list[str]:
+    return _keep_running(task_ids)
+
+
 def limit_per_client(demo: gr.Blocks) -> None:
-    """Refuse a new request from a client that already has VTDEMO_MAX_REQUESTS_PER_CLIENT waiting or running
-    (running ones stay counted until they finish: they cannot be cancelled)."""
+    """Install the caps, the round-robin order, the readable refusals and the session shares on ``demo``'s queue
+    (after ``demo.queue()``)."""
     import gradio.routes
 
-    gradio.routes.cancel_tasks = _keep_running
+    gradio.routes.cancel_tasks = _cancel_nothing
     queue = demo._queue
+    queue.ANALYTICS_MAX_EVENTS = 1  # per-event history (with session hashes) for a monitoring page that is off
     push = queue.push
 
     async def push_with_limit(body, request, username):
-        client, most = client_of(request), limits.max_requests_per_client()
-        mine = sum(1 for event in list(queue.event_ids_to_events.values()) if client_of(event.request) == client)
-        if mine >= most:
-            return (False, f"You already have {mine} requests waiting or running on this server (the limit per "
-                           f"visitor is {most}): wait for them to finish.", "queue_full")
-        return await push(body, request, username)
+        client = client_address(request)
+        events = list(queue.event_ids_to_events.values())
+        mine = sum(1 for e in events if client_address(e.request) == client)
+        session = sum(1 for e in events if body.session_hash and e.session_hash == body.session_hash)
+        if session >= limits.max_requests_per_session() or mine >= limits.max_requests_per_client():
+            most = limits.max_requests_per_session() if session >= limits.max_requests_per_session() \
+                else limits.max_requests_per_client()
+            where = "this page" if session >= limits.max_requests_per_session() else "your address"
+            return await _refuse(queue, body, request, username,
+                                 f"{where.capitalize()} already has {max(session, mine)} requests waiting or running "
+                                 f"on this server (the limit per visitor is {most}): wait for them to finish.")
+        accepted, event_id, state = await push(body, request, username)
+        if accepted and body.session_hash:
+            SESSIONS.touch(body.session_hash, client, demo)
+            _place_fairly(queue, event_id)
+        return accepted, event_id, state
 
     queue.push = push_with_limit
 
 
-# SR and LAM events share a few workers (Gradio concurrency group HEAVY); inside them the heavy computation takes one
-# of the server's heavy slots (one, unless Ray Serve computes the tiles: VTDEMO_HEAVY_SLOTS), so a bicubic request or
-# a cached view never waits for another visitor's model run.
+def _place_fairly(queue, event_id: str) -> None:
+    """Move a just-queued event to its round: before the first waiting event whose address already has more
+    events ahead of it than this event's address has."""
+    event = queue.event_ids_to_events.get(event_id)
+    waiting = queue.event_queue_per_concurrency_id.get(getattr(event, "concurrency_id", None))
+    if event is None or waiting is None or not waiting.queue or waiting.queue[-1] is not event:
+        return
+    waiting.queue.pop()
+    clients = [client_address(e.request) for e in waiting.queue]
+    me, seen = client_address(event.request), Counter()
+    rounds = clients.count(me)
+    for i, client in enumerate(clients):
+        if seen[client] > rounds:
+            waiting.queue.insert(i, event)
+            return
+        seen[client] += 1
+    waiting.queue.append(event)
+
+
+_REFUSED: OrderedDict[str, str] = OrderedDict()  # event id -> session of refusals not yet read (bounded)
+MAX_UNREAD_REFUSALS = 1000
+
+
+async def _refuse(queue, body, request, username, message: str):
+    """Accept the request as an event that has already failed with ``message``: the page shows it, gradio_client
+    raises it. Nothing runs and nothing enters the queue; unread refusals are forgotten beyond a thousand."""
+    import asyncio
+
+    from gradio.queueing import Event
+    from gradio.server_messages import ProcessCompletedMessage
+
+    fn = queue.blocks.fns.get(body.fn_index)
+    if fn is None:
+        return False, "No function index provided.", "error"
+    event = Event(body.session_hash, fn, request, username)  # never queued: it only carries the message
+    session = event.session_hash
+    async with queue.pending_message_lock:
+        if session not in queue.pending_messages_per_session:
+            queue.pending_messages_per_session[session] = asyncio.Queue()
+        queue.pending_event_ids_session.setdefault(session, set()).add(event._id)
+    queue.send_message(event, ProcessCompletedMessage(output={"error": message, "visible": True, "duration": 10,
+                                                              "title": "Error"}, success=False))
+    _REFUSED[event._id] = session
+    while len(_REFUSED) > MAX_UNREAD_REFUSALS:
+        old_id, old_session = _REFUSED.popitem(last=False)
+        ids = queue.pending_event_ids_session.get(old_session)
+        if ids is not None:
+            ids.discard(old_id)
+            if not ids:
+                queue.pending_event_ids_session.pop(old_session, None)
+    return True, event._id, "success"
+
+
+class Sessions:
+    """Which address opened which session, most recently used last. An address over its share evicts its own
+    oldest session from Gradio's state store (what that session uploaded or computed is then gone, for it alone)."""
+
+    def __init__(self):
+        self._owner: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def touch(self, session: str, client: str, blocks) -> None:
+        most = limits.max_sessions_per_client()
+        with self._lock:
+            if session in self._owner:
+                self._owner.move_to_end(session)
+                return
+            mine = [s for s, c in self._owner.items() if c == client]
+            evicted = mine[: max(0, len(mine) - most + 1)]
+            for old in evicted:
+                del self._owner[old]
+            self._owner[session] = client
+            while len(self._owner) > 2 * limits.max_sessions():  # Gradio itself drops the oldest beyond that
+                self._owner.popitem(last=False)
+        holder = getattr(blocks, "state_holder", None)
+        for old in evicted:
+            _forget(holder, old)
+
+    def count(self, client: str) -> int:
+        with self._lock:
+            return sum(1 for c in self._owner.values() if c == client)
+
+
+def _forget(holder, session: str) -> None:
+    if holder is None or session not in holder:
+        return
+    holder.delete_state(session)  # runs the delete callbacks of its gr.State values
+    with holder.lock:
+        holder.session_data.pop(session, None)
+        holder.time_last_used.pop(session, None)
+
+
+SESSIONS = Sessions()
+
+
+# SR and LAM events share a few workers (Gradio concurrency group HEAVY); inside them the heavy computation takes a
+# heavy slot, so a bicubic request or a cached view never waits for another visitor's model run.
 HEAVY = "sr"
 HEAVY_WORKERS = 4
-_HEAVY = threading.BoundedSemaphore(limits.heavy_slots())
-_waiting = 0
-_waiting_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def heavy_slot(report: Callable[[str], None] | None = None):
-    """Hold one of the server's slots for heavy computation (a model over an image, LAM, loading a checkpoint)
-    while the block runs; says how many jobs are ahead while it waits."""
-    global _waiting
-    with _waiting_lock:
-        ahead = _waiting
-        _waiting += 1
-    try:
-        if report and ahead:
-            report(f"waiting for {ahead} job(s) ahead of this one")
-        _HEAVY.acquire()
-    finally:
-        with _waiting_lock:
-            _waiting -= 1
-    try:
-        yield
-    finally:
-        _HEAVY.release()
+class _Slots:
+    """A bounded number of holders, served in arrival order; says how many jobs are ahead while one waits."""
 
+    def __init__(self, count: int):
+        self._slots = threading.BoundedSemaphore(count)
+        self._waiting = 0
+        self._lock = threading.Lock()
 
-class _TooLarge(Exception):
-    pass
-
-
-class RequestBodyLimit:
-    """ASGI middleware: a request body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses
-    it (a 30 MB JSON body of nested lists blocks Gradio's event loop for seconds and takes gigabytes). File uploads
-    are left to Gradio's own ``max_file_size``."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope["path"].rstrip("/").endswith("upload"):
-            return await self.app(scope, receive, send)
-        limit = limits.max_request_bytes()
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > limit:
-            return await _refuse(send, limit)
-        received = 0
-
-        async def limited():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
-
+    @contextlib.contextmanager
+    def hold(self, report: Callable[[str], None] | None = None):
+        with self._lock:
+            ahead = self._waiting
+            self._waiting += 1
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _refuse(send, limit)
+            if report and ahead:
+                report(f"waiting for {ahead} job(s) ahead of this one")
+            self._slots.acquire()
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
-async def _refuse(send, limit: int) -> None:
-    body = (f'{{"detail": "The request is over {limit:,} bytes (VTDEMO_MAX_REQUEST_BYTES): upload images as files, '
-            f'not in the JSON body."}}').encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+_LOCAL = _Slots(1)  # everything this process computes itself uses every core
+_SERVE: _Slots | None = None
+_serve_lock = threading.Lock()
+
+
+def heavy_slot(report: Callable[[str], None] | None = None, on_serve: bool = False):
+    """Hold a slot for heavy computation while the block runs: the process's own slot, or with ``on_serve`` (an SR
+    job of zoo models whose tiles Ray Serve computes) one of VTDEMO_RAY_SERVE_REPLICAS slots."""
+    global _SERVE
+    if not on_serve:
+        return _LOCAL.hold(report)
+    with _serve_lock:
+        if _SERVE is None:
+            _SERVE = _Slots(limits.ray_serve_replicas())
+    return _SERVE.hold(report)

@@ -1,5 +1,7 @@
-"""The Blocks app: one tab per module, launched on 127.0.0.1 with upload limits, a bounded queue (in total and per
-client), a bounded number of sessions, and uploads and results deleted after an age."""
+"""The Blocks app: one tab per module, launched on 127.0.0.1 with every request checked before Gradio sees it
+(``guard``, ``uploads``), a bounded queue served fairly (``admission``), no queue-skipping routes, no monitoring
+page, a header timeout (``slow_clients``), a bounded number of sessions, and uploads and results deleted after an
+age."""
 from __future__ import annotations
 
 import os
@@ -8,7 +10,7 @@ import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui import attention_tab, classify_tab, lam_tab, models_tab, sr_tab
-from vtdemo.ui.admission import RequestBodyLimit, limit_per_client
+from vtdemo.ui.admission import limit_per_client
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -51,7 +53,8 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     max_upload = max(limits.max_upload_bytes(), limits.max_checkpoint_upload_bytes())
-    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("VTDEMO_QUEUE_SIZE", "32")))
+    # api_open=False: the run/ and api/ routes would skip the queue and every limit (Gradio opens them off a Space)
+    demo.queue(default_concurrency_limit=1, max_size=limits.queue_size(), api_open=False)
     limit_per_client(demo)
     from vtdemo.zoo.weights import clean_partial_downloads
 
@@ -65,8 +68,14 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     kwargs.setdefault("allowed_paths", [str(examples_dir())])
     from starlette.middleware import Middleware
 
+    from vtdemo.ui import slow_clients
+    from vtdemo.ui.guard import RequestGuard
+    from vtdemo.ui.uploads import UploadQuota
+
+    slow_clients.install()
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(RequestBodyLimit)]
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(RequestGuard, blocks=demo),
+                                Middleware(UploadQuota)]
     return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_upload,
-                       state_session_capacity=limits.max_sessions(), app_kwargs=app_kwargs,
+                       state_session_capacity=limits.max_sessions(), app_kwargs=app_kwargs, enable_monitoring=False,
                        theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=True, **kwargs)

@@ -1,0 +1,126 @@
+"""What a request must be before Gradio sees it: an ASGI middleware in front of the whole app.
+
+A client writes every byte of its requests, and Gradio keeps some of them for a long time (a session hash is a key
+of its event, message, state and last-used tables), so each request is checked here first:
+
+* a body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses it (file uploads have their
+  own quotas, ``ui/uploads.py``);
+* a session hash — in a JSON body, the ``session_hash`` query of ``queue/data``, or the path of ``heartbeat`` and
+  ``stream`` — and an upload's ``upload_id`` must be short and plain (``SESSION_HASH``); a ``fn_index`` must name one of the app's events: anything
+  else is a 422 with one sentence (Gradio would answer 500 with a traceback in the log);
+* ``component_server`` (server functions of components this app does not have) is closed, as are the queue-skipping
+  ``run/`` routes (``queue(api_open=False)``): every session is then made by a queued event, where ``admission``
+  counts each client's sessions (``Sessions``).
+"""
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs
+
+from vtdemo import limits
+
+# the page's hashes are 11 characters, gradio_client's are uuid4s (36)
+SESSION_HASH = re.compile(r"[A-Za-z0-9_-]{1,64}")
+BAD_SESSION = "The session hash must be 1 to 64 letters, digits, '-' or '_'."
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestGuard:
+    def __init__(self, app, blocks=None):
+        self.app, self.blocks = app, blocks
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, method = scope["path"].rstrip("/"), scope.get("method")
+        hashes = _hashes_in_url(path, scope.get("query_string", b""), method)
+        if not all(SESSION_HASH.fullmatch(h) for h in hashes):
+            return await respond(send, 422, BAD_SESSION)
+        if path.endswith("/component_server") and not self._has_server_functions():
+            return await respond(send, 404, "Not found.")
+        if method != "POST" or path.endswith("/upload"):  # uploads: ui/uploads.py
+            return await self.app(scope, receive, send)
+        limit = limits.max_request_bytes()
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > limit:
+            return await _too_large(send, limit)
+        try:
+            body, tail = await _read_body(receive, limit)
+        except _TooLarge:
+            return await _too_large(send, limit)
+        problem = self._check_json(body)
+        if problem:
+            return await respond(send, 422, problem)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await tail()
+
+        return await self.app(scope, replay, send)
+
+    def _check_json(self, body: bytes) -> str | None:
+        """What is wrong with a JSON object body, if anything; other bodies are Gradio's to refuse."""
+        try:
+            data = json.loads(body) if body.lstrip()[:1] == b"{" else None
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        session = data.get("session_hash")
+        if session is not None and not (isinstance(session, str) and SESSION_HASH.fullmatch(session)):
+            return BAD_SESSION
+        fn_index = data.get("fn_index")
+        if fn_index is not None and self.blocks is not None and (
+                type(fn_index) is not int or fn_index not in self.blocks.fns):
+            return "fn_index does not name an event of this app."
+        return None
+
+    def _has_server_functions(self) -> bool:
+        blocks = getattr(self.blocks, "blocks", {}) or {}
+        return any(getattr(block, "server_fns", None) for block in blocks.values())
+
+
+def _hashes_in_url(path: str, query: bytes, method: str | None) -> list[str]:
+    query = parse_qs(query.decode("latin-1"))
+    hashes = query.get("session_hash", []) + query.get("upload_id", [])  # both are keys of Gradio's tables
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == "heartbeat" or (part == "stream" and method == "GET" and len(parts) - i > 3):
+            hashes.append(parts[i + 1])
+    return hashes
+
+
+async def _read_body(receive, limit: int):
+    """The whole body (at most ``limit`` bytes), and what to call for the messages after it (a disconnect)."""
+    chunks, received = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        received += len(chunks[-1])
+        if received > limit:
+            raise _TooLarge
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks), receive
+
+
+async def _too_large(send, limit: int) -> None:
+    await respond(send, 413, f"The request is over {limit:,} bytes (VTDEMO_MAX_REQUEST_BYTES): upload images as "
+                             "files, not in the JSON body.")
+
+
+async def respond(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
