@@ -486,68 +486,13 @@ def bench_bicubic(root: Path) -> list[str]:
                                          for k in keys) + " |"]
 
 
-@dataclass
-class ScalingPoint:
-    model: str
-    size: int  # input side in pixels
-    ms: float
-    peak_mb: float
-
-
-def _at_size(model_id: str, size: int) -> torch.nn.Module:
-    """The card's architecture built for size×size inputs, random weights: ViT/DeiT/Swin get the token grid (and
-    position embeddings) of that size, as timm builds them for another ``img_size``; PVT-v2 and SR models take any
-    size as they are."""
-    import inspect
-
-    from vtdemo.zoo.builders import architecture
-    from vtdemo.zoo.cards import get_card
-    from vtdemo.zoo.demo_archs import build_classifier
-
-    card = get_card(model_id)
-    if card.builder not in ("timm", "pervit"):
-        return architecture(card).eval()
-    config = dict(card.config)
-    num_classes = int(config.pop("num_classes", 1000))
-    if card.builder == "pervit":
-        return build_classifier({"config": dict(config, img_size=size)}, num_classes).eval()
-    model = architecture(card)
-    kwargs = dict(config.get("kwargs", {}))
-    if "img_size" in inspect.signature(type(model).__init__).parameters:
-        kwargs["img_size"] = size
-    return build_classifier({"timm_name": config["timm_name"], "kwargs": kwargs}, num_classes).eval()
-
-
 def bench_scaling(model_ids: list[str], sizes: list[int], repeats: int = 2, device: str | None = None,
-                  progress=None) -> tuple[list[ScalingPoint], dict[str, float]]:
-    """Latency and peak memory of each model at each input size (random weights of the real architecture), and the
-    exponent k of time ∝ pixels^k fitted by least squares on log–log."""
-    from vtdemo.runtime import default_device
+                  progress=None):
+    """Latency and peak activation memory of each model at each input size (random weights of the real
+    architecture), and the exponent k of time ∝ pixels^k: ``vtdemo.classify.scaling.measure`` with no limits."""
+    from vtdemo.classify.scaling import measure
 
-    dev = torch.device(device) if device else default_device()
-    points, total, done = [], len(model_ids) * len(sizes), 0
-    for model_id in model_ids:
-        for size in sizes:
-            if progress:
-                progress(done / total, f"{model_id} at {size}×{size}")
-            torch.manual_seed(0)
-            try:
-                model = _at_size(model_id, size).to(dev)
-            except (AssertionError, ValueError, RuntimeError) as exc:  # a grid this size does not divide
-                raise ValueError(f"{model_id} cannot be built for {size}×{size} inputs: "
-                                 f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}") from None
-            x = torch.rand(1, 3, size, size, device=dev)
-            seconds, _, peak = _time(model, x, repeats, dev)
-            points.append(ScalingPoint(model_id, size, seconds * 1000, peak / 1e6))
-            del model
-            done += 1
-    exponents = {}
-    for model_id in model_ids:
-        mine = [p for p in points if p.model == model_id]
-        if len(mine) >= 2:
-            k, _ = np.polyfit(np.log([p.size ** 2 for p in mine]), np.log([p.ms for p in mine]), 1)
-            exponents[model_id] = float(k)
-    return points, exponents
+    return measure(model_ids, sizes, device=device, repeats=repeats, report=progress)
 
 
 def format_scaling(points: list[ScalingPoint], exponents: dict[str, float]) -> str:

@@ -85,6 +85,11 @@ def lam_memory_bytes() -> int:
     return _int_env("VTDEMO_LAM_MEMORY_MB", 1500) * MB
 
 
+def chart_memory_bytes() -> int:
+    """Activation memory one point of the Models tab's cost chart may hold (traced before it runs)."""
+    return _int_env("VTDEMO_CHART_MEMORY_MB", 1500) * MB
+
+
 def max_lam_seconds() -> int:
     """Longest estimated LAM per model (a measured step cost × pixels × steps); longer requests are refused."""
     return _int_env("VTDEMO_MAX_LAM_SECONDS", 120)

@@ -182,20 +182,23 @@ def _deflated_copy(src, dst):
             zout.writestr(item.filename, zin.read(item.filename))
 
 
-def test_zip_bomb_is_refused_by_its_unpacked_size(tmp_path, monkeypatch):
+def test_zip_bomb_is_refused_before_anything_is_read(tmp_path, monkeypatch):
     from vtdemo.zoo.weights import load_state_dict
 
     torch.save({"params": {"w": torch.zeros(5_000_000)}}, tmp_path / "plain.pth")  # 20 MB of zeros
     _deflated_copy(tmp_path / "plain.pth", tmp_path / "bomb.pth")
     assert (tmp_path / "bomb.pth").stat().st_size < 100_000
-    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "10000000")
-    with pytest.raises(WeightsError, match="unpacks to 20 MB"):
+    assert load_state_dict(tmp_path / "plain.pth")["w"].shape == (5_000_000,)  # torch.save's own file loads
+    # compressed members are refused whatever their size (torch.save never compresses; torch.load would inflate)
+    with pytest.raises(WeightsError, match="compressed members"):
         load_state_dict(tmp_path / "bomb.pth")
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "10000000")  # and stored ones by their unpacked size
+    with pytest.raises(WeightsError, match="unpacks to 20 MB"):
+        load_state_dict(tmp_path / "plain.pth")
     monkeypatch.delenv("VTDEMO_MAX_CHECKPOINT_BYTES")
-    assert load_state_dict(tmp_path / "bomb.pth")["w"].shape == (5_000_000,)  # deflated members are legal
     monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", "10000000")  # uploads have their own limit
     with pytest.raises(WeightsError, match="VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES"):
-        load_state_dict(tmp_path / "bomb.pth", upload=True)
+        load_state_dict(tmp_path / "plain.pth", upload=True)
 
 
 def test_integer_keys_get_a_clear_error(tmp_path, capsys):

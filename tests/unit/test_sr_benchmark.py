@@ -85,19 +85,76 @@ def test_the_sr_tab_benchmarks_uploaded_images_and_offers_the_table(hr_folder, m
 
 def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
     from vtdemo import bench
+    from vtdemo.classify.scaling import at_size
     from vtdemo.ui import models_tab
 
-    vit = bench._at_size("vit-demo", 128)  # 8-px patches: a 16×16 grid, position embeddings to match
+    vit = at_size("vit-demo", 128)  # 8-px patches: a 16×16 grid, position embeddings to match
     assert tuple(vit.patch_embed.grid_size) == (16, 16) and vit.pos_embed.shape[1] == 1 + 256
+    deit = at_size("deit-demo", 128)  # the distilled class takes img_size through **kwargs
+    assert tuple(deit.patch_embed.grid_size) == (16, 16)
     points, exponents = bench.bench_scaling(["vit-demo", "pvt-demo"], [64, 128], repeats=1)
     assert [(p.model, p.size) for p in points] == [("vit-demo", 64), ("vit-demo", 128), ("pvt-demo", 64),
                                                     ("pvt-demo", 128)]
     for model_id, k in exponents.items():  # two sizes: the slope between them on log–log axes
         a, b = [p.ms for p in points if p.model == model_id]
         assert k == pytest.approx(np.log(b / a) / np.log(4), rel=1e-6)
-    figure = models_tab.scaling_figure(["vit-demo", "pvt-demo"], "64 128", progress=lambda *a, **k: None)
+    figure, _ = models_tab.scaling_figure(["vit-demo", "pvt-demo"], "64 128", progress=lambda *a, **k: None)
     assert [t.name.split(" (")[0] for t in figure.data] == ["vit-demo", "pvt-demo"]
     with pytest.raises(Exception, match="multiples of 32 between 32 and 1024"):
         models_tab.scaling_figure(["vit-demo"], "64 4096", progress=lambda *a, **k: None)
     with pytest.raises(Exception, match="at most 288 px here"):  # pervit-demo's attention grows with grid⁴
         models_tab.scaling_figure(["pervit-demo"], "64 1024", progress=lambda *a, **k: None)
+
+
+def test_the_footprint_counts_the_bytes_alive_at_once_as_defined():
+    import torch
+
+    from vtdemo.classify.scaling import Footprint
+
+    for device in ("cpu", "meta"):  # on the meta device nothing is allocated, and it counts the same
+        with Footprint() as memory:
+            a = torch.ones(1000, 1000, device=device)  # 4 MB
+            b = a * 2  # 4 MB
+            view = b[:500]  # a view: no bytes of its own
+            c = b + 1  # 4 MB: three alive at once
+            del b, view
+            after = memory.now
+            d = a.add_(1)  # in place: nothing new
+        assert memory.peak == 12_000_000 and after == 8_000_000 and memory.now == 8_000_000, device
+        del a, c, d
+
+
+def test_the_cost_chart_is_estimated_before_it_runs_and_bounded(monkeypatch):
+    import time
+
+    import gradio as gr
+
+    from vtdemo.classify import scaling
+    from vtdemo.ui import models_tab
+
+    ran = []
+    real_time_at = scaling.time_at
+    monkeypatch.setattr(scaling, "time_at", lambda m, s, *a, **k: ran.append((m, s)) or real_time_at(m, s, *a, **k))
+    # PerViT's peripheral maps: an N²×channels tensor per block; traced on the meta device, never run
+    gflop, mb = scaling.cost("pervit-demo", 256)
+    small_gflop, small_mb = scaling.cost("pervit-demo", 128)
+    assert mb > 8 * small_mb and gflop > 8 * small_gflop  # 4× the tokens: more than 4× (the N² part)
+    monkeypatch.setenv("VTDEMO_CHART_MEMORY_MB", str(int(mb) - 1))
+    with pytest.raises(gr.Error, match="VTDEMO_CHART_MEMORY_MB"):
+        models_tab.scaling_figure(["vit-demo", "pervit-demo"], "64 256", progress=lambda *a, **k: None)
+    assert ran == []  # nothing ran: the memory check comes first
+    monkeypatch.delenv("VTDEMO_CHART_MEMORY_MB")
+    monkeypatch.setenv("VTDEMO_MAX_JOB_SECONDS", "1")
+    start = time.perf_counter()
+    with pytest.raises(gr.Error, match="VTDEMO_MAX_JOB_SECONDS"):
+        models_tab.scaling_figure(["vit-demo", "pervit-demo"], "64 160 224 288", progress=lambda *a, **k: None)
+    assert time.perf_counter() - start < 30 and all(s == scaling.PROBE for _, s in ran)  # only the probe ran
+    monkeypatch.delenv("VTDEMO_MAX_JOB_SECONDS")
+
+    def stop_at_the_second_point(fraction, what):
+        if fraction > 0:
+            raise gr.Error("stopped")
+
+    with pytest.raises(gr.Error, match="stopped"):
+        scaling.measure(["vit-demo"], [64, 96, 128], report=stop_at_the_second_point, max_seconds=100)
+    assert [s for _, s in ran if s != scaling.PROBE][-1:] == [64]  # one point, then the report stopped it

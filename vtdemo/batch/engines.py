@@ -86,11 +86,19 @@ def ray_session(address: str | None):
             ray.shutdown()
 
 
+# what a worker needs from the Hugging Face settings: where the cache is, whether to go online, which endpoint;
+# never a token (Ray writes a job's runtime environment in clear to its session logs)
+HF_FORWARDED = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT",
+                "HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT", "HF_HUB_DISABLE_TELEMETRY")
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
+
+
 def worker_env() -> dict[str, str]:
-    """What an actor needs from this process's environment: the limits and settings (VTDEMO_*), the Hugging Face
-    cache and offline switches, and where this vtdemo lives (a checkout is not installed; an installed one is
-    found anyway)."""
-    env = {k: v for k, v in os.environ.items() if k.startswith(("VTDEMO_", "HF_", "HUGGINGFACE_"))}
+    """What an actor needs from this process's environment: vtdemo's limits and settings (VTDEMO_*, none of them a
+    secret), the Hugging Face cache and offline switches (``HF_FORWARDED``), and where this vtdemo lives (a
+    checkout is not installed; an installed one is found anyway)."""
+    env = {k: v for k, v in os.environ.items()
+           if (k.startswith("VTDEMO_") and not any(w in k for w in SECRET_WORDS)) or k in HF_FORWARDED}
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + os.pathsep + "${PYTHONPATH}"  # Ray expands the node's own value
     return env

@@ -3,9 +3,11 @@
 The app stays what it is — admission, limits, progress per tile, the Stop button, scoring and files happen here —
 and only the model's forward pass on each tile goes to a Serve deployment whose replicas load the zoo's models once
 each (on other machines, or on GPUs this process does not have). A tile is sent with the model id and the weights'
-fingerprint; a replica refuses a tile whose fingerprint is not the one of its own copy of that model, and ``ready``
-only offers this backend for a network whose weights the replicas hold (an uploaded checkpoint never leaves this
-process). The replicas run the tile exactly as the torch backend does, so results are the same.
+fingerprint (the sha256 of its tensors); a replica refuses a tile whose fingerprint is not the one of its own copy of
+that model, and ``ready`` only offers this backend for a module the zoo's loader made under that id, whose weights the
+replicas hold (an uploaded checkpoint never leaves this process, whatever it is named). A failure on the Ray side is
+one sentence here; Ray's own report (addresses, pids, paths) goes to the server's log only. The replicas run the
+tile exactly as the torch backend does, so results are the same.
 
 ``VTDEMO_RAY_SERVE``: ``local`` (start Ray on this machine) or a Ray address (``auto``, ``ray://head:10001``);
 ``VTDEMO_RAY_SERVE_REPLICAS`` (default 2): replicas, each with its share of the cluster's CPUs and, when the cluster
@@ -29,19 +31,30 @@ _handle = None
 _replica_fingerprints: dict[str, str] = {}  # model id -> the replicas' weights fingerprint
 
 
-def wait(response):
+class ServeError(RuntimeError):
+    """The replicas could not answer (the message is fit for a visitor; Ray's details are logged)."""
+
+
+def wait(response, what: str = "the request"):
     """A Serve response's result. Serve refuses to block a thread that runs an asyncio event loop (a notebook, a
     test runner, an async caller): there the wait happens on a helper thread."""
     import asyncio
 
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return response.result()
-    from concurrent.futures import ThreadPoolExecutor
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return response.result()
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(response.result).result()
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(response.result).result()
+    except Exception as exc:
+        import logging
+
+        logging.getLogger(__name__).error("Ray Serve failed on %s: %s", what, exc)
+        raise ServeError(f"The Ray Serve replicas failed on {what} ({type(exc).__name__}); the server's log has "
+                         "the details.") from None
 
 
 def enabled() -> bool:
@@ -126,16 +139,12 @@ def stop() -> None:
 
 def ready(net, device: torch.device, tile: int) -> bool:
     """Whether the replicas hold ``net``'s weights: a zoo model whose fingerprint they report, asked once per id."""
-    from vtdemo.zoo.cards import UnknownModelError, get_card
+    from vtdemo.zoo.loading import zoo_id_of
 
-    if not enabled() or net.module is None:
-        return False
-    try:
-        get_card(net.name)
-    except UnknownModelError:
-        return False  # an uploaded or bare module: only this process has it
+    if not enabled() or net.module is None or zoo_id_of(net.module) != net.name:
+        return False  # an upload or a caller's own module, whatever its name: only this process has it
     if net.name not in _replica_fingerprints:
-        _replica_fingerprints[net.name] = wait(start().fingerprint.remote(net.name))
+        _replica_fingerprints[net.name] = wait(start().fingerprint.remote(net.name), f"loading {net.name}")
     return _replica_fingerprints[net.name] == fingerprint_of(net.module)
 
 
@@ -144,7 +153,7 @@ def tile_fn(net, device: torch.device, tile: int, precision: str):
     handle, fingerprint = start(), fingerprint_of(net.module)
 
     def run(t: torch.Tensor) -> torch.Tensor:
-        out = wait(handle.remote(net.name, fingerprint, precision, t.float().cpu().numpy()))
+        out = wait(handle.remote(net.name, fingerprint, precision, t.float().cpu().numpy()), f"a tile of {net.name}")
         return torch.from_numpy(out if out.flags.writeable else out.copy())  # Ray's zero-copy arrays are read-only
 
     return run

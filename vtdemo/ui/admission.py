@@ -92,10 +92,10 @@ def limit_per_client(demo: gr.Blocks) -> None:
         if session >= limits.max_requests_per_session() or mine >= limits.max_requests_per_client():
             most = limits.max_requests_per_session() if session >= limits.max_requests_per_session() \
                 else limits.max_requests_per_client()
-            where = "this page" if session >= limits.max_requests_per_session() else "your address"
+            where = "in this session" if session >= limits.max_requests_per_session() else "from your address"
             return await _refuse(queue, body, request, username,
-                                 f"{where.capitalize()} already has {max(session, mine)} requests waiting or running "
-                                 f"on this server (the limit per visitor is {most}): wait for them to finish.")
+                                 f"You already have {max(session, mine)} requests waiting or running {where} (the "
+                                 f"limit per visitor is {most}): wait for them to finish.")
         accepted, event_id, state = await push(body, request, username)
         if accepted and body.session_hash:
             SESSIONS.touch(body.session_hash, client, demo)
@@ -207,29 +207,35 @@ HEAVY_WORKERS = 4
 
 
 class _Slots:
-    """A bounded number of holders, served in arrival order; says how many jobs are ahead while one waits."""
+    """A bounded number of holders, served strictly in arrival order (a job that releases its slot between steps
+    and asks again queues behind those already waiting); says how many jobs are ahead while one waits."""
 
     def __init__(self, count: int):
-        self._slots = threading.BoundedSemaphore(count)
-        self._waiting = 0
-        self._lock = threading.Lock()
+        self._free = count
+        self._waiting: list[object] = []
+        self._changed = threading.Condition()
 
     @contextlib.contextmanager
     def hold(self, report: Callable[[str], None] | None = None):
-        with self._lock:
-            ahead = self._waiting
-            self._waiting += 1
-        try:
-            if report and ahead:
-                report(f"waiting for {ahead} job(s) ahead of this one")
-            self._slots.acquire()
-        finally:
-            with self._lock:
-                self._waiting -= 1
+        ticket = object()
+        with self._changed:
+            ahead = len(self._waiting) + (0 if self._free else 1)
+            self._waiting.append(ticket)
+        if report and ahead and not (self._free and self._waiting[0] is ticket):
+            report(f"waiting for {ahead} job(s) ahead of this one")
+        with self._changed:
+            try:
+                self._changed.wait_for(lambda: self._free > 0 and self._waiting[0] is ticket)
+            finally:
+                self._waiting.remove(ticket)
+                self._changed.notify_all()
+            self._free -= 1
         try:
             yield
         finally:
-            self._slots.release()
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
 
 
 _LOCAL = _Slots(1)  # everything this process computes itself uses every core

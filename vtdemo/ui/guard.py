@@ -6,8 +6,8 @@ of its event, message, state and last-used tables), so each request is checked h
 * a body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses it (file uploads have their
   own quotas, ``ui/uploads.py``);
 * a session hash — in a JSON body, the ``session_hash`` query of ``queue/data``, or the path of ``heartbeat`` and
-  ``stream`` — and an upload's ``upload_id`` must be short and plain (``SESSION_HASH``); a ``fn_index`` must name one of the app's events: anything
-  else is a 422 with one sentence (Gradio would answer 500 with a traceback in the log);
+  ``stream`` — and an upload's ``upload_id`` must be short and plain (``SESSION_HASH``); a ``fn_index`` must name
+  one of the app's events: anything else is a 422 with one sentence (Gradio would answer 500 with a traceback);
 * ``component_server`` (server functions of components this app does not have) is closed, as are the queue-skipping
   ``run/`` routes (``queue(api_open=False)``): every session is then made by a queued event, where ``admission``
   counts each client's sessions (``Sessions``).

@@ -5,10 +5,12 @@ import os
 
 import gradio as gr
 
+from vtdemo import limits
 from vtdemo.ui import validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ChoiceInput
 from vtdemo.ui.errors import user_errors
+from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.zoo import table, weights
 from vtdemo.zoo.cards import UnknownModelError, cards, get_card
 
@@ -56,13 +58,14 @@ SCALING_MODELS, SCALING_SIZES, MAX_SCALING_SIDE = 4, 4, 1024
 
 
 @user_errors
-def scaling_figure(model_ids, sizes: str, progress=gr.Progress()):
+def scaling_figure(model_ids, sizes: str, progress=gr.Progress(), request: gr.Request = None):
     """Latency vs input pixels of up to four classifiers (random weights of the real architectures), log–log, with
-    the fitted exponent of each; measured now, on this server's device."""
-    from vtdemo.bench import bench_scaling
+    the fitted exponent of each; measured now, on this server's device, within the server's time and memory
+    limits (estimated before anything runs), stoppable, taking the heavy slot one point at a time."""
+    from vtdemo.classify.scaling import ScalingError, measure
     from vtdemo.viz.plots import scaling_figure as figure
 
-    model_ids = validate.model_ids(model_ids or [], "models", max_count=SCALING_MODELS)
+    model_ids = list(dict.fromkeys(validate.model_ids(model_ids or [], "models", max_count=SCALING_MODELS)))
     if not model_ids:
         raise gr.Error("Choose at least one classifier.")
     for model_id in model_ids:
@@ -78,10 +81,22 @@ def scaling_figure(model_ids, sizes: str, progress=gr.Progress()):
         largest = 3 * get_card(model_id).preprocess.size
         if sides[-1] > largest:
             raise gr.Error(f"{model_id}: at most {largest} px here (3× its input size); the CLI has no such limit.")
-    with heavy_slot(lambda what: progress(0.0, desc=what)):
-        points, exponents = bench_scaling(model_ids, sides, repeats=1,
-                                          progress=lambda f, what: progress(f, desc=what))
-    return figure(points, exponents)
+    with stoppable(request, "chart") as check:
+        def report(fraction: float, what: str) -> None:
+            check()
+            progress(fraction, desc=what)
+
+        try:
+            points, exponents = measure(model_ids, sides, report=report, max_seconds=limits.max_job_seconds(),
+                                        max_memory_mb=limits.chart_memory_bytes() / 1e6,
+                                        hold=lambda: heavy_slot(lambda what: progress(0.0, desc=what)))
+        except ScalingError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+    return figure(points, exponents), ""
+
+
+def stop_scaling(request: gr.Request):
+    return stopped_message("chart", request)
 
 
 def build(demo: gr.Blocks) -> None:
@@ -112,10 +127,17 @@ def build(demo: gr.Blocks) -> None:
                                              multiselect=True, max_choices=SCALING_MODELS, label="Classifiers",
                                              elem_id="scaling-models")
                 scaling_sizes = gr.Textbox(value="224 448 672", label="Input sides (px)", max_lines=1)
-            scaling_run = gr.Button("Measure", elem_id="scaling-run")
+            with gr.Row():
+                scaling_run = gr.Button("Measure", elem_id="scaling-run", scale=4)
+                scaling_stop = gr.Button("Stop", variant="stop", elem_id="scaling-stop", scale=1, min_width=80)
             scaling_plot = gr.Plot(elem_id="scaling-plot")
-        scaling_run.click(scaling_figure, [scaling_models, scaling_sizes], scaling_plot, api_visibility="private",
-                          concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+            scaling_message = gr.Markdown(elem_id="scaling-message")
+        measuring = scaling_run.click(scaling_figure, [scaling_models, scaling_sizes],
+                                      [scaling_plot, scaling_message],
+                                      api_visibility="private", concurrency_id=HEAVY,
+                                      concurrency_limit=HEAVY_WORKERS)
+        scaling_stop.click(stop_scaling, None, scaling_message, cancels=[measuring], queue=False,
+                           api_visibility="private")
 
         demo.load(models_table, outputs=grid, api_visibility="private")
         demo.load(environment_summary, outputs=environment, api_visibility="private")

@@ -193,13 +193,23 @@ def _compare(image: str | None, models: list[str], mode: str, scale: int, refere
 
     report = on_device.Report(progress, check)
     resolved = [_resolve(m, uploads) for m in models]
-    heavy = heavy_slot(lambda what: report(0.0, what)) if _is_heavy(image, models, scale) \
-        else contextlib.nullcontext()
-    with heavy:
+    with _slot(image, resolved, scale, lambda what: report(0.0, what)):
         comparison = on_device.compare(image, resolved, scale=scale, mode=mode,
                                        reference=reference if mode == "reference" else None, tile=tile or None,
                                        report=report, max_seconds=limits.max_job_seconds())
     return comparison, save_comparison(comparison, report)
+
+
+def _slot(image: str, models: list, scale: int, report=None):
+    """The heavy slot this request needs, if any: a Serve replica's when Ray Serve computes every model's tiles
+    (zoo models only), else this process's own."""
+    if not _is_heavy(image, models, scale):
+        return contextlib.nullcontext()
+    from vtdemo.sr import serve_backend
+
+    on_serve = serve_backend.enabled() and all(isinstance(m, str) for m in models) and \
+        any(m != BICUBIC for m in models)
+    return heavy_slot(report, on_serve=on_serve)
 
 
 def _is_heavy(image: str, models: list, scale: int) -> bool:
@@ -243,8 +253,12 @@ def stop_comparison(request: gr.Request):
     return stopped_message("sr", request)
 
 
+def stop_benchmark(request: gr.Request):
+    return stopped_message("bench", request)
+
+
 @user_errors
-def run_benchmark(files, models, scale, dataset, uploads=None, progress=gr.Progress()):
+def run_benchmark(files, models, scale, dataset, uploads=None, progress=gr.Progress(), request: gr.Request = None):
     """The papers' table on the uploaded high-resolution images (bicubic-degraded ×scale first): Markdown, and the
     table as CSV and Markdown downloads. The images are linked, not copied, into a folder removed afterwards; the
     whole run is refused up front over the server's time limit."""
@@ -258,7 +272,7 @@ def run_benchmark(files, models, scale, dataset, uploads=None, progress=gr.Progr
     if len(files) > limits.max_benchmark_images():
         raise gr.Error(f"At most {limits.max_benchmark_images()} images per run (VTDEMO_MAX_BENCHMARK_IMAGES); "
                        f"{len(files)} were given. The CLI has no such limit: python -m vtdemo benchmark sr FOLDER.")
-    chosen = validate.model_ids(models, "models", max_count=limits.max_compare_models())
+    chosen = list(dict.fromkeys(validate.model_ids(models, "models", max_count=limits.max_compare_models())))
     if not chosen:
         raise gr.Error("Choose at least one model.")
     scale = validate.integer(scale, "scale", 2, 4)
@@ -272,8 +286,8 @@ def run_benchmark(files, models, scale, dataset, uploads=None, progress=gr.Progr
     try:
         for i, path in enumerate(files):
             (folder / f"{i:03d}.png").symlink_to(path)  # decoded by content: the name only has to be an image's
-        with heavy_slot(lambda what: progress(0.0, desc=what)):
-            rows = on_device.sr_benchmark(folder, resolved, scale, report=on_device.Report(progress),
+        with stoppable(request, "bench") as check, heavy_slot(lambda what: progress(0.0, desc=what)):
+            rows = on_device.sr_benchmark(folder, resolved, scale, report=on_device.Report(progress, check),
                                           max_seconds=limits.max_job_seconds())
     finally:
         shutil.rmtree(out / "images", ignore_errors=True)
@@ -310,7 +324,7 @@ def api_upscale(image: str, model_id: str, scale: int = 4) -> str:
             raise gr.Error(f"{model_id} is a {card.task} model, not a super-resolution model.")
         scale = card.scale
     scale = validate.integer(scale, "scale", min(SCALES), max(SCALES))
-    with heavy_slot() if _is_heavy(image, [model_id], scale) else contextlib.nullcontext():
+    with _slot(image, [model_id], scale):
         out = on_device.upscale(image, model_id, scale=scale, max_seconds=limits.max_job_seconds())
     path = run_dir() / f"{safe_name(model_id)}-x{scale}.png"
     out.save(path)
@@ -417,12 +431,17 @@ def build(demo: gr.Blocks) -> None:
                                           label="High-resolution images", elem_id="sr-bench-files")
                 dataset = ChoiceInput(["", "Set5", "Set14", "B100", "Urban100", "Manga109"], value="",
                                       label="These images are (for the paper's number)", elem_id="sr-bench-dataset")
-            bench_run = gr.Button("Benchmark", elem_id="sr-bench-run")
+            with gr.Row():
+                bench_run = gr.Button("Benchmark", elem_id="sr-bench-run", scale=4)
+                bench_stop = gr.Button("Stop", variant="stop", elem_id="sr-bench-stop", scale=1, min_width=80)
             bench_table = gr.Markdown(elem_id="sr-bench-table")
             bench_files_out = gr.File(label="The table as CSV and Markdown", file_count="multiple",
                                       elem_id="sr-bench-downloads")
-        bench_run.click(run_benchmark, [bench_files, models, scale, dataset, uploads], [bench_table, bench_files_out],
-                        api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+        benchmarking = bench_run.click(run_benchmark, [bench_files, models, scale, dataset, uploads],
+                                       [bench_table, bench_files_out], api_visibility="private",
+                                       concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+        bench_stop.click(stop_benchmark, None, bench_table, cancels=[benchmarking],
+                         queue=False, api_visibility="private")
 
         # Stable API endpoints (gradio_client), independent of the page's layout.
         with gr.Column(visible=False):

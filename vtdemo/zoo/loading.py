@@ -3,6 +3,7 @@ two first requests for a model load it once)."""
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,11 +31,25 @@ def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = N
     checkpoint = weights.resolve(card, path, download=download, progress=progress)
     stat = checkpoint.stat()
     key = (card.id, str(device), str(Path(checkpoint).resolve()), stat.st_mtime_ns, stat.st_size)
-    return _CACHE.get_or_compute(
-        key, lambda: builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device))
+    def build():
+        model = builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device)
+        _ZOO_IDS[model] = card.id
+        return model
+
+    return _CACHE.get_or_compute(key, build)
 
 
 _CACHE = Cache("VTDEMO_MODEL_CACHE", default=4)
+_ZOO_IDS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
+
+
+def zoo_id_of(module) -> str | None:
+    """The zoo id ``module`` was loaded as by ``load_model``, or None for any other object (an upload, a module
+    built by a caller), whatever name it goes by."""
+    try:
+        return _ZOO_IDS.get(module)
+    except TypeError:
+        return None
 
 
 def clear_cache() -> None:

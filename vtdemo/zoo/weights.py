@@ -645,8 +645,9 @@ def _check_zip(path: Path, upload: bool) -> None:
         if unpacked > max_bytes:
             raise WeightsError(f"{path.name} unpacks to {_mb(unpacked)}; the limit for checkpoints is "
                                f"{_mb(max_bytes)} ({variable}).")
-        if any(m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for m in members):
-            raise WeightsError(f"{path.name} uses a zip compression PyTorch cannot read.")
+        if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+            # torch.save stores members uncompressed; a compressed one can expand a few MB to gigabytes
+            raise WeightsError(f"{path.name} has compressed members, which torch.save never writes: refused.")
 
 
 def _limit(upload: bool) -> tuple[int, str]:
