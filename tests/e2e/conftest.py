@@ -44,13 +44,19 @@ def classifier_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def app_url(classifier_cache):
+def served(classifier_cache):
+    """(url, Blocks) of the app launched in this process."""
     from vtdemo.ui import build_app, launch
 
     demo = build_app()
     _, url, _ = launch(demo, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/")
+    yield url.rstrip("/"), demo
     demo.close()
+
+
+@pytest.fixture(scope="package")
+def app_url(served):
+    return served[0]
 
 
 def _free_port() -> int:

@@ -12,37 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.e2e.helpers import call, upload
 from vtdemo.ui.components import NOT_UPLOADED
-
-
-def call(url: str, api: str, data: list, headers: dict | None = None, timeout: float = 180) -> tuple[str, object]:
-    """POST /gradio_api/call/<api> then read its event stream: ("complete" | "error", payload), or ("http <code>",
-    detail) when the request was refused before it was queued."""
-    posted = httpx.post(f"{url}/gradio_api/call/{api}", json={"data": data}, headers=headers, timeout=timeout)
-    if posted.status_code != 200:
-        return f"http {posted.status_code}", posted.json().get("detail")
-    event_id = posted.json()["event_id"]
-    event, payload = None, None
-    with httpx.stream("GET", f"{url}/gradio_api/call/{api}/{event_id}", headers=headers, timeout=timeout) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                payload = json.loads(line.split(":", 1)[1].strip() or "null")
-                if event == "error" and isinstance(payload, dict):
-                    payload = payload.get("error")  # the message a visitor sees
-                break
-    return event, payload
-
-
-def upload(url: str, image: Image.Image, headers: dict | None = None) -> dict:
-    """Upload the way the browser does; the FileData (with Gradio's meta marker) of the server's copy."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    r = httpx.post(f"{url}/gradio_api/upload", files={"files": ("img.png", buf.getvalue(), "image/png")},
-                   headers=headers, timeout=60)
-    r.raise_for_status()
-    return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
 
 
 def test_no_server_file_can_be_read_or_probed_through_an_input(app_url, tmp_path):

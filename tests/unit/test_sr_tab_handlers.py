@@ -78,6 +78,23 @@ def test_inspector_crops_are_the_results_crops(tmp_path, zoomed):
     assert np.array_equal(np.asarray(Image.open(crops[0][0])), zoomed(lr, (0.3, 0.7), 6, sr_tab.VIEW))
 
 
+def test_inspector_crops_are_made_once_per_view_and_bounded_on_disk(monkeypatch):
+    from vtdemo.sr.compare import compare
+
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    state = sr_tab.save_comparison(compare(image, ["bicubic"], scale=2, mode="degrade"))
+    folder = Path(state["input"]).parent / "zoom"
+    first = sr_tab.inspector_crops(state, 30.0, 70.0, 3)
+    made = {p: Path(p).stat().st_mtime_ns for p, _ in first}
+    again = sr_tab.inspector_crops(state, 30.2, 69.9, 3.3)  # a client's floats: the same view on the grid
+    assert [p for p, _ in again] == [p for p, _ in first]
+    assert {p: Path(p).stat().st_mtime_ns for p, _ in again} == made  # reused, not written again
+    monkeypatch.setattr(sr_tab, "MAX_CROP_FILES", 12)
+    for i in range(10):  # ten new views, three crops each
+        sr_tab.inspector_crops(state, float(i * 7), 50.0, 2)
+    assert len(list(folder.glob("*.png"))) <= 12
+
+
 def _zlib_level_of_png(path) -> int:
     """The FLEVEL field of the first IDAT's zlib header: 0 fastest … 3 maximum (zlib level 1 → 0, 6 → 2)."""
     data = Path(path).read_bytes()

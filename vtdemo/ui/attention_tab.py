@@ -10,7 +10,7 @@ import numpy as np
 
 from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
-from vtdemo.ui.components import ChoiceInput, ImageUpload, NumberInput
+from vtdemo.ui.components import Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, Radio, Slider
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.availability import usable
@@ -180,13 +180,13 @@ def build(demo: gr.Blocks) -> None:
                                     sources=["upload", "clipboard"], elem_id="att-input", height=320)
                 gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS or p.stem in SCENES],
                             inputs=image)
-                model = gr.Dropdown(choices, value=first, label="Model", elem_id="attn-model")
+                model = Dropdown(choices, value=first, label="Model", elem_id="attn-model")
                 with gr.Row():
                     x = NumberInput(value=0, precision=0, label="x", elem_id="attn-x")
                     y = NumberInput(value=0, precision=0, label="y", elem_id="attn-y")
-                layer = gr.Slider(0, 11, value=11, step=1, label="Layer", elem_id="attn-layer")
-                head = gr.Dropdown(["mean"], value="mean", label="Head", elem_id="attn-head")
-                mode = gr.Radio(_modes(first), value=_modes(first)[0], label="Mode", elem_id="attn-mode")
+                layer = Slider(0, 11, value=11, step=1, label="Layer", elem_id="attn-layer")
+                head = Dropdown(["mean"], value="mean", label="Head", elem_id="attn-head")
+                mode = Radio(_modes(first), value=_modes(first)[0], label="Mode", elem_id="attn-mode")
                 show = gr.Button("Show", variant="primary", elem_id="attn-show")
             with gr.Column(scale=3, min_width=420):
                 info = gr.Markdown(elem_id="attn-info")
@@ -219,9 +219,9 @@ def build(demo: gr.Blocks) -> None:
                 compare_models = ChoiceInput(choices, value=[v for _, v in choices][:MAX_COMPARE], multiselect=True,
                                              max_choices=MAX_COMPARE, label=f"Models (up to {MAX_COMPARE})",
                                              elem_id="attn-compare-models")
-                depth = gr.Slider(0, 1, value=1, step=0.05, label="Relative depth", elem_id="attn-compare-depth")
+                depth = Slider(0, 1, value=1, step=0.05, label="Relative depth", elem_id="attn-compare-depth")
                 compare_head = gr.Textbox(value="mean", label="Head ('mean' or an index)", max_lines=1)
-                shared = gr.Checkbox(value=False, label="One colour scale for all")
+                shared = Checkbox(value=False, label="One colour scale for all")
             compare_run = gr.Button("Compare at (x, y)", elem_id="attn-compare-run")
             compare_gallery = gr.Gallery(columns=2, height="auto", format="png", object_fit="contain",
                                          elem_id="attn-compare", label="The same query in each model")

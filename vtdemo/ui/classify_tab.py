@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vtdemo.classify.labels import label_names
-from vtdemo.ui.components import HeadlineLabel, ImageUpload, NumberInput
+from vtdemo.ui.components import Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.availability import unavailable, usable
@@ -106,9 +106,9 @@ def build(demo: gr.Blocks) -> None:
                                     sources=["upload", "clipboard"], elem_id="cls-input", height=320)
                 gr.Examples(photos, inputs=image, label="Examples (a rendered golf ball; scikit-image's public-domain "
                             "photos)")
-                models = gr.Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
+                models = Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
                                      max_choices=SLOTS, label=f"Classifiers (up to {SLOTS})", elem_id="cls-models")
-                top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="Top-k")
+                top_k = Slider(1, MAX_TOP_K, value=5, step=1, label="Top-k")
                 with gr.Accordion("Classifiers not available here", open=False):
                     gr.Markdown(unavailable_classifiers())
                 run = gr.Button("Classify", variant="primary", elem_id="cls-run")

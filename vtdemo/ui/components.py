@@ -148,6 +148,34 @@ class ChoiceInput(_Passthrough, _GradioFrontEnd, gr.Dropdown):
     """``gr.Dropdown`` whose value reaches the handler's checks as sent."""
 
 
+class _Quiet:
+    """Gradio's own checks of the value, answered in one sentence: Gradio's message repeats the client's value (a
+    megabyte, if that is what was sent) and its log gets a traceback for every such request."""
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:
+            raise gr.Error(f"{self.label or 'A control'}: the value sent is not one this control offers.",
+                           print_exception=False) from None
+
+
+class Dropdown(_Quiet, _GradioFrontEnd, gr.Dropdown):
+    """``gr.Dropdown`` whose refusals are one sentence."""
+
+
+class Radio(_Quiet, _GradioFrontEnd, gr.Radio):
+    """``gr.Radio`` whose refusals are one sentence."""
+
+
+class Slider(_Quiet, _GradioFrontEnd, gr.Slider):
+    """``gr.Slider`` whose refusals are one sentence."""
+
+
+class Checkbox(_Quiet, _GradioFrontEnd, gr.Checkbox):
+    """``gr.Checkbox`` whose refusals are one sentence."""
+
+
 class HeadlineLabel(_GradioFrontEnd, gr.Label):
     """``gr.Label`` that also takes ``{"label": headline, "confidences": [{"label", "confidence"}, ...]}``: a headline
     other than the top class (a warning), with the probabilities still listed."""

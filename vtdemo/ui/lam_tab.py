@@ -13,7 +13,7 @@ from vtdemo.sr.lam import CONTEXT
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import sr_choices as model_choices
-from vtdemo.ui.components import ImageUpload, NumberInput
+from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, save_png
@@ -208,12 +208,12 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     x = NumberInput(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
                     y = NumberInput(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
-                scale = gr.Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
-                models = gr.Dropdown(model_choices(4), value=[BICUBIC] + [v for _, v in model_choices(4)][1:2],
+                scale = Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
+                models = Dropdown(model_choices(4), value=[BICUBIC] + [v for _, v in model_choices(4)][1:2],
                                      multiselect=True, max_choices=MAX_LAM_MODELS,
                                      label=f"Models (up to {MAX_LAM_MODELS})", elem_id="lam-models")
-                steps = gr.Slider(5, limits.max_lam_steps(), value=50, step=5, label="Path steps (the paper: 50)")
-                fast = gr.Checkbox(value=True, label=f"Fast: attribute only within {CONTEXT} input px of the box "
+                steps = Slider(5, limits.max_lam_steps(), value=50, step=5, label="Path steps (the paper: 50)")
+                fast = Checkbox(value=True, label=f"Fast: attribute only within {CONTEXT} input px of the box "
                                    "(exact for local models, an approximation for global channel attention)")
                 with gr.Row():
                     run = gr.Button("Compute LAM", variant="primary", elem_id="lam-run", scale=3)
@@ -229,12 +229,12 @@ def build(demo: gr.Blocks) -> None:
         gr.Markdown("### HAT attention for a clicked pixel")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                hat_model = gr.Dropdown(hat_choices, value=first_hat, label="HAT model", elem_id="att-model")
-                group = gr.Slider(0, groups - 1, value=0, step=1, label="Group (RHAG)",
+                hat_model = Dropdown(hat_choices, value=first_hat, label="HAT model", elem_id="att-model")
+                group = Slider(0, groups - 1, value=0, step=1, label="Group (RHAG)",
                                   elem_id="att-group")
-                block = gr.Slider(0, blocks - 1, value=min(1, blocks - 1), step=1,
+                block = Slider(0, blocks - 1, value=min(1, blocks - 1), step=1,
                                   label="Block (even: W-MSA, odd: SW-MSA, last: OCAB)", elem_id="att-block")
-                head = gr.Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
+                head = Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
                                    label="Head", elem_id="att-head")
                 show = gr.Button("Show attention at (x, y)", elem_id="att-run")
             with gr.Column(scale=3, min_width=420):

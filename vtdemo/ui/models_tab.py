@@ -8,7 +8,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui import validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
-from vtdemo.ui.components import ChoiceInput
+from vtdemo.ui.components import ChoiceInput, Dropdown
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.zoo import table, weights
@@ -111,7 +111,7 @@ def build(demo: gr.Blocks) -> None:
                             interactive=False, wrap=True, max_height=520, label="Model zoo",
                             elem_id="models-table")
         with gr.Row(equal_height=True):
-            choice = gr.Dropdown(choices=[(f"{c.id} — {c.name}", c.id) for c in cards()], value="hat-x4",
+            choice = Dropdown(choices=[(f"{c.id} — {c.name}", c.id) for c in cards()], value="hat-x4",
                                  label="Model", scale=3)
             fetch = gr.Button("Fetch weights", variant="primary", scale=1)
             refresh = gr.Button("Refresh status", scale=1)

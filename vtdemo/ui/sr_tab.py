@@ -15,7 +15,7 @@ from vtdemo.sr.compare import MODES as COMPARE_MODES
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
-from vtdemo.ui.components import ChoiceInput, FileUpload, FilesUpload, ImageUpload, NumberInput
+from vtdemo.ui.components import ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio, Slider
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, safe_name, save_png
@@ -32,6 +32,8 @@ MODE_LABELS = {"lr": "Low-res: upscale it",
 MODES = [(MODE_LABELS[m], m) for m in COMPARE_MODES]
 VIEW = 256  # inspector crop side in pixels
 MAX_ZOOM = 16
+CENTRE_STEP = 0.5  # the inspector's centre, in percent of the image: crops are made for this grid only
+MAX_CROP_FILES = 240  # crops kept per comparison (the oldest go first)
 
 
 # --- model choices --------------------------------------------------------------------------------------------
@@ -129,7 +131,9 @@ def save_comparison(comparison, progress=None) -> dict:
 
 @user_errors
 def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> list[tuple[str, str]]:
-    """(image path, caption) of the same region of the input, every result and the reference."""
+    """(image path, caption) of the same region of the input, every result and the reference. The centre is
+    rounded to CENTRE_STEP and the zoom to a whole factor (the slider's steps), so a view asked again is the files
+    made before, and a client cannot fill the disk with crops of every float."""
     from PIL import Image
 
     from vtdemo.viz.zoom import zoom_crop
@@ -137,7 +141,8 @@ def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> li
     if not state:
         return []
     cx, cy = validate.number(cx, "Centre x", 0, 100), validate.number(cy, "Centre y", 0, 100)
-    zoom = validate.number(zoom, "Zoom", 1, MAX_ZOOM)
+    cx, cy = round(cx / CENTRE_STEP) * CENTRE_STEP, round(cy / CENTRE_STEP) * CENTRE_STEP
+    zoom = round(validate.number(zoom, "Zoom", 1, MAX_ZOOM))
     center, folder = (cx / 100, cy / 100), Path(state["input"]).parent / "zoom"
     folder.mkdir(exist_ok=True)
     items = [("input", state["input"], zoom * state["scale"], "input (nearest)")]
@@ -146,12 +151,21 @@ def inspector_crops(state: dict | None, cx: float, cy: float, zoom: float) -> li
         items.append(("reference", state["reference"], zoom, "HR reference"))
     out = []
     for key, path, factor, caption in items:
-        with Image.open(path) as img:
-            crop = zoom_crop(img, center, factor, VIEW)
-        target = folder / f"{key}-{cx:.1f}-{cy:.1f}-{zoom:g}.png"
-        save_png(crop, target)
+        target = folder / f"{key}-{cx:.1f}-{cy:.1f}-{zoom}.png"
+        if not target.is_file():
+            with Image.open(path) as img:
+                crop = zoom_crop(img, center, factor, VIEW)
+            save_png(crop, target)
         out.append((str(target), caption))
+    _keep_newest(folder, MAX_CROP_FILES, keep={p for p, _ in out})
     return out
+
+
+def _keep_newest(folder: Path, most: int, keep: set[str]) -> None:
+    files = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime)
+    for old in files[: max(0, len(files) - most)]:
+        if str(old) not in keep:
+            old.unlink(missing_ok=True)
 
 
 def slider_pair(state: dict | None, left: str | None, right: str | None):
@@ -355,13 +369,13 @@ def build(demo: gr.Blocks) -> None:
                 image = ImageUpload(type="filepath", image_mode=None,
                                     label="Image (click to centre the zoom inspector)",
                                     sources=["upload", "clipboard"], elem_id="sr-input", height=240)
-                mode = gr.Radio(MODES, value="lr", elem_id="sr-mode",
+                mode = Radio(MODES, value="lr", elem_id="sr-mode",
                                 label="What is this image? (high-res: bicubic ×scale down, then scored, as in the "
                                       "papers)")
                 reference = ImageUpload(type="filepath", image_mode=None, label="High-resolution reference",
                                         visible=False, elem_id="sr-reference", height=200)
-                scale = gr.Radio(scale_choices(SCALES), value=4, label="Scale", elem_id="sr-scale")
-                models = gr.Dropdown(model_choices(4), value=default_models(4), multiselect=True,
+                scale = Radio(scale_choices(SCALES), value=4, label="Scale", elem_id="sr-scale")
+                models = Dropdown(model_choices(4), value=default_models(4), multiselect=True,
                                      max_choices=limits.max_compare_models(), label="Models (up to "
                                      f"{limits.max_compare_models()})", elem_id="sr-models")
                 with gr.Row():  # the action stays in the first screen: examples and options come after it
@@ -378,20 +392,20 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Accordion("Models not available here", open=False):
                     unavailable = gr.Markdown(unavailable_models(4), elem_id="sr-unavailable")
                 with gr.Accordion("Advanced", open=False):
-                    tile = gr.Slider(0, limits.max_tile(), value=0, step=32,
-                                     label="Tile size in LR pixels (0 = automatic)")
+                    tile = Slider(0, limits.max_tile(), value=0, step=32, elem_id="sr-tile",
+                                  label="Tile size in LR pixels (0 = automatic)")
             with gr.Column(scale=3, min_width=420):
                 summary = gr.Markdown(elem_id="sr-summary")
                 with gr.Row():
-                    left = gr.Dropdown(label="Slider: left", elem_id="sr-left")
-                    right = gr.Dropdown(label="Slider: right", elem_id="sr-right")
+                    left = Dropdown(label="Slider: left", elem_id="sr-left")
+                    right = Dropdown(label="Slider: right", elem_id="sr-right")
                 slider = gr.ImageSlider(type="filepath", format="png", label="Compare (scroll to zoom, drag to pan)",
                                         elem_id="sr-slider", max_height=520)
                 with gr.Group():
                     with gr.Row():
-                        cx = gr.Slider(0, 100, value=50, step=0.1, label="Centre x (%)", elem_id="sr-cx")
-                        cy = gr.Slider(0, 100, value=50, step=0.1, label="Centre y (%)", elem_id="sr-cy")
-                        zoom = gr.Slider(1, MAX_ZOOM, value=4, step=1, label="Zoom", elem_id="sr-zoom")
+                        cx = Slider(0, 100, value=50, step=0.1, label="Centre x (%)", elem_id="sr-cx")
+                        cy = Slider(0, 100, value=50, step=0.1, label="Centre y (%)", elem_id="sr-cy")
+                        zoom = Slider(1, MAX_ZOOM, value=4, step=1, label="Zoom", elem_id="sr-zoom")
                     inspector = gr.Gallery(label="Zoom inspector: the same region of every result (nearest-neighbour)",
                                            columns=3, height="auto", format="png", elem_id="sr-inspector",
                                            object_fit="contain", allow_preview=True)
