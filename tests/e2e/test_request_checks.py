@@ -32,15 +32,19 @@ def join(url: str, fn: int, data: list, session: str, headers: dict | None = Non
                             "trigger_id": None})
 
 
-def completed(url: str, session: str, timeout: float = 120) -> dict:
-    """The first process_completed message of ``session``'s stream (what the page reads)."""
+def completed(url: str, session: str, timeout: float = 120, count: int = 1):
+    """The first process_completed message of ``session``'s stream (what the page reads), or the first ``count``
+    of them in the order they came (one stream: the page opens one per session)."""
+    found = []
     with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session},
                       timeout=timeout) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:"):
                 message = json.loads(line[5:])
                 if message.get("msg") == "process_completed":
-                    return message
+                    found.append(message)
+                    if len(found) == count:
+                        return found[0] if count == 1 else found
     raise AssertionError("the stream ended without a result")
 
 

@@ -10,7 +10,8 @@
 * **Sessions**: an address holds at most VTDEMO_MAX_SESSIONS_PER_CLIENT live sessions; a new one evicts that
   address's own least recently used session, never another visitor's.
 * **Heavy work**: one heavy slot for what this process computes (a model over an image, LAM, a checkpoint load, a
-  chart) and, with VTDEMO_RAY_SERVE, one slot per Serve replica for SR jobs whose tiles the replicas compute.
+  chart) and, with VTDEMO_RAY_SERVE, one slot per Serve replica for SR jobs whose tiles the replicas compute;
+  slots too are granted in turns by address.
 
 Jobs whose estimated time is over the limit are refused by the tasks themselves (``max_seconds``).
 """
@@ -207,35 +208,57 @@ HEAVY_WORKERS = 4
 
 
 class _Slots:
-    """A bounded number of holders, served strictly in arrival order (a job that releases its slot between steps
-    and asks again queues behind those already waiting); says how many jobs are ahead while one waits."""
+    """A bounded number of holders, granted in turns by address: of the jobs waiting, the next slot goes to the one
+    whose address has had the fewest turns while it was active (ties: the earliest), so a pile of one address's
+    jobs — or one job that takes the slot again for each step — lets the others in. Says how many jobs are ahead
+    while one waits."""
 
     def __init__(self, count: int):
         self._free = count
-        self._waiting: list[object] = []
+        self._waiting: list[tuple[object, str]] = []
+        self._turns: Counter = Counter()  # per address with a job waiting or holding
+        self._holding: Counter = Counter()
         self._changed = threading.Condition()
+
+    def _next(self):
+        return min(self._waiting, key=lambda w: (self._turns[w[1]], self._waiting.index(w)))[0]
 
     @contextlib.contextmanager
     def hold(self, report: Callable[[str], None] | None = None):
-        ticket = object()
+        ticket, client = object(), _current_client()
         with self._changed:
-            ahead = len(self._waiting) + (0 if self._free else 1)
-            self._waiting.append(ticket)
-        if report and ahead and not (self._free and self._waiting[0] is ticket):
+            self._waiting.append((ticket, client))
+            ahead = len(self._waiting) - 1 + (0 if self._free else 1)
+            must_wait = not (self._free and self._next() is ticket)
+        if report and ahead and must_wait:
             report(f"waiting for {ahead} job(s) ahead of this one")
         with self._changed:
             try:
-                self._changed.wait_for(lambda: self._free > 0 and self._waiting[0] is ticket)
+                self._changed.wait_for(lambda: self._free > 0 and self._next() is ticket)
             finally:
-                self._waiting.remove(ticket)
+                self._waiting.remove((ticket, client))
                 self._changed.notify_all()
             self._free -= 1
+            self._turns[client] += 1
+            self._holding[client] += 1
         try:
             yield
         finally:
             with self._changed:
                 self._free += 1
+                self._holding[client] -= 1
+                if not self._holding[client] and all(c != client for _, c in self._waiting):
+                    del self._turns[client], self._holding[client]  # inactive: it starts afresh next time
                 self._changed.notify_all()
+
+
+def _current_client() -> str:
+    """The address of the request this thread works for (Gradio sets it for the event's handler), or "" outside
+    a request."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    return client_address(request) if request is not None else ""
 
 
 _LOCAL = _Slots(1)  # everything this process computes itself uses every core
