@@ -154,6 +154,11 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
                         "$RAY_ADDRESS, else start Ray on this machine)")
 
 
+def shown(path) -> str:
+    """A file name fit for a terminal: control characters (escape sequences, newlines) written as \\xNN."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(path))
+
+
 # images/s even below one per second (tqdm's default turns the rate into s/image there), and the time left
 BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
 
@@ -180,15 +185,15 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             bar = tqdm(total=what, unit="image", desc=title, bar_format=BAR) if what else None
             if bar is not None and args.engine == "ray":
                 bar.set_postfix_str("starting Ray workers (each loads the model)")
-        elif event == "keep":  # finished ones ("skip") are only counted
-            print(f"skip {what}: {detail}")
+        elif event in ("keep", "ignore"):  # finished ones ("skip") are only counted
+            print(f"skip {shown(what)}: {shown(detail)}")
         elif event == "fail":
-            (bar.write if bar else print)(f"fail {what}: {detail}")
+            (bar.write if bar else print)(f"fail {shown(what)}: {shown(detail)}")
             if bar is not None:
                 bar.update(1)
         elif event == "done":
             bar.update(1)
-            bar.write(f"{what} ({detail})")
+            bar.write(f"{shown(what)} ({detail})")
 
     try:
         device = torch.device(args.device) if args.device else default_device()
@@ -197,11 +202,12 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             check_precision(used, device)
         job = UpscaleJob(args.model, args.scale if args.model == BICUBIC else None, args.device, used, args.tile,
                          args.backend)
-        summary = upscale_folder(args.inputs, job, args.output, force=args.force, plan=_plan(args), report=report,
+        summary = upscale_folder(args.inputs, job, args.output, force=args.force, follow_links=args.follow_links,
+                                 plan=_plan(args), report=report,
                                  tile_progress=lambda f, what: bar and bar.set_postfix_str(what))
     except (UnknownModelError, ValueError, OSError, weights.WeightsError, builders.BuildError, EngineError,
             ManifestBusy) as exc:  # OSError: a folder that cannot be written, a full disk (what finished is kept)
-        print(f"vtdemo upscale: {exc}", file=sys.stderr)
+        print(f"vtdemo upscale: {shown(exc)}", file=sys.stderr)
         return 2
     finally:
         if bar is not None:
@@ -212,7 +218,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     rate = f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)" if summary.done else ""
     print(f"{len(summary.done)} upscaled{rate}, {len(summary.skipped)} already done, {len(summary.failed)} failed")
     for src, reason in summary.failed:
-        print(f"  failed: {src}: {reason}")
+        print(f"  failed: {shown(src)}: {shown(reason)}")
     return 0 if summary.ok else 1
 
 
@@ -444,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
                          "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")
     up.add_argument("--force", action="store_true", help="overwrite outputs this tool did not write")
+    up.add_argument("--follow-links", action="store_true", help="read links in an input folder that point outside "
+                    "it (left out by default)")
     _add_engine_options(up)
     up.set_defaults(func=_cmd_upscale)
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from vtdemo.batch.engines import EngineError, Plan
 from vtdemo.batch.manifest import NAME, Manifest, ManifestBusy
-from vtdemo.batch.upscale import UpscaleJob, upscale_folder
+from vtdemo.batch.upscale import UMASK, UpscaleJob, upscale_folder
 from vtdemo.cli import main
 from vtdemo.sr.engine import upscale
 
@@ -240,6 +240,41 @@ def test_links_planted_in_the_output_folder_are_never_written_through(tmp_path, 
     (other / NAME).symlink_to(victim)
     assert main(["upscale", str(folder), "-m", "bicubic", "-o", str(other)]) == 2
     assert "must be a plain file" in capsys.readouterr().err and victim.read_text() == "keep"
+
+
+def test_a_hostile_input_folder_hides_nothing_silently_and_cannot_reach_outside(tmp_path, capsys):
+    folder = make_folder(tmp_path, corrupt=False)
+    out = tmp_path / "out"
+    # a manifest planted among the inputs, claiming two of them as this tool's results
+    planted = [{"output": name, "status": "done", "output_sha256": "0" * 64} for name in ("a.png", "c.png")]
+    planted.append({"output": "b.jpg", "status": "done",
+                    "output_sha256": hashlib.sha256((folder / "b.jpg").read_bytes()).hexdigest()})
+    (folder / NAME).write_text("".join(json.dumps(r) + "\n" for r in planted))
+    secret = tmp_path / "elsewhere" / "secret.png"
+    secret.parent.mkdir()
+    Image.new("RGB", (8, 8), "red").save(secret)
+    (folder / "link.png").symlink_to(secret)  # a link out of the folder
+    escape = "\x1b[2J\x1b]0;pwned\x07"
+    Image.new("RGB", (8, 8), "blue").save(folder / f"x{escape}.png")
+    assert main(["upscale", str(folder), "-m", "bicubic", "--scale", "2", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    made = sorted(p.name for p in out.glob("*.png"))
+    assert made == sorted(["a_bicubic_x2.png", "b_bicubic_x2.png", "c_bicubic_x2.png", "d_bicubic_x2.png",
+                           f"x{escape}_bicubic_x2.png"])  # the manifest hid nothing (another folder is written)
+    assert "link.png: a link to a file outside its folder" in printed and "secret" not in " ".join(made)
+    assert "\x1b" not in printed and "x\\x1b[2J\\x1b]0;pwned\\x07" in printed  # escaped, not run by the terminal
+    assert all((p.stat().st_mode & 0o777) == 0o666 & ~UMASK for p in out.glob("*.png"))  # as the umask says
+    assert main(["upscale", str(folder / "link.png"), "-m", "bicubic", "--scale", "2", "-o",
+                 str(tmp_path / "named.png")]) == 0  # a link the user names is read
+    assert main(["upscale", str(folder), "-m", "bicubic", "--scale", "2", "-o", str(tmp_path / "all"),
+                 "--follow-links"]) == 0
+    assert (tmp_path / "all" / "link_bicubic_x2.png").is_file()
+    # into the input folder itself, a record only hides the file whose bytes it recorded (b.jpg), and says so
+    capsys.readouterr()
+    assert main(["upscale", str(folder), "-m", "bicubic", "--scale", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "b.jpg: a result of an earlier run" in printed and (folder / "a_bicubic_x2.png").is_file()
+    assert not (folder / "b_bicubic_x2.png").exists()
 
 
 def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path):

@@ -38,14 +38,15 @@ def _records(lines) -> dict[str, dict]:
     return records
 
 
-def recorded_outputs(folder: Path) -> set[str]:
-    """The names of the files a manifest in ``folder`` says this tool wrote (read without locking): they are never
-    taken as inputs, so a rerun into the input folder does not upscale its own results."""
+def recorded_outputs(folder: Path) -> dict[str, str | None]:
+    """The files a manifest in ``folder`` says this tool wrote or was writing (read without locking): name ->
+    the sha256 it recorded for the file (None while it was being written)."""
     try:
         with open(Path(folder) / NAME, encoding="utf-8", errors="replace") as f:
-            return {name for name, r in _records(f).items() if r.get("status") in ("done", "writing")}
+            return {name: r.get("output_sha256") if r.get("status") == "done" else None
+                    for name, r in _records(f).items() if r.get("status") in ("done", "writing")}
     except OSError:
-        return set()
+        return {}
 
 
 class Manifest:

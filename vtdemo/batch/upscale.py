@@ -23,18 +23,50 @@ from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
 from vtdemo.zoo.weights import sha256_of
 
 
-def collect_images(inputs: list[str]) -> list[Path]:
-    """Files as given, folders expanded to the images they hold (sorted, not recursive)."""
-    found = []
+def collect_images(inputs: list[str], follow_links: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files as given, folders expanded to the images they hold (sorted, not recursive); and the entries of a
+    folder left out with the reason: a link to a file outside that folder, unless ``follow_links`` (a folder
+    someone else filled could otherwise make the tool read, and write next to, any file this user can read)."""
+    found, left_out = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            inside = item.resolve()
+            for p in sorted(item.iterdir()):
+                if not (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+                    continue
+                if p.is_symlink() and not follow_links and p.resolve().parent != inside:
+                    left_out.append((p, "a link to a file outside its folder (--follow-links to read it)"))
+                    continue
+                found.append(p)
         elif item.is_file():
-            found.append(item)
+            found.append(item)  # named by the user: taken as it is
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
     seen = set()  # the same file named twice is one input
-    return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
+    return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))], left_out
+
+
+def _own_results(images: list[Path], output: str | None) -> dict[Path, str]:
+    """The inputs that are this tool's own results in a folder this run writes to (a rerun into the input folder):
+    a manifest there records them, and a finished one still has the bytes it recorded. Path -> why it is left out.
+    A manifest anywhere else, or a record that does not match the file, hides nothing."""
+    out_dir = Path(output).resolve() if output and (Path(output).is_dir() or output.endswith(("/", "\\"))) \
+        else None
+    records: dict[Path, dict] = {}
+    own = {}
+    for p in images:
+        folder = p.parent.resolve()
+        if output is not None and folder != out_dir:
+            continue
+        recorded = records.setdefault(folder, recorded_outputs(folder))
+        if p.name not in recorded:
+            continue
+        sha = recorded[p.name]
+        if sha is None:
+            own[p] = "an unfinished result of an earlier run (its manifest says so)"
+        elif sha == sha256_of(p):
+            own[p] = "a result of an earlier run (its manifest records these bytes)"
+    return own
 
 
 def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
@@ -134,8 +166,17 @@ class Summary:
 
 # report(event, what, detail) for a progress display: ("todo", count of images to compute, "<model> ×<scale>"),
 # ("skip", output, why: finished earlier), ("keep", output, why: not the tool's file), ("done", output, "W×H"),
-# ("fail", input, reason)
+# ("fail", input, reason), ("ignore", input, why it is not an input: a link out of its folder, a result of ours)
 Report = Callable[[str, "Path | int", str], None]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # read once, at import (setting it is process-wide)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -144,6 +185,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     not followed)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".part", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)  # as any file this user creates (mkstemp's files are 0600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -174,16 +216,20 @@ def describe(job: UpscaleJob) -> tuple[str, int, str]:
 
 
 def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None, *, force: bool = False,
-                   plan: Plan = Plan(), report: Report | None = None,
+                   follow_links: bool = False, plan: Plan = Plan(), report: Report | None = None,
                    tile_progress: "Callable[[float, str], None] | None" = None) -> Summary:
     """Upscale every image of ``inputs`` (files or folders) into ``output`` (see ``output_paths``), skipping what
     the output folder's manifest says is finished. Raises before any work for a bad model, engine or layout.
     ``tile_progress(fraction, what)`` hears of each tile of the image at hand (local engine)."""
     report = report or (lambda *_: None)
     name, scale, model_sha = describe(job)
-    ours: dict[Path, set[str]] = {}  # per folder, the files a manifest there says this tool wrote
-    images = [p for p in collect_images(inputs)
-              if p.name not in ours.setdefault(p.parent, recorded_outputs(p.parent))]
+    images, left_out = collect_images(inputs, follow_links)
+    for path, why in left_out:
+        report("ignore", path, why)
+    own = _own_results(images, output)
+    for path, why in own.items():
+        report("ignore", path, why)
+    images = [p for p in images if p not in own]
     tag = f"{name}_x{scale}".replace("/", "_")
     summary = Summary()
     start = time.perf_counter()
