@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,8 +32,9 @@ def test_upscale_through_ray_serve_replicas(tmp_path):
     image = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(image)
     port = _free_port()
+    secret = "hf_" + os.urandom(12).hex()  # a Space's token: it must reach no Ray process or log
     env = dict(os.environ, VTDEMO_RAY_SERVE="local", VTDEMO_RAY_SERVE_REPLICAS="1", VTDEMO_TILE="32",
-               GRADIO_ANALYTICS_ENABLED="False")
+               GRADIO_ANALYTICS_ENABLED="False", HF_TOKEN=secret)
     server = subprocess.Popen([sys.executable, "-m", "vtdemo", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -56,6 +58,9 @@ def test_upscale_through_ray_serve_replicas(tmp_path):
             ray.shutdown()
         tiles = count_tiles(50, 70, 32, 8)
         assert tiles > 1 and stats["tiles"] == tiles and stats["pid"] != server.pid
+        leaked = [str(p) for p in Path("/tmp/ray").glob("session_*/logs/**/*") if p.is_file() and
+                  secret.encode() in p.read_bytes()]
+        assert leaked == [], leaked  # Ray writes a job's runtime environment to its logs in clear
     finally:
         server.send_signal(signal.SIGINT)  # a normal exit: the server's Ray is shut down with it
         try:
