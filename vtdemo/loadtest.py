@@ -5,9 +5,11 @@ warm-up, at its peak, after each round).
 Without ``--url`` a server is started as a separate process (``python -m vtdemo serve``) so that its memory is
 measured apart from the clients'. It trusts X-Forwarded-For (as behind a Space's proxy), so each simulated user is a
 client of its own address. ``--fresh-sessions`` opens a new session for every request (what many one-off API callers
-do: each costs the server some memory until it is dropped). ``--attack`` adds one hostile client: decompression-bomb
-and extreme-aspect images, server paths sent without Gradio's marker, and a flood of heavy requests; the report says
-how it was answered and what the honest clients saw meanwhile.
+do: each costs the server some memory until it is dropped). ``--attack`` adds hostile clients: decompression-bomb
+and extreme-aspect images, server paths sent without Gradio's marker, a flood of heavy requests, a flood of
+megabyte-long session hashes, a flood of fresh sessions while a victim's session holds an uploaded model (is it
+still there afterwards?), and a classroom — several honest users behind one address; the report says how each was
+answered and what the honest clients saw meanwhile (their latency, failures and wrong answers).
 """
 from __future__ import annotations
 
@@ -146,6 +148,142 @@ def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
     outcomes.append(f"flood of 20 heavy upscales: {done} ran, {refused} refused")
 
 
+CLASSROOM = "198.51.100.200"  # one address, several honest users
+
+
+def _raw(url: str):
+    """(join(fn, data, session, headers) -> status, result(session) -> process_completed message) over raw HTTP,
+    and the app's config."""
+    import json
+
+    import httpx
+
+    base = url.rstrip("/")
+    config = httpx.get(f"{base}/config", timeout=30).json()
+
+    def join(fn: int, data: list, session: str, headers: dict) -> int:
+        return httpx.post(f"{base}/gradio_api/queue/join", headers=headers, timeout=60,
+                          json={"data": data, "fn_index": fn, "session_hash": session, "event_data": None,
+                                "trigger_id": None}).status_code
+
+    def result(session: str) -> dict:
+        with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session},
+                          timeout=300) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:") and '"process_completed"' in line:
+                    return json.loads(line[5:])
+        return {"success": False, "output": {"error": "the stream ended"}}
+
+    return join, result, config
+
+
+def _fn(config: dict, trigger_elem: str, event: str) -> int:
+    """The fn index of the page's ``event`` on the component ``trigger_elem``."""
+    elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    return next(d["id"] for d in config["dependencies"]
+                if any(elem.get(t[0]) == trigger_elem and t[1] == event for t in d.get("targets", [])))
+
+
+def _session_hash_flood(url: str, outcomes: list[str], count: int = 300) -> None:
+    """Joins whose session hash is 1.9 MB (under the body limit): Gradio keeps a hash in several tables."""
+    join, _, config = _raw(url)
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "models")
+    statuses: dict[int, int] = {}
+    for i in range(count):
+        status = join(fn, [], f"{i:06d}" + "S" * 1_900_000, {"X-Forwarded-For": ATTACKER})
+        statuses[status] = statuses.get(status, 0) + 1
+    outcomes.append(f"session-hash flood ({count} joins, 1.9 MB hashes): HTTP " +
+                    ", ".join(f"{k} ×{v}" for k, v in sorted(statuses.items())))
+
+
+def _tiny_checkpoint(folder: Path) -> str:
+    import torch
+    from safetensors.torch import save_file
+
+    from vtdemo.models.hat import HAT
+
+    torch.manual_seed(0)
+    model = HAT(upscale=4, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
+                squeeze_factor=4, num_feat=8, mlp_ratio=1.0)
+    path = folder / "mine.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return str(path)
+
+
+def _session_eviction(url: str, folder: Path, image: str, outcomes: list[str], count: int = 700) -> None:
+    """A victim uploads a checkpoint into its session; one client then opens ``count`` fresh sessions (four at a
+    time); does the victim's comparison with its uploaded model still run?"""
+    import httpx
+
+    join, result, config = _raw(url)
+    base, victim = url.rstrip("/"), {"X-Forwarded-For": "192.0.2.99"}
+
+    def uploaded(path: str, headers: dict) -> dict:
+        with open(path, "rb") as f:
+            r = httpx.post(f"{base}/gradio_api/upload", files={"files": (Path(path).name, f.read())},
+                           headers=headers, timeout=60)
+        return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    checkpoint = uploaded(_tiny_checkpoint(folder), victim)
+    join(_fn(config, "sr-checkpoint", "upload"), [checkpoint, 4, None, ["bicubic"]], "victim000001", victim)
+    loaded = result("victim000001")["success"]
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "models")
+    start = time.perf_counter()
+
+    opened = []
+
+    def flood(part: int) -> None:
+        for i in range(part, count, 4):
+            if join(fn, [], f"evict{i:06d}", {"X-Forwarded-For": ATTACKER}) == 200:
+                opened.append(i)
+                result(f"evict{i:06d}")
+
+    threads = [threading.Thread(target=flood, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    picture = uploaded(image, victim)
+    join(_fn(config, "sr-run", "click"), [picture, ["upload:1"], "lr", 4, None, None, 0, 50, 50, 4], "victim000001", victim)
+    answer = result("victim000001")
+    kept = "still runs" if answer.get("success") else f"is gone ({str(answer['output'].get('error'))[:60]})"
+    outcomes.append(f"session flood ({len(opened)} of {count} fresh sessions from one address accepted in "
+                    f"{seconds:.0f} s): the victim's "
+                    f"uploaded model {'(loaded) ' if loaded else '(never loaded) '}{kept}")
+
+
+def _classroom(url: str, image: str, expected: dict, users: int, outcomes: list[str]) -> None:
+    """``users`` honest users behind one address, each its own session, two upscales each, all at once."""
+    from gradio_client import Client, handle_file
+
+    latencies, failures, lock = [], [], threading.Lock()
+
+    def student() -> None:
+        client = Client(url, verbose=False, headers={"X-Forwarded-For": CLASSROOM})
+        for _ in range(2):
+            start = time.perf_counter()
+            try:
+                answer = _answer(client.predict(handle_file(image), "hat-demo-x4", 4, api_name="/upscale"))
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+                    if answer != expected["/upscale"]:
+                        failures.append("a different answer")
+            except Exception as exc:  # noqa: BLE001 - the outcome
+                with lock:
+                    failures.append(str(exc)[:80])
+
+    threads = [threading.Thread(target=student) for _ in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lat = np.sort(np.asarray(latencies)) if latencies else np.zeros(1)
+    outcomes.append(f"classroom ({users} users behind one address, 2 upscales each): {len(latencies)} answered "
+                    f"(p50 {np.percentile(lat, 50):.1f} s, p95 {np.percentile(lat, 95):.1f} s), {len(failures)} "
+                    "failed" + (f": {sorted(set(failures))[0]}" if failures else ""))
+
+
 def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fresh_sessions: bool = False,
         attack: bool = False) -> tuple[list[str], int, int]:
     """(report lines, failed requests of the honest clients, their answers that differ from a lone user's)."""
@@ -198,7 +336,10 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fr
         for _ in range(rounds):
             threads = [threading.Thread(target=user, args=(k,)) for k in range(clients)]
             if attack:
-                threads.append(threading.Thread(target=_attack, args=(url, hostile, attacked)))
+                threads += [threading.Thread(target=_attack, args=(url, hostile, attacked)),
+                            threading.Thread(target=_session_hash_flood, args=(url, attacked)),
+                            threading.Thread(target=_session_eviction, args=(url, folder, image, attacked)),
+                            threading.Thread(target=_classroom, args=(url, image, expected, 8, attacked))]
             for t in threads:
                 t.start()
             for t in threads:
@@ -222,7 +363,7 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fr
     if pid:
         lines.append(f"  server memory: warm baseline {baseline:.0f} MB, peak {peak:.0f} MB, after each round "
                      + ", ".join(f"{m:.0f}" for m in after) + " MB")
-    lines += [f"  attacker: {o}" for o in attacked]
+    lines += [f"  · {o}" for o in attacked]
     lines += [f"  failure: {f}" for f in failures[:10]]
     return lines, len(failures), len(wrong)
 
