@@ -61,18 +61,11 @@ def client_address(request) -> str:
     return entries[-1] if entries else peer
 
 
-client_of = client_address  # the name the tabs use
-
-
-def _keep_running(task_ids: set[str]) -> list[str]:
+async def _keep_running(task_ids: set[str]) -> list[str]:
     """In place of Gradio's ``cancel_tasks``: a request that already runs is not cancelled. Cancelling only abandons
     the asyncio task while its worker thread keeps computing, and frees its slot — so join + cancel, repeated,
     would start unlimited work. Waiting requests are still removed from the queue."""
     return []
-
-
-async def _cancel_nothing(task_ids: set[str]) -> list[str]:
-    return _keep_running(task_ids)
 
 
 def limit_per_client(demo: gr.Blocks) -> None:
@@ -80,7 +73,7 @@ def limit_per_client(demo: gr.Blocks) -> None:
     (after ``demo.queue()``)."""
     import gradio.routes
 
-    gradio.routes.cancel_tasks = _cancel_nothing
+    gradio.routes.cancel_tasks = _keep_running
     queue = demo._queue
     queue.ANALYTICS_MAX_EVENTS = 1  # per-event history (with session hashes) for a monitoring page that is off
     push = queue.push
@@ -90,13 +83,12 @@ def limit_per_client(demo: gr.Blocks) -> None:
         events = list(queue.event_ids_to_events.values())
         mine = sum(1 for e in events if client_address(e.request) == client)
         session = sum(1 for e in events if body.session_hash and e.session_hash == body.session_hash)
-        if session >= limits.max_requests_per_session() or mine >= limits.max_requests_per_client():
-            most = limits.max_requests_per_session() if session >= limits.max_requests_per_session() \
-                else limits.max_requests_per_client()
-            where = "in this session" if session >= limits.max_requests_per_session() else "from your address"
-            return await _refuse(queue, body, request, username,
-                                 f"You already have {max(session, mine)} requests waiting or running {where} (the "
-                                 f"limit per visitor is {most}): wait for them to finish.")
+        for count, most, where in ((session, limits.max_requests_per_session(), "in this session"),
+                                   (mine, limits.max_requests_per_client(), "from your address")):
+            if count >= most:
+                return await _refuse(queue, body, request, username,
+                                     f"You already have {count} request{'s' * (count != 1)} waiting or running "
+                                     f"{where} (the limit per visitor is {most}): wait for them to finish.")
         accepted, event_id, state = await push(body, request, username)
         if accepted and body.session_hash:
             SESSIONS.touch(body.session_hash, client, demo)
