@@ -285,8 +285,11 @@ def _classroom(url: str, image: str, expected: dict, users: int, outcomes: list[
 
 
 def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fresh_sessions: bool = False,
-        attack: bool = False) -> tuple[list[str], int, int]:
-    """(report lines, failed requests of the honest clients, their answers that differ from a lone user's)."""
+        attack: bool = False, hash_flood: int = 300, session_flood: int = 700, classroom: int = 8
+        ) -> tuple[list[str], int, int]:
+    """(report lines, failed requests of the honest clients, their answers that differ from a lone user's). With
+    ``attack``: the hostile client, ``hash_flood`` long session hashes, ``session_flood`` fresh sessions against a
+    victim's, and ``classroom`` users behind one address, alongside the honest clients."""
     from gradio_client import Client
     from PIL import Image
 
@@ -337,9 +340,10 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fr
             threads = [threading.Thread(target=user, args=(k,)) for k in range(clients)]
             if attack:
                 threads += [threading.Thread(target=_attack, args=(url, hostile, attacked)),
-                            threading.Thread(target=_session_hash_flood, args=(url, attacked)),
-                            threading.Thread(target=_session_eviction, args=(url, folder, image, attacked)),
-                            threading.Thread(target=_classroom, args=(url, image, expected, 8, attacked))]
+                            threading.Thread(target=_session_hash_flood, args=(url, attacked, hash_flood)),
+                            threading.Thread(target=_session_eviction,
+                                             args=(url, folder, image, attacked, session_flood)),
+                            threading.Thread(target=_classroom, args=(url, image, expected, classroom, attacked))]
             for t in threads:
                 t.start()
             for t in threads:

@@ -189,16 +189,22 @@ def test_zip_bomb_is_refused_before_anything_is_read(tmp_path, monkeypatch):
     _deflated_copy(tmp_path / "plain.pth", tmp_path / "bomb.pth")
     assert (tmp_path / "bomb.pth").stat().st_size < 100_000
     assert load_state_dict(tmp_path / "plain.pth")["w"].shape == (5_000_000,)  # torch.save's own file loads
-    # compressed members are refused whatever their size (torch.save never compresses; torch.load would inflate)
-    with pytest.raises(WeightsError, match="compressed members"):
+    with pytest.raises(WeightsError, match="zip bomb"):  # 20 MB from 20 kB: under every size limit, refused
         load_state_dict(tmp_path / "bomb.pth")
-    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", "10000000")  # and stored ones by their unpacked size
+    # a re-packed file of real weights (they barely compress) loads, deflated or not
+    torch.manual_seed(0)
+    torch.save({"params": {"w": torch.randn(5_000_000)}}, tmp_path / "weights.pth")
+    _deflated_copy(tmp_path / "weights.pth", tmp_path / "repacked.pth")
+    assert torch.equal(load_state_dict(tmp_path / "repacked.pth")["w"], load_state_dict(tmp_path / "weights.pth")["w"])
+    size = (tmp_path / "repacked.pth").stat().st_size
+    assert size < 19_900_000
+    monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_BYTES", str(size))  # the file fits; what it unpacks to does not
     with pytest.raises(WeightsError, match="unpacks to 20 MB"):
-        load_state_dict(tmp_path / "plain.pth")
+        load_state_dict(tmp_path / "repacked.pth")
     monkeypatch.delenv("VTDEMO_MAX_CHECKPOINT_BYTES")
     monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES", "10000000")  # uploads have their own limit
     with pytest.raises(WeightsError, match="VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES"):
-        load_state_dict(tmp_path / "plain.pth", upload=True)
+        load_state_dict(tmp_path / "repacked.pth", upload=True)
 
 
 def test_integer_keys_get_a_clear_error(tmp_path, capsys):

@@ -83,6 +83,50 @@ def test_the_sr_tab_benchmarks_uploaded_images_and_offers_the_table(hr_folder, m
         sr_tab.run_benchmark(files, ["bicubic", "hat-demo-x2"], 2, "", progress=lambda *a, **k: None)
 
 
+def test_a_benchmark_is_estimated_whole_and_held_to_the_limit_between_images(tmp_path, monkeypatch):
+    import time
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (1024, 1024, 3), dtype=np.uint8)).save(
+            folder / f"{i}.png")
+    # bicubic has no model time: the estimate is degrading, upscaling and scoring, measured on a probe
+    per_pixel = benchmark.pipeline_seconds_per_pixel(2)
+    start = time.perf_counter()
+    rows = benchmark.benchmark(folder, ["bicubic"], scale=2, max_seconds=600)
+    real = time.perf_counter() - start
+    assert per_pixel * 3 * 1024 * 1024 > real / 3  # not far under the real time (a probe's fixed costs: over)
+    with pytest.raises(ValueError, match="VTDEMO_MAX_JOB_SECONDS") as refused:
+        benchmark.benchmark(folder, ["bicubic"], scale=2, max_seconds=per_pixel * 3 * 1024 * 1024 / 2)
+    assert "would take about" in str(refused.value)  # up front
+    # an estimate that is short (here: made zero) is caught between images
+    monkeypatch.setattr(benchmark, "pipeline_seconds_per_pixel", lambda scale: 0.0)
+    with pytest.raises(ValueError, match=r"after [12] of 3 images"):
+        benchmark.benchmark(folder, ["bicubic"], scale=2, max_seconds=real / 3 * 0.9)
+    assert rows[0].images == 3
+
+
+def test_the_benchmark_tab_scores_a_model_named_twice_once_and_can_be_stopped(hr_folder):
+    import gradio as gr
+
+    from vtdemo.ui import sr_tab
+
+    files = [str(p) for p in sorted(hr_folder.glob("*.png"))]
+    table, _ = sr_tab.run_benchmark(files, ["bicubic", "bicubic"], 2, "", progress=lambda *a, **k: None)
+    assert table.count("| Bicubic |") == 1
+
+    class Stopping:
+        def __call__(self, *args, **kwargs):
+            from vtdemo.ui.stop import ask_stop
+
+            ask_stop("bench", request)
+
+    request = type("Request", (), {"session_hash": "bench-stop-test"})()
+    with pytest.raises(gr.Error, match="Stopped"):
+        sr_tab.run_benchmark(files, ["bicubic"], 2, "", progress=Stopping(), request=request)
+
+
 def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
     from vtdemo import bench
     from vtdemo.classify.scaling import at_size

@@ -8,7 +8,7 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.ui import validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
-from vtdemo.ui.components import ChoiceInput, Dropdown
+from vtdemo.ui.components import ChoiceInput
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.zoo import table, weights
@@ -38,7 +38,7 @@ def environment_summary() -> str:
 def fetch_weights(model_id: str, progress=gr.Progress(track_tqdm=True)) -> str:
     """Download (or find) the weights of ``model_id``; returns a Markdown report, with instructions when offline."""
     try:
-        card = get_card(model_id)
+        card = get_card(validate.text(model_id, "model_id"))
     except UnknownModelError as exc:
         raise gr.Error(str(exc)) from None
 
@@ -111,7 +111,7 @@ def build(demo: gr.Blocks) -> None:
                             interactive=False, wrap=True, max_height=520, label="Model zoo",
                             elem_id="models-table")
         with gr.Row(equal_height=True):
-            choice = Dropdown(choices=[(f"{c.id} — {c.name}", c.id) for c in cards()], value="hat-x4",
+            choice = ChoiceInput(choices=[(f"{c.id} — {c.name}", c.id) for c in cards()], value="hat-x4",
                                  label="Model", scale=3)
             fetch = gr.Button("Fetch weights", variant="primary", scale=1)
             refresh = gr.Button("Refresh status", scale=1)

@@ -626,6 +626,9 @@ def check_tensors(state_dict: dict, name: str) -> None:
                            f"{sum(storages.values()) / 1e6:,.1f} MB stored): refused.")
 
 
+MAX_EXPANSION, EXPANSION_ALLOWANCE = 10, 16_000_000
+
+
 def _check_zip(path: Path, upload: bool) -> None:
     """A torch zip checkpoint must unpack to at most the size limit (its members' declared sizes, which the reader
     allocates) and have a sane number of members — a small deflated file can otherwise expand to gigabytes."""
@@ -645,9 +648,17 @@ def _check_zip(path: Path, upload: bool) -> None:
         if unpacked > max_bytes:
             raise WeightsError(f"{path.name} unpacks to {_mb(unpacked)}; the limit for checkpoints is "
                                f"{_mb(max_bytes)} ({variable}).")
-        if any(m.compress_type != zipfile.ZIP_STORED for m in members):
-            # torch.save stores members uncompressed; a compressed one can expand a few MB to gigabytes
-            raise WeightsError(f"{path.name} has compressed members, which torch.save never writes: refused.")
+        if any(m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for m in members):
+            raise WeightsError(f"{path.name} uses a zip compression PyTorch cannot read.")
+        # torch.save stores members; re-packed files (some official ones) deflate them, and weights barely compress
+        # (1.1×), while a bomb of zeros expands 1000×: what expands beyond 10× is refused past a small allowance
+        deflated = [m for m in members if m.compress_type == zipfile.ZIP_DEFLATED]
+        excess = sum(max(0, m.file_size - MAX_EXPANSION * m.compress_size) for m in deflated)
+        if excess > EXPANSION_ALLOWANCE:
+            packed = sum(m.compress_size for m in deflated)
+            raise WeightsError(f"{path.name} has compressed members that expand {_mb(packed)} to "
+                               f"{_mb(sum(m.file_size for m in deflated))} (weights barely compress): refused as a "
+                               "zip bomb.")
 
 
 def _limit(upload: bool) -> tuple[int, str]:
