@@ -136,6 +136,11 @@ def max_sessions_per_client() -> int:
     return _int_env("VTDEMO_MAX_SESSIONS_PER_CLIENT", 64)
 
 
+def body_timeout_seconds() -> int:
+    """Longest a request body other than an upload may take to arrive (at most VTDEMO_MAX_REQUEST_BYTES)."""
+    return _int_env("VTDEMO_BODY_TIMEOUT_S", 30)
+
+
 def header_timeout_seconds() -> int:
     """Longest a connection may take to send a request's headers (a slow-headers client holds a socket)."""
     return _int_env("VTDEMO_HEADER_TIMEOUT_S", 10)

@@ -126,7 +126,7 @@ def test_x_forwarded_for_is_read_from_every_line(app_url, monkeypatch):
     assert sum("limit per visitor is 2" in e for e in errors) == 4, errors  # 2 of 6 ran
 
 
-def test_a_connection_that_never_finishes_its_headers_is_closed(app_url, monkeypatch):
+def test_a_connection_that_never_finishes_its_headers_or_body_is_closed(app_url, monkeypatch):
     monkeypatch.setenv("VTDEMO_HEADER_TIMEOUT_S", "2")
     host, port = app_url.split("//")[1].split(":")
     slow = socket.create_connection((host, int(port)))
@@ -136,6 +136,15 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(app_url, monkeyp
     assert slow.recv(100) == b""  # closed by the server
     assert 1.5 < time.perf_counter() - start < 10
     assert httpx.get(f"{app_url}/config", timeout=30).status_code == 200  # a whole request is served
+    monkeypatch.setenv("VTDEMO_BODY_TIMEOUT_S", "2")
+    trickle = socket.create_connection((host, int(port)))
+    trickle.sendall(b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 1000\r\n\r\n{\"data\": [")  # and the rest never comes
+    trickle.settimeout(20)
+    start = time.perf_counter()
+    answer = trickle.recv(1000)
+    assert answer.startswith(b"HTTP/1.1 408") and b"VTDEMO_BODY_TIMEOUT_S" in answer + trickle.recv(1000)
+    assert time.perf_counter() - start < 10
 
 
 @pytest.fixture

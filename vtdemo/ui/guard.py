@@ -3,8 +3,8 @@
 A client writes every byte of its requests, and Gradio keeps some of them for a long time (a session hash is a key
 of its event, message, state and last-used tables), so each request is checked here first:
 
-* a body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses it (file uploads have their
-  own quotas, ``ui/uploads.py``);
+* a body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses it, one that has not arrived
+  within VTDEMO_BODY_TIMEOUT_S 408 (file uploads have their own quotas, ``ui/uploads.py``);
 * a session hash — in a JSON body, the ``session_hash`` query of ``queue/data``, or the path of ``heartbeat`` and
   ``stream`` — and an upload's ``upload_id`` must be short and plain (``SESSION_HASH``); a ``fn_index`` must name
   one of the app's events: anything else is a 422 with one sentence (Gradio would answer 500 with a traceback);
@@ -26,6 +26,10 @@ BAD_SESSION = "The session hash must be 1 to 64 letters, digits, '-' or '_'."
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 
@@ -52,6 +56,9 @@ class RequestGuard:
             body, tail = await _read_body(receive, limit)
         except _TooLarge:
             return await _too_large(send, limit)
+        except _TooSlow:
+            return await respond(send, 408, f"The request body did not arrive within "
+                                            f"{limits.body_timeout_seconds()} s (VTDEMO_BODY_TIMEOUT_S).")
         problem = self._check_json(body)
         if problem:
             return await respond(send, 422, problem)
@@ -99,10 +106,18 @@ def _hashes_in_url(path: str, query: bytes, method: str | None) -> list[str]:
 
 
 async def _read_body(receive, limit: int):
-    """The whole body (at most ``limit`` bytes), and what to call for the messages after it (a disconnect)."""
+    """The whole body (at most ``limit`` bytes, within VTDEMO_BODY_TIMEOUT_S: a body that trickles in would hold
+    the connection), and what to call for the messages after it (a disconnect)."""
+    import asyncio
+    import time
+
     chunks, received = [], 0
+    deadline = time.monotonic() + limits.body_timeout_seconds()
     while True:
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise _TooSlow from None
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))

@@ -79,7 +79,12 @@ class _Watch:
     def feed(self, chunk: bytes) -> None:
         LEDGER.add(self.client, len(chunk))
         if self.parser is not None:
-            self.parser.write(chunk)
+            try:
+                self.parser.write(chunk)
+            except _Refused:
+                raise
+            except Exception:  # a malformed body: Gradio's own parser refuses it; its bytes were counted
+                self.parser = None
 
     def _begin(self) -> None:
         self.files += 1
