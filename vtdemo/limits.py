@@ -141,6 +141,11 @@ def body_timeout_seconds() -> int:
     return _int_env("VTDEMO_BODY_TIMEOUT_S", 30)
 
 
+def max_bodies_per_client() -> int:
+    """Request bodies (other than uploads) one address may be sending at once."""
+    return _int_env("VTDEMO_MAX_BODIES_PER_CLIENT", 8)
+
+
 def header_timeout_seconds() -> int:
     """Longest a connection may take to send a request's headers (a slow-headers client holds a socket)."""
     return _int_env("VTDEMO_HEADER_TIMEOUT_S", 10)

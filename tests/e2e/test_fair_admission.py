@@ -2,6 +2,7 @@
 (and a refusal's sentence reaches the page's stream and gradio_client), one address's pile of heavy jobs delays
 another visitor by about one job, one client's stream of new sessions evicts only its own, and the cost chart's
 worst request is refused before it runs."""
+import os
 import threading
 import time
 
@@ -31,6 +32,8 @@ def test_a_classroom_behind_one_address_is_served_and_a_refusal_says_why(app_url
     # one student clicking twice: the second request gets the app's sentence in the page's own stream
     assert join(app_url, fn, [small, "hat-demo-x4", 4], "student0", classroom).status_code == 200
     assert join(app_url, fn, [small, "bicubic", 2], "student0", classroom).status_code == 200
+    again = join(app_url, fn, [small, "bicubic", 2], "student0", classroom)  # while that refusal is unread
+    assert again.status_code == 400 and "limit per visitor is 1" in again.json()["detail"]  # not kept: a 400
     first, second = completed(app_url, "student0", count=2)
     refused = [m for m in (first, second) if not m["success"]]
     assert len(refused) == 1 and "in this session (the limit per visitor is 1)" in refused[0]["output"]["error"]
@@ -99,6 +102,14 @@ def test_a_flood_of_new_sessions_evicts_only_the_flooders_own(served, monkeypatc
     assert SESSIONS.count("203.0.113.70") == 20
     kept = [s for s in demo.state_holder.session_data if s.startswith("flood")]
     assert kept == [f"flood{i:03d}" for i in range(40, 60)]  # its newest 20
+    # many addresses, each within its share, filling the whole store: the fullest address gives way
+    monkeypatch.setenv("VTDEMO_MAX_SESSIONS", str(len(SESSIONS._owner) + 15))
+    for k in range(5):
+        for i in range(20):
+            many = {"X-Forwarded-For": f"203.0.113.{100 + k}"}
+            assert join(url, fn, [], f"m{k}x{i:03d}", many).status_code == 200
+            completed(url, f"m{k}x{i:03d}")
+    assert "victim01" in demo.state_holder and len(SESSIONS._owner) <= int(os.environ["VTDEMO_MAX_SESSIONS"])
 
 
 def test_the_cost_charts_worst_request_is_refused_before_it_runs(app_url):

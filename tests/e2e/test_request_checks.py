@@ -64,6 +64,14 @@ def test_session_hashes_and_fn_indices_are_checked_before_gradio_keeps_them(serv
     for bad in (-1, 99999, 2 ** 70, "1", True, 1.0):
         r = join(url, bad, [], "plainhash01")
         assert r.status_code == 422 and r.json()["detail"] == "fn_index does not name an event of this app."
+    for encoded in (b"\xef\xbb\xbf" + json.dumps({"data": [], "fn_index": -1, "session_hash": "bom01"}).encode(),
+                    json.dumps({"data": [], "fn_index": -1, "session_hash": "utf16"}).encode("utf-16-be")):
+        r = httpx.post(f"{url}/gradio_api/queue/join", content=encoded, timeout=30,
+                       headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text  # the JSON parser reads a BOM and UTF-16: so does the check
+    many = join(url, fn, [[{}] * 300_000], "many01")  # 1.2 MB of empty objects: ~100 MB as Python objects
+    deep = join(url, fn, [json.loads("[" * 400 + "]" * 400)], "deep01")
+    assert many.status_code == deep.status_code == 422 and "values" in many.text and "deep" in deep.text
     assert queue.ANALYTICS_MAX_EVENTS == 1 and len(queue.event_analytics) <= 1  # no per-event history kept
     ok = join(url, fn, [], "plainhash01")
     assert ok.status_code == 200 and completed(url, "plainhash01")["success"]
@@ -145,6 +153,20 @@ def test_a_connection_that_never_finishes_its_headers_or_body_is_closed(app_url,
     answer = trickle.recv(1000)
     assert answer.startswith(b"HTTP/1.1 408") and b"VTDEMO_BODY_TIMEOUT_S" in answer + trickle.recv(1000)
     assert time.perf_counter() - start < 10
+    monkeypatch.setenv("VTDEMO_MAX_BODIES_PER_CLIENT", "3")
+    held = []
+    for _ in range(3):  # three bodies of one address trickling in at once ...
+        held.append(socket.create_connection((host, int(port))))
+        held[-1].sendall(b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{")
+    from vtdemo.ui import guard
+
+    while sum(guard._reading.values()) < 3:  # the server is reading the three (it runs in this process)
+        time.sleep(0.01)
+    r = httpx.post(f"{app_url}/gradio_api/queue/join", json={"data": []}, timeout=30)
+    assert r.status_code == 429 and "VTDEMO_MAX_BODIES_PER_CLIENT" in r.text  # ... and a fourth waits its turn
+    for sock in held:
+        sock.close()
 
 
 @pytest.fixture
@@ -174,9 +196,25 @@ def test_uploads_have_limits_per_file_kind_request_address_and_disk(app_url, quo
     assert _send(app_url, [("b.pth", mb * 30, "application/octet-stream")], "192.0.2.1").status_code == 429
     assert _send(app_url, [("c.png", mb, "image/png")], "192.0.2.1").status_code == 429  # until the hour is over
     assert _send(app_url, [("c.png", mb, "image/png")], "192.0.2.2").status_code == 200  # another visitor
-    monkeypatch.setenv("VTDEMO_MAX_UPLOAD_DISK_MB", "1")  # whatever Gradio's folder holds now is over it
+    # a checkpoint's larger limit needs every file name of the part to be a checkpoint's
+    body = (b"--b0\r\nContent-Disposition: form-data; name=\"files\"; filename*=UTF-8''x.pth; "
+            b"filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n" + mb * 21 + b"\r\n--b0--\r\n")
+    r = httpx.post(f"{app_url}/gradio_api/upload", content=body, timeout=60,
+                   headers={"Content-Type": "multipart/form-data; boundary=b0", "X-Forwarded-For": "192.0.2.4"})
+    assert r.status_code == 413 and "VTDEMO_MAX_UPLOAD_BYTES" in r.text
+    r = httpx.post(f"{app_url}/gradio_api/upload", content=body, timeout=60,  # two Content-Types: refused
+                   headers=[("Content-Type", "multipart/form-data; boundary=b0"),
+                            ("Content-Type", "multipart/form-data; boundary=zz"), ("X-Forwarded-For", "192.0.2.4")])
+    assert r.status_code == 400
+    monkeypatch.setenv("VTDEMO_MAX_CLIENT_UPLOAD_MB", "1")  # a file costs a disk block, however small
+    codes = [_send(app_url, [(f"{i}.png", b"x", "image/png") for i in range(20)], "192.0.2.5").status_code
+             for _ in range(14)]
+    assert codes[:11] == [200] * 11 and codes[-1] == 429, codes  # 20 × 4 kB per request: 1 MB after 11-12
     from vtdemo.ui.uploads import LEDGER
 
     LEDGER.reset()
-    r = _send(app_url, [("d.png", b"x" * 10, "image/png")], "192.0.2.3")
+    monkeypatch.setenv("VTDEMO_MAX_CLIENT_UPLOAD_MB", "400")
+    monkeypatch.setenv("VTDEMO_MAX_UPLOAD_DISK_MB", "2")  # all visitors together
+    assert _send(app_url, [("e.pth", mb, "application/octet-stream")], "192.0.2.6").status_code == 200
+    r = _send(app_url, [("f.pth", mb * 2, "application/octet-stream")], "192.0.2.7")
     assert r.status_code == 507 and "VTDEMO_MAX_UPLOAD_DISK_MB" in r.text

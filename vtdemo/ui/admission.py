@@ -8,7 +8,8 @@
 * **Refusals reach people**: a refused request becomes an event that ends at once with the app's sentence, which the
   page shows and gradio_client raises (Gradio's own 503 reads "Queue is full! Please try again." in both).
 * **Sessions**: an address holds at most VTDEMO_MAX_SESSIONS_PER_CLIENT live sessions; a new one evicts that
-  address's own least recently used session, never another visitor's.
+  address's own least recently used session, and when all VTDEMO_MAX_SESSIONS are taken, the oldest of the address
+  holding the most — never a visitor with few.
 * **Heavy work**: one heavy slot for what this process computes (a model over an image, LAM, a checkpoint load, a
   chart) and, with VTDEMO_RAY_SERVE, one slot per Serve replica for SR jobs whose tiles the replicas compute;
   slots too are granted in turns by address.
@@ -123,7 +124,8 @@ MAX_UNREAD_REFUSALS = 1000
 
 async def _refuse(queue, body, request, username, message: str):
     """Accept the request as an event that has already failed with ``message``: the page shows it, gradio_client
-    raises it. Nothing runs and nothing enters the queue; unread refusals are forgotten beyond a thousand."""
+    raises it. Nothing runs and nothing enters the queue. A session's next refusal while one is unread is an HTTP
+    400 with the same sentence (the page shows that too); unread refusals are forgotten beyond a thousand."""
     import asyncio
 
     from gradio.queueing import Event
@@ -132,6 +134,10 @@ async def _refuse(queue, body, request, username, message: str):
     fn = queue.blocks.fns.get(body.fn_index)
     if fn is None:
         return False, "No function index provided.", "error"
+    unread = queue.pending_event_ids_session.get(body.session_hash or "", set())
+    if any(_REFUSED.get(event_id) == body.session_hash for event_id in unread):
+        # one unread refusal per session: more would pile up in its message queue until it is read
+        return False, message, "error"
     event = Event(body.session_hash, fn, request, username)  # never queued: it only carries the message
     session = event.session_hash
     async with queue.pending_message_lock:
@@ -153,7 +159,9 @@ async def _refuse(queue, body, request, username, message: str):
 
 class Sessions:
     """Which address opened which session, most recently used last. An address over its share evicts its own
-    oldest session from Gradio's state store (what that session uploaded or computed is then gone, for it alone)."""
+    oldest session from Gradio's state store; when the store is full, the next new session evicts the oldest one
+    of the address holding the most — never a visitor with few (what an evicted session uploaded or computed is
+    then gone, for that address alone)."""
 
     def __init__(self):
         self._owner: OrderedDict[str, str] = OrderedDict()
@@ -170,8 +178,12 @@ class Sessions:
             for old in evicted:
                 del self._owner[old]
             self._owner[session] = client
-            while len(self._owner) > 2 * limits.max_sessions():  # Gradio itself drops the oldest beyond that
-                self._owner.popitem(last=False)
+            while len(self._owner) > limits.max_sessions():
+                counts = Counter(self._owner.values())
+                biggest = max(counts, key=counts.get)
+                old = next(s for s, c in self._owner.items() if c == biggest)
+                del self._owner[old]
+                evicted.append(old)
         holder = getattr(blocks, "state_holder", None)
         for old in evicted:
             _forget(holder, old)

@@ -47,6 +47,9 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+SESSION_MARGIN = 64  # admission.Sessions evicts fairly at VTDEMO_MAX_SESSIONS; Gradio's own LRU is the backstop
+
+
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **kwargs):
     """Serve ``demo``: 127.0.0.1:7860 unless told otherwise (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected),
     no share link, uploads capped at the larger of the image and checkpoint limits."""
@@ -77,5 +80,6 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(RequestGuard, blocks=demo),
                                 Middleware(UploadQuota)]
     return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_upload,
-                       state_session_capacity=limits.max_sessions(), app_kwargs=app_kwargs, enable_monitoring=False,
+                       state_session_capacity=limits.max_sessions() + SESSION_MARGIN, app_kwargs=app_kwargs,
+                       enable_monitoring=False,
                        theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=True, **kwargs)

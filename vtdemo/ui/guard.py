@@ -4,10 +4,13 @@ A client writes every byte of its requests, and Gradio keeps some of them for a 
 of its event, message, state and last-used tables), so each request is checked here first:
 
 * a body over VTDEMO_MAX_REQUEST_BYTES is answered 413 before Gradio reads and parses it, one that has not arrived
-  within VTDEMO_BODY_TIMEOUT_S 408 (file uploads have their own quotas, ``ui/uploads.py``);
+  within VTDEMO_BODY_TIMEOUT_S 408, and an address may send VTDEMO_MAX_BODIES_PER_CLIENT at once (file uploads
+  have their own quotas, ``ui/uploads.py``);
 * a session hash — in a JSON body, the ``session_hash`` query of ``queue/data``, or the path of ``heartbeat`` and
   ``stream`` — and an upload's ``upload_id`` must be short and plain (``SESSION_HASH``); a ``fn_index`` must name
-  one of the app's events: anything else is a 422 with one sentence (Gradio would answer 500 with a traceback);
+  one of the app's events; a body of more than MAX_VALUES values, or nested deeper than MAX_DEPTH, is refused
+  (Gradio keeps every input value in the session before it is checked): each a 422 with one sentence (Gradio would
+  answer 500 with a traceback); JSON in every encoding its parser accepts is checked (a BOM, UTF-16);
 * ``component_server`` (server functions of components this app does not have) is closed, as are the queue-skipping
   ``run/`` routes (``queue(api_open=False)``): every session is then made by a queued event, where ``admission``
   counts each client's sessions (``Sessions``).
@@ -16,13 +19,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from urllib.parse import parse_qs
 
 from vtdemo import limits
+from vtdemo.ui.admission import client_address
 
 # the page's hashes are 11 characters, gradio_client's are uuid4s (36)
 SESSION_HASH = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BAD_SESSION = "The session hash must be 1 to 64 letters, digits, '-' or '_'."
+
+
+_reading: Counter = Counter()  # address -> request bodies being received now (the event loop's: no lock)
 
 
 class _TooLarge(Exception):
@@ -52,6 +60,11 @@ class RequestGuard:
         declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > limit:
             return await _too_large(send, limit)
+        client = client_address(scope)
+        if _reading[client] >= limits.max_bodies_per_client():  # each holds up to a body's bytes until it ends
+            return await respond(send, 429, f"Your address is already sending {_reading[client]} requests "
+                                            "(VTDEMO_MAX_BODIES_PER_CLIENT): wait for them to arrive.")
+        _reading[client] += 1
         try:
             body, tail = await _read_body(receive, limit)
         except _TooLarge:
@@ -59,6 +72,10 @@ class RequestGuard:
         except _TooSlow:
             return await respond(send, 408, f"The request body did not arrive within "
                                             f"{limits.body_timeout_seconds()} s (VTDEMO_BODY_TIMEOUT_S).")
+        finally:
+            _reading[client] -= 1
+            if not _reading[client]:
+                del _reading[client]
         problem = self._check_json(body)
         if problem:
             return await respond(send, 422, problem)
@@ -74,13 +91,19 @@ class RequestGuard:
         return await self.app(scope, replay, send)
 
     def _check_json(self, body: bytes) -> str | None:
-        """What is wrong with a JSON object body, if anything; other bodies are Gradio's to refuse."""
+        """What is wrong with a JSON object body, if anything (in any encoding the JSON parser accepts: UTF-8 with
+        or without a BOM, UTF-16, UTF-32); other bodies are Gradio's to refuse."""
         try:
-            data = json.loads(body) if body.lstrip()[:1] == b"{" else None
-        except (ValueError, RecursionError):
+            data = json.loads(body) if body.strip() else None
+        except RecursionError:
+            return f"The request nests values more than {MAX_DEPTH} deep."
+        except ValueError:
             return None
         if not isinstance(data, dict):
             return None
+        shape = _too_complex(data)
+        if shape:
+            return shape
         session = data.get("session_hash")
         if session is not None and not (isinstance(session, str) and SESSION_HASH.fullmatch(session)):
             return BAD_SESSION
@@ -93,6 +116,27 @@ class RequestGuard:
     def _has_server_functions(self) -> bool:
         blocks = getattr(self.blocks, "blocks", {}) or {}
         return any(getattr(block, "server_fns", None) for block in blocks.values())
+
+
+MAX_VALUES, MAX_DEPTH = 20_000, 32  # a page's request holds a few dozen values, nested a few deep
+
+
+def _too_complex(data) -> str | None:
+    """Gradio keeps every input value in the session's copy of the page before it is checked, as Python objects
+    (a 1.9 MB list of empty objects is ~130 MB of them): a body of more values, or deeper, is refused."""
+    stack, count = [(data, 0)], 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return f"The request holds more than {MAX_VALUES:,} values."
+        if depth > MAX_DEPTH:
+            return f"The request nests values more than {MAX_DEPTH} deep."
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return None
 
 
 def _hashes_in_url(path: str, query: bytes, method: str | None) -> list[str]:

@@ -8,8 +8,10 @@ stopped at the first byte over a rule, before Gradio has written it:
 * at most VTDEMO_MAX_UPLOAD_FILES files per request;
 * a file named like a checkpoint (``CHECKPOINT_SUFFIXES``) up to VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES, any other file
   (an image) up to VTDEMO_MAX_UPLOAD_BYTES;
-* an address may upload VTDEMO_MAX_CLIENT_UPLOAD_MB within VTDEMO_FILE_MAX_AGE_S (refused bytes count too);
-* all uploads kept on disk stay under VTDEMO_MAX_UPLOAD_DISK_MB.
+* an address may upload VTDEMO_MAX_CLIENT_UPLOAD_MB within VTDEMO_FILE_MAX_AGE_S (refused bytes count too, and
+  every file at least a disk block);
+* all addresses together stay under VTDEMO_MAX_UPLOAD_DISK_MB within that window (uploads are deleted at its end);
+* a request with two Content-Type headers is refused (Starlette would read one, a check the other).
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from pathlib import Path
 
 from vtdemo import limits
 from vtdemo.ui.admission import client_address
@@ -66,8 +67,10 @@ class _Watch:
     def __init__(self, scope, client: str):
         from python_multipart.multipart import MultipartParser, parse_options_header
 
-        headers = dict(scope.get("headers") or [])
-        _, options = parse_options_header(headers.get(b"content-type", b""))
+        types = [v for k, v in scope.get("headers") or [] if k == b"content-type"]
+        if len(types) > 1:  # Starlette reads the first, a naive check the last: no request may say two things
+            raise _Refused(400, "The request has more than one Content-Type header.")
+        _, options = parse_options_header(types[0] if types else b"")
         self.client, self.files, self.size, self.limit, self.disposition = client, 0, 0, 0, b""
         self._field = b""
         boundary = options.get(b"boundary")
@@ -88,6 +91,7 @@ class _Watch:
 
     def _begin(self) -> None:
         self.files += 1
+        LEDGER.add(self.client, FILE_OVERHEAD)
         self.size, self.disposition, self._field = 0, b"", b""
         if self.files > limits.max_upload_files():
             raise _Refused(413, f"At most {limits.max_upload_files()} files per upload (VTDEMO_MAX_UPLOAD_FILES).")
@@ -100,9 +104,10 @@ class _Watch:
             self.disposition += bytes(data[start:end])
 
     def _headers_done(self) -> None:
-        found = _FILENAME.search(self.disposition)
-        name = (found.group(1) or found.group(2) or b"").decode("latin-1").lower() if found else ""
-        if name.endswith(CHECKPOINT_SUFFIXES):
+        # every file name the part gives (filename= and filename*=) must be a checkpoint's for its larger limit
+        names = [(m.group(1) or m.group(2) or b"").decode("latin-1").lower()
+                 for m in _FILENAME.finditer(self.disposition)]
+        if names and all(name.endswith(CHECKPOINT_SUFFIXES) for name in names):
             self.limit, self.variable = limits.max_checkpoint_upload_bytes(), "VTDEMO_MAX_CHECKPOINT_UPLOAD_BYTES"
         else:
             self.limit, self.variable = limits.max_upload_bytes(), "VTDEMO_MAX_UPLOAD_BYTES"
@@ -115,13 +120,17 @@ class _Watch:
                                 f"({self.variable}).")
 
 
+FILE_OVERHEAD = 4096  # what a file costs on disk at least (a block), whatever its size
+
+
 class Ledger:
-    """Bytes each address sent to the upload route within the file age window, and the upload folder's size."""
+    """Bytes each address sent to the upload route within the file age window (each file charged at least
+    FILE_OVERHEAD: a thousand 40-byte files take a thousand blocks). The disk in use is the sum over all addresses
+    of the same window — uploads are deleted at its end — so no request waits for a walk of the upload folder."""
 
     def __init__(self):
         self._sent: OrderedDict[str, deque] = OrderedDict()
         self._lock = threading.Lock()
-        self._disk, self._disk_at, self._since = 0, 0.0, 0
 
     def _recent(self, client: str, now: float) -> int:
         window = limits.file_max_age_seconds()
@@ -140,8 +149,7 @@ class Ledger:
                                 f"{limits.file_max_age_seconds() // 60} minutes, its limit (VTDEMO_MAX_CLIENT_"
                                 "UPLOAD_MB): uploads are deleted after that time.")
         if self.disk_bytes() >= limits.max_upload_disk_bytes():
-            raise _Refused(507, "The server's space for uploads is full (VTDEMO_MAX_UPLOAD_DISK_MB): try again "
-                                "later.")
+            raise _Refused(507, FULL)
 
     def add(self, client: str, n: int) -> None:
         now = time.time()
@@ -152,7 +160,6 @@ class Ledger:
                 sent[-1] = (sent[-1][0], sent[-1][1] + n)  # one entry per second and address
             else:
                 sent.append((now, n))
-            self._since += n
             mine = self._recent(client, now)
             while len(self._sent) > MAX_TRACKED_CLIENTS:
                 self._sent.popitem(last=False)
@@ -160,35 +167,20 @@ class Ledger:
             raise _Refused(429, f"This upload takes your address over its upload limit of "
                                 f"{limits.max_client_upload_bytes() / 1e6:,.0f} MB per "
                                 f"{limits.file_max_age_seconds() // 60} minutes (VTDEMO_MAX_CLIENT_UPLOAD_MB).")
-        if self._disk + self._since > limits.max_upload_disk_bytes():
-            raise _Refused(507, "The server's space for uploads is full (VTDEMO_MAX_UPLOAD_DISK_MB): try again "
-                                "later.")
+        if self.disk_bytes() > limits.max_upload_disk_bytes():
+            raise _Refused(507, FULL)
 
     def disk_bytes(self) -> int:
-        """The upload folder's size, measured at most every 5 s, plus what was received since."""
         now = time.time()
         with self._lock:
-            if now - self._disk_at > 5:
-                self._disk, self._disk_at, self._since = _folder_bytes(), now, 0
-            return self._disk + self._since
+            return sum(self._recent(client, now) for client in list(self._sent))
 
     def reset(self) -> None:
         with self._lock:
             self._sent.clear()
-            self._disk, self._disk_at, self._since = 0, 0.0, 0
 
 
-def _folder_bytes() -> int:
-    from gradio.utils import get_upload_folder
-
-    total = 0
-    for path in Path(get_upload_folder()).rglob("*"):
-        try:
-            if path.is_file() and not path.is_symlink():
-                total += path.stat().st_size
-        except OSError:
-            continue
-    return total
+FULL = "The server's space for uploads is full (VTDEMO_MAX_UPLOAD_DISK_MB): try again later."
 
 
 LEDGER = Ledger()
