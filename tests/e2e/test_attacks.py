@@ -3,7 +3,6 @@ probed through an image or checkpoint input, pasted data URLs are not decoded by
 neither fills the queue for others nor makes their cheap requests wait behind its heavy ones."""
 import base64
 import io
-import json
 import threading
 import time
 

@@ -6,7 +6,6 @@ import os
 import threading
 import time
 
-import httpx
 import numpy as np
 from PIL import Image
 

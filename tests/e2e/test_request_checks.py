@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.e2e.helpers import call, upload
+from tests.e2e.helpers import upload
 
 
 def fn_index(url: str, api_name: str | None = None, output_elem: str | None = None,
