@@ -91,7 +91,9 @@ class _Watch:
 
     def _begin(self) -> None:
         self.files += 1
+        self._disk_checked = 0
         LEDGER.add(self.client, FILE_OVERHEAD)
+        LEDGER.check_disk()
         self.size, self.disposition, self._field = 0, b"", b""
         if self.files > limits.max_upload_files():
             raise _Refused(413, f"At most {limits.max_upload_files()} files per upload (VTDEMO_MAX_UPLOAD_FILES).")
@@ -114,6 +116,9 @@ class _Watch:
 
     def _data(self, data, start, end) -> None:
         self.size += end - start
+        if self.size >= self._disk_checked + DISK_CHECK_BYTES:  # the disk total sums every address: per MB only
+            self._disk_checked = self.size
+            LEDGER.check_disk()
         if self.limit and self.size > self.limit:
             kind = "checkpoint" if self.variable.endswith("CHECKPOINT_UPLOAD_BYTES") else "image"
             raise _Refused(413, f"The file is over {self.limit / 1e6:,.0f} MB, the limit for an uploaded {kind} "
@@ -121,6 +126,7 @@ class _Watch:
 
 
 FILE_OVERHEAD = 4096  # what a file costs on disk at least (a block), whatever its size
+DISK_CHECK_BYTES = 1_000_000
 
 
 class Ledger:
@@ -167,6 +173,9 @@ class Ledger:
             raise _Refused(429, f"This upload takes your address over its upload limit of "
                                 f"{limits.max_client_upload_bytes() / 1e6:,.0f} MB per "
                                 f"{limits.file_max_age_seconds() // 60} minutes (VTDEMO_MAX_CLIENT_UPLOAD_MB).")
+
+    def check_disk(self) -> None:
+        """Per file and per MB of it, not per chunk: the sum runs over every address."""
         if self.disk_bytes() > limits.max_upload_disk_bytes():
             raise _Refused(507, FULL)
 
