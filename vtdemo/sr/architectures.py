@@ -68,6 +68,9 @@ class HATArch(Architecture[HAT]):
 
 
 ARCHITECTURES = (ArchSupport.from_architecture(HATArch(), before=("HAT",)),)
+# architectures whose descriptor calls the bare module on any input (no padding, no call function of its own): an
+# exported graph of the module is the same function, so onnxruntime may run them
+PLAIN_CALL = frozenset({"vtdemo.HAT"})
 
 REGISTRY = ArchRegistry()  # spandrel's architectures and ours; spandrel's global registry is left as it is
 REGISTRY.add(*MAIN_REGISTRY.architectures("insertion"), *ARCHITECTURES)

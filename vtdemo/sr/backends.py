@@ -22,12 +22,13 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from vtdemo.sr import onnx_backend
+from vtdemo.sr.checkpoints import descriptor_of
 from vtdemo.sr.tiling import TileFn
 
 
@@ -38,6 +39,34 @@ class SRNet:
     module: nn.Module | None  # None for bicubic
     scale: int
     name: str
+    # spandrel's ImageModelDescriptor of ``module`` when it has one: the runtime contract (padding to its size
+    # requirements, its call function, its precision flags). Found with the module when not given.
+    descriptor: Any = None
+
+    def __post_init__(self) -> None:
+        if self.descriptor is None and self.module is not None:
+            from vtdemo.sr.checkpoints import descriptor_of
+
+            self.descriptor = descriptor_of(self.module)
+
+    def supports(self, precision: str) -> bool:
+        """Whether the model's descriptor allows ``precision`` (a module without one allows all)."""
+        d = self.descriptor
+        return d is None or {"fp16": d.supports_half, "bf16": d.supports_bfloat16}.get(precision, True)
+
+    def precision(self, device: torch.device, asked: str | None = None) -> str:
+        """``asked`` if the model supports it (ValueError otherwise); None: the device's default, or fp32 where
+        the model's descriptor declares the default unsupported."""
+        from vtdemo.runtime import check_precision, precision as default_precision
+
+        used = asked or default_precision(device)
+        if not self.supports(used):
+            if asked:
+                raise ValueError(f"{self.name} ({self.descriptor.architecture.name}) does not support {used}, "
+                                 "by its spandrel description: choose fp32.")
+            used = "fp32"
+        check_precision(used, device)
+        return used
 
 
 @dataclass(frozen=True)
@@ -71,7 +100,8 @@ _INT8_LOCK = threading.Lock()
 
 def int8_copy(module: nn.Module) -> nn.Module:
     """A copy of ``module`` whose Linear layers are dynamically quantized to int8 (weights int8, activations
-    quantized per batch), made once per module; the shared fp32 module is never changed."""
+    quantized per batch), made once per module; the shared fp32 module is never changed. A module with a spandrel
+    descriptor keeps one (the copy's: ``deepcopy`` copies the pair together, quantized in place)."""
     with _INT8_LOCK:
         if module not in _INT8:
             import copy
@@ -82,7 +112,8 @@ def int8_copy(module: nn.Module) -> nn.Module:
                 warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
                 from torch.ao.quantization import quantize_dynamic
 
-                _INT8[module] = quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
+                _INT8[module] = quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8,
+                                                 inplace=True)
         return _INT8[module]
 
 
@@ -91,13 +122,16 @@ _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def _torch_tile_fn(net: SRNet, device: torch.device, tile: int, precision: str) -> TileFn:
     module = int8_copy(net.module) if precision == "int8" else on_device(net.module, device)
+    # spandrel's descriptor pads a tile to the model's size requirements, calls it its way and crops the result
+    descriptor = descriptor_of(module) if net.descriptor is not None else None
+    call = descriptor if descriptor is not None else module
 
     def run(t: torch.Tensor) -> torch.Tensor:
         t = t.to(device)
         if precision in _AUTOCAST:
             with torch.autocast(device.type, dtype=_AUTOCAST[precision]):
-                return module(t).float()
-        return module(t)
+                return call(t).float()
+        return call(t)
 
     return run
 
@@ -116,11 +150,11 @@ def register(backend: Backend) -> None:
 
 def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None) -> TileFn:
     """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS) in ``precision`` (None:
-    ``runtime.precision(device)``). onnxruntime runs fp32 only."""
-    from vtdemo.runtime import check_precision, precision as default_precision
-
-    precision = precision or default_precision(device)
-    check_precision(precision, device)
+    ``runtime.precision(device)``, or fp32 where the model's descriptor declares that unsupported). onnxruntime
+    runs fp32 only."""
+    if backend == "onnxruntime" and precision is None:
+        precision = "fp32"  # the backend's only precision: the device's default is not a request for another
+    precision = net.precision(device, precision) if net.module is not None else precision or "fp32"
     if backend == "auto":
         remote = [name for name, b in BACKENDS.items() if b.remote and b.ready(net, device, tile)]
         backend = remote[0] if remote else choose(net, device, tile) if precision == "fp32" else "torch"

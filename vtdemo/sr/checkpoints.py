@@ -177,4 +177,18 @@ def load_sr_state_dict(state_dict: dict, name: str) -> "ImageModelDescriptor":
                            f"(scale {descriptor.scale}, {descriptor.input_channels} input channels), not an RGB "
                            "super-resolution model.")
     descriptor.model.eval()
+    attach(descriptor)
     return descriptor
+
+
+def attach(descriptor: "ImageModelDescriptor") -> None:
+    """Keep ``descriptor`` with its module (collected with it; a deep copy carries its own), so that a module that
+    travels alone (the zoo's cache, ``SRNet``) is still called as spandrel says: padding to its size requirements,
+    its own call function, its precision flags."""
+    descriptor.model.__dict__["spandrel_descriptor"] = descriptor
+
+
+def descriptor_of(module) -> "ImageModelDescriptor | None":
+    """The spandrel descriptor ``module`` was loaded with (``load_sr_state_dict``), or None."""
+    found = getattr(module, "__dict__", {}).get("spandrel_descriptor")
+    return found if found is not None and found.model is module else None

@@ -50,7 +50,7 @@ def resolve_net(model: "str | nn.Module | SRNet | ImageModelDescriptor", scale: 
     if isinstance(model, SRNet):
         net = model
     elif spandrel is not None and isinstance(model, spandrel.ImageModelDescriptor):
-        net = SRNet(model.model, model.scale, model.architecture.name)
+        net = SRNet(model.model, model.scale, model.architecture.name, model)
     elif isinstance(model, str) and model == BICUBIC:
         return SRNet(None, scale or 4, BICUBIC)
     elif isinstance(model, str):
@@ -64,7 +64,11 @@ def resolve_net(model: "str | nn.Module | SRNet | ImageModelDescriptor", scale: 
             if progress else None
         net = SRNet(load_model(model, device=device, progress=report), card.scale, model)
     elif isinstance(model, nn.Module):
-        net = SRNet(model, scale_of(model), type(model).__name__)
+        from vtdemo.sr.checkpoints import descriptor_of
+
+        known = descriptor_of(model)  # loaded by spandrel: its scale and contract, nothing measured
+        net = SRNet(model, known.scale, known.architecture.name, known) if known else \
+            SRNet(model, scale_of(model), type(model).__name__)
     else:
         raise TypeError(f"model must be a model id, a spandrel ImageModelDescriptor, an nn.Module or an SRNet, not "
                         f"{type(model).__name__}")
@@ -166,12 +170,12 @@ def seconds_per_output_pixel(net: SRNet, device=None, precision: str | None = No
     measured once per device and precision (a warm PROBE×PROBE tile)."""
     import time
 
-    from vtdemo.runtime import default_device, precision as default_precision
+    from vtdemo.runtime import default_device
 
     if net.module is None:
         return 0.0
     device = torch.device(device) if device is not None else default_device()
-    precision = precision or default_precision(device)
+    precision = net.precision(device, precision)
     per_device = _SECONDS_PER_PIXEL.setdefault(net.module, {})
     key = f"{device}|{precision}"
     if key not in per_device:

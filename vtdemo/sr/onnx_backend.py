@@ -59,10 +59,22 @@ def identity(net, tile: int) -> str:
     return f"{net.name}-{fingerprint_of(net.module)}-t{tile}.onnx"
 
 
+def exportable(net) -> bool:
+    """Whether a graph of the bare module computes what the model's spandrel descriptor computes: a module without
+    one, or an architecture called plainly (its padding and own call stay the torch backend's to keep)."""
+    if net.descriptor is None:
+        return True
+    from vtdemo.sr.architectures import PLAIN_CALL
+
+    return net.descriptor.architecture.id in PLAIN_CALL
+
+
 def ready(net, device: torch.device, tile: int) -> bool:
     """Whether a graph for ``net`` at ``tile`` was exported (by ``export-onnx``); CPU only. Cheap when no graph of
     this model name exists: no fingerprint is computed then."""
     if device.type != "cpu" or net.module is None or not onnx_dir().is_dir():
+        return False
+    if not exportable(net):
         return False
     return any(onnx_dir().glob(f"{net.name}-*-t{tile}.onnx")) and onnx_path(net, tile).is_file()
 
@@ -100,6 +112,10 @@ def session(path: Path):
 
 
 def ensure_exported(net, tile: int) -> Path:
+    if not exportable(net):
+        raise ValueError(f"{net.name} ({net.descriptor.architecture.name}) is called through spandrel's "
+                         "descriptor (padding, its own call): the onnxruntime backend runs plainly called models "
+                         "only (HAT); use the torch backend.")
     path = onnx_path(net, tile)
     if not path.is_file():
         export_onnx(net.module, path, tile)
