@@ -144,8 +144,17 @@ def _plan(args: argparse.Namespace):
     return Plan(args.engine, args.workers, args.ray_address, args.device)
 
 
+def _backend_names() -> list[str]:
+    """"auto" and every registered SR backend (importing serve_backend registers ray-serve)."""
+    from vtdemo.sr import backends, serve_backend  # noqa: F401
+
+    return ["auto", *backends.BACKENDS]
+
+
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+    from vtdemo.batch.engines import ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, default=ENGINES[0],
                         help="local: this process (default); ray: Ray Data actors that load the model once each, on "
                              "a local Ray or a cluster (pip install \"vtdemo[ray]\")")
     parser.add_argument("--workers", type=int, help="ray: actors (default: one per node, or per GPU with "
@@ -386,6 +395,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from vtdemo.runtime import PRECISIONS
+
     parser = argparse.ArgumentParser(
         prog="python -m vtdemo",
         description="vtdemo: super-resolution and vision-transformer lab (HAT, SwinIR, ViT, DeiT, PVT, Swin, PerViT).",
@@ -444,9 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", type=int, default=4, help="scale for 'bicubic' (models have their own)")
     up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
     up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
-    up.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
-                    help="auto (default), torch or onnxruntime (see export-onnx)")
-    up.add_argument("--precision", choices=["fp32", "bf16", "fp16", "int8"],
+    up.add_argument("--backend", default="auto", choices=_backend_names(),
+                    help="auto (default: the fastest recorded by export-onnx; ray-serve when it is ready), or one "
+                         "backend by name")
+    up.add_argument("--precision", choices=PRECISIONS,
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
                          "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")
     up.add_argument("--force", action="store_true", help="overwrite outputs this tool did not write")
