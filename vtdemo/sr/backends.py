@@ -45,8 +45,6 @@ class SRNet:
 
     def __post_init__(self) -> None:
         if self.descriptor is None and self.module is not None:
-            from vtdemo.sr.checkpoints import descriptor_of
-
             self.descriptor = descriptor_of(self.module)
 
     def supports(self, precision: str) -> bool:
