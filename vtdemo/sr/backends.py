@@ -76,6 +76,7 @@ class Backend:
     ready: Callable[[SRNet, torch.device, int], bool]
     identity: Callable[[SRNet, int], str]
     remote: bool = False  # computed elsewhere (ray-serve): never timed here; ``auto`` takes it whenever it is ready
+    precisions: tuple[str, ...] = ()  # the only ones it runs (the first when none is asked); empty: any
 
 
 _MOVE_LOCK = threading.Lock()
@@ -138,7 +139,7 @@ BACKENDS: dict[str, Backend] = {
     "torch": Backend("torch", _torch_tile_fn, ready=lambda net, device, tile: True,
                      identity=lambda net, tile: f"{net.name}-torch"),
     "onnxruntime": Backend("onnxruntime", lambda net, device, tile, precision: onnx_backend.tile_fn(net, tile),
-                           ready=onnx_backend.ready, identity=onnx_backend.identity),
+                           ready=onnx_backend.ready, identity=onnx_backend.identity, precisions=("fp32",)),
 }  # ray-serve registers itself when vtdemo.sr.serve_backend is imported (it imports this module)
 
 
@@ -148,18 +149,20 @@ def register(backend: Backend) -> None:
 
 def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None) -> TileFn:
     """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS) in ``precision`` (None:
-    ``runtime.precision(device)``, or fp32 where the model's descriptor declares that unsupported). onnxruntime
-    runs fp32 only."""
-    if backend == "onnxruntime" and precision is None:
-        precision = "fp32"  # the backend's only precision: the device's default is not a request for another
+    ``runtime.precision(device)``, or fp32 where the model's descriptor declares that unsupported; a backend's
+    first ``precisions`` when it runs only those)."""
+    named = BACKENDS.get(backend)
+    if named is not None and named.precisions and precision is None:
+        precision = named.precisions[0]  # the device's default is not a request for a precision it cannot run
     precision = net.precision(device, precision) if net.module is not None else precision or "fp32"
     if backend == "auto":
         remote = [name for name, b in BACKENDS.items() if b.remote and b.ready(net, device, tile)]
         backend = remote[0] if remote else choose(net, device, tile) if precision == "fp32" else "torch"
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(['auto', *BACKENDS])}, not {str(backend)[:40]!r}")
-    if backend == "onnxruntime" and precision != "fp32":
-        raise ValueError(f"the {backend} backend runs fp32 only, not {precision}")
+    runs = BACKENDS[backend].precisions
+    if runs and precision not in runs:
+        raise ValueError(f"the {backend} backend runs {', '.join(runs)} only, not {precision}")
     if BACKENDS[backend].remote and not BACKENDS[backend].ready(net, device, tile):
         raise ValueError(f"the {backend} backend cannot run {net.name}: it serves zoo models only, with "
                          "VTDEMO_RAY_SERVE set")

@@ -72,9 +72,7 @@ def exportable(net) -> bool:
 def ready(net, device: torch.device, tile: int) -> bool:
     """Whether a graph for ``net`` at ``tile`` was exported (by ``export-onnx``); CPU only. Cheap when no graph of
     this model name exists: no fingerprint is computed then."""
-    if device.type != "cpu" or net.module is None or not onnx_dir().is_dir():
-        return False
-    if not exportable(net):
+    if device.type != "cpu" or net.module is None or not exportable(net) or not onnx_dir().is_dir():
         return False
     return any(onnx_dir().glob(f"{net.name}-*-t{tile}.onnx")) and onnx_path(net, tile).is_file()
 
