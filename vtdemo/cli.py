@@ -231,106 +231,6 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    import torch
-
-    from vtdemo import bench
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.what == "hostile":
-        from vtdemo import bench_hostile
-
-        print("\n".join(bench_hostile.run(args.models)))
-        return 0
-    if args.what == "memory":
-        demos = ["hat-demo-x4", "vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
-        print("\n".join(bench.bench_memory(args.models or demos, args.size or 256)))
-        return 0
-    if args.what == "batch":
-        from vtdemo import bench_batch
-        from vtdemo.batch.engines import EngineError
-
-        try:
-            lines = bench_batch.run((args.models or ["hat-demo-x4"])[0], args.images, args.size or 128, args.data)
-        except EngineError as exc:
-            print(f"vtdemo bench batch: {exc}", file=sys.stderr)
-            return 2
-        print("\n".join(lines))
-        return 0
-    if args.what == "load":
-        from vtdemo import loadtest
-
-        if args.per_endpoint:
-            print("\n".join(loadtest.run_per_endpoint(args.clients_list or [1, 4], args.requests, args.url)))
-            return 0
-        lines, failed, wrong = loadtest.run(args.clients, args.requests, args.url, args.rounds,
-                                            fresh_sessions=args.fresh_sessions, attack=args.attack)
-        print("\n".join(lines))
-        return 1 if failed or wrong else 0
-    if args.what == "bicubic":
-        if args.data is None:
-            print("vtdemo bench bicubic: --data FOLDER is needed (holding Set5/ and Set14/ with HR/ and "
-                  "LR_bicubic/X2..X4/)", file=sys.stderr)
-            return 2
-        print("\n".join(bench.bench_bicubic(args.data)))
-        return 0
-    if args.what == "scaling":
-        models = args.models or ["vit-ti16", "deit-ti16", "swin-t", "pvt-v2-b0"]
-        sizes = args.sizes or [224, 448, 672]
-        points, exponents = bench.bench_scaling(models, sizes, args.repeats, args.device)
-        print(f"Latency and peak memory by input size ({torch.get_num_threads()} threads, random weights):")
-        print(bench.format_scaling(points, exponents))
-        return 0
-    if args.what == "distance":
-        demos = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
-        print("\n".join(bench.bench_distance(args.models or demos)))
-        return 0
-    if args.what == "pervit":
-        print("\n".join(bench.bench_pervit((args.models or ["pervit-demo"])[0])))
-        return 0
-    if args.what == "attention":
-        from vtdemo.zoo import weights
-
-        try:
-            print("\n".join(bench.bench_attention(args.models or ["vit-demo"], size=args.size or 320,
-                                                   random_weights=args.random_weights)))
-        except (UnknownModelError, weights.WeightsError) as exc:
-            print(f"vtdemo bench attention: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    if args.what == "lam":
-        model = (args.models or ["hat-demo-x4"])[0]
-        print("\n".join(bench.bench_lam(model, args.size or 48, args.steps, args.batch, args.device)))
-        return 0
-    if args.what == "precision":
-        if args.data is None:
-            print("vtdemo bench precision: --data FOLDER is needed (holding Set5/ and Set14/)", file=sys.stderr)
-            return 2
-        for line in bench.bench_precision(args.data, args.models or ["hat-demo-x4", "hat-demo-x2"],
-                                          device=args.device):
-            print(line, flush=True)
-        return 0
-    from vtdemo.runtime import default_device, describe_device
-
-    device = torch.device(args.device) if args.device else None
-    peaks = bench.measure_peaks(args.device)
-    print(f"torch {torch.__version__}, {describe_device(device)}; "
-          f"{bench.peaks_line(peaks, bench.peak_side(device or default_device()))}")
-    if args.profile:
-        print(bench.profile_sr((args.models or ["hat-s-x4"])[0], args.size or 64, args.device))
-        return 0
-    if args.photo:
-        print(f"One {bench.PHOTO[0]}×{bench.PHOTO[1]} photo through vtdemo.upscale:")
-        for line in bench.bench_photo(args.models or list(bench.PHOTO_MODELS), args.device):
-            print(line, flush=True)
-        return 0
-    rows = bench.bench_sr(args.models or ["hat-s-x4"], args.size or 64, args.repeats, args.device,
-                          onnx=not args.no_onnx, peaks=peaks)
-    print(bench.format_rows(rows))
-    return 0
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -492,58 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(mark)
     mark.set_defaults(func=_cmd_benchmark)
 
-    bench = sub.add_parser("bench", help="benchmarks (sr: our HAT vs the reference code)")
-    bench.add_argument("what", choices=["sr", "precision", "lam", "attention", "distance", "scaling", "pervit",
-                                        "bicubic", "load", "hostile", "batch", "memory"],
-                       help="sr: our HAT in each precision vs the reference (--photo: one 480×320 photo per model); "
-                            "precision: Set5/Set14 PSNR of bf16 and int8 against fp32 (--data); lam: batched LAM "
-                            "vs one step at a time, and the HAT "
-                            "attention click; attention: classifier attention clicks (first and cached); scaling: "
-                            "latency "
-                            "and memory vs input size, fitted exponent; distance: mean "
-                            "attention distance per layer on an example photo; pervit: φp's "
-                            "mean attention distance per block, initialised and trained; bicubic: Set5/Set14 "
-                            "bicubic scores against the papers' (--data); load: concurrent users against a local "
-                            "server; hostile: memory and time of hostile inputs (--models: cases); batch: a folder "
-                            "upscaled locally and on Ray with 1 and 2 workers, images/s (--data: your folder); memory: "
-                            "resident memory per loaded model (--models; default the demo models)")
-    bench.add_argument("--models", nargs="+", help="sr: HAT model ids, random weights (default hat-s-x4); "
-                       "precision: SR model ids (default hat-demo-x4 hat-demo-x2); "
-                       "lam: one SR model id (default hat-demo-x4); attention: classifier ids (default vit-demo)")
-    bench.add_argument("--size", type=int,
-                       help="input side in pixels (default: sr 64, lam 48, attention 320, batch 128)")
-    bench.add_argument("--repeats", type=int, default=3)
-    bench.add_argument("--device", help="cpu, cuda, ... (default: auto)")
-    bench.add_argument("--threads", type=int, help="torch CPU threads")
-    bench.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")
-    bench.add_argument("--steps", type=int, default=20, help="lam: path steps (default 20)")
-    bench.add_argument("--clients", type=int, default=8, help="load: concurrent users (default 8)")
-    bench.add_argument("--requests", type=int, default=5, help="load: requests per user (default 5)")
-    bench.add_argument("--url", help="load: a running server (default: start one as a separate process)")
-    bench.add_argument("--rounds", type=int, default=2, help="load: rounds of all clients (default 2)")
-    bench.add_argument("--fresh-sessions", action="store_true",
-                       help="load: a new session for every request (one-off API callers)")
-    bench.add_argument("--per-endpoint", action="store_true",
-                       help="load: each endpoint alone under --clients-list N... clients (requests/s, p50, p95)")
-    bench.add_argument("--clients-list", type=int, nargs="+", metavar="N",
-                       help="load --per-endpoint: client counts (default 1 4)")
-    bench.add_argument("--attack", action="store_true",
-                       help="load: add a hostile client (bomb images, path probes, a flood of heavy requests)")
-    bench.add_argument("--batch", type=int, help="lam: steps per pass (default: 10 on CPU, 25 on CUDA)")
-    bench.add_argument("--random-weights", action="store_true",
-                       help="attention: random weights of the real architectures even where weights are here "
-                            "(models without weights here always get them)")
-    bench.add_argument("--data", type=Path, help="bicubic, precision: a folder holding Set5/ and Set14/; batch: a "
-                       "folder of images")
-    bench.add_argument("--profile", action="store_true",
-                       help="sr: torch.profiler's top operators of one forward (default precision)")
-    bench.add_argument("--photo", action="store_true",
-                       help="sr: one 480×320 photo ×4 per model through vtdemo.upscale (--models; default "
-                            "hat-demo-x4 hat-s-x4 hat-x4 swinir-m-x4, random weights where none are here)")
-    bench.add_argument("--sizes", type=int, nargs="+", help="scaling: input sides (default 224 448 672)")
-    bench.add_argument("--images", type=int, default=16, help="batch: images in the generated folder (default 16, "
-                       "--size px square, default 128)")
-    bench.set_defaults(func=_cmd_bench)
+    from vtdemo import bench
+
+    bench.add_commands(sub.add_parser("bench", help="benchmarks, one per NAME (bench NAME --help)",
+                                      description="Benchmarks of the task functions; each NAME has its own options."))
     return parser
 
 

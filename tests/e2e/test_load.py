@@ -3,11 +3,11 @@ benchmark command reports the big ones)."""
 
 
 def test_concurrent_clients_complete_while_an_attacker_is_refused(monkeypatch):
-    from vtdemo import loadtest
+    from vtdemo.bench import load
 
     monkeypatch.setenv("VTDEMO_MAX_SESSIONS", "40")  # the server process inherits these: a small session store,
     monkeypatch.setenv("VTDEMO_MAX_SESSIONS_PER_CLIENT", "8")  # so that 50 fresh sessions could evict a victim's
-    lines, failed, wrong = loadtest.run(clients=4, requests=3, rounds=1, fresh_sessions=True, attack=True,
+    lines, failed, wrong = load.run_users(clients=4, requests=3, rounds=1, fresh_sessions=True, attack=True,
                                         hash_flood=20, session_flood=50, classroom=3)
     report = "\n".join(lines)
     assert failed == 0 and "completed 12, failed 0" in lines[1], report

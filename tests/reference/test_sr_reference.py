@@ -2,7 +2,7 @@
 import pytest
 from PIL import Image
 
-from vtdemo.bench import bicubic_scores
+from vtdemo.bench.bicubic import bicubic_scores
 from vtdemo.sr import load_checkpoint, upscale
 from vtdemo.sr.benchmark import PUBLISHED_BICUBIC
 from vtdemo.sr.metrics import psnr_y

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 from PIL import Image
+
+from vtdemo.bench._files import bomb_png
 
 
 def _png(img: Image.Image, **kw) -> bytes:
@@ -19,16 +19,6 @@ def _jpeg(img: Image.Image, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", **kw)
     return buf.getvalue()
-
-
-def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
-    """A valid PNG header declaring width×height with a tiny (truncated) body."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + \
-        chunk(b"IEND", b"")
 
 
 def photo(w: int, h: int, seed: int = 0) -> Image.Image:

@@ -191,9 +191,9 @@ def test_benchmark_on_ray_scores_what_local_does(tmp_path, local_ray):
 
 
 def test_bench_batch_runs_every_engine_on_the_same_folder_and_checks_their_bytes_agree(local_ray):
-    from vtdemo import bench_batch
+    from vtdemo.bench.batch import bench_batch
 
-    lines = bench_batch.run("hat-demo-x4", count=3, size=24, workers=(1, 2))
+    lines = bench_batch("hat-demo-x4", count=3, size=24, workers=(1, 2))
     rows = [line for line in lines if line.startswith("| ray")]
     assert len(rows) == 2 and all(row.endswith("| yes |") for row in rows)
     assert any(line.startswith("| local | ") for line in lines)

@@ -3,14 +3,14 @@ equal to the official code's in fp32 (the table the README quotes)."""
 import torch
 from torch import nn
 
-from vtdemo import bench
+from vtdemo.bench import _compute, sr
 
 
 def test_flops_are_counted_as_the_formula_says():
     conv, linear = nn.Conv2d(3, 8, 3, padding=1), nn.Linear(8, 5)
     x = torch.rand(1, 3, 10, 12)
-    assert bench.model_gflop(conv, x) * 1e9 == 2 * (10 * 12) * 8 * 3 * 9  # 2·(output pixels)·Cout·Cin·k²
-    assert bench.model_gflop(linear, torch.rand(7, 8)) * 1e9 == 2 * 7 * 8 * 5
+    assert _compute.model_gflop(conv, x) * 1e9 == 2 * (10 * 12) * 8 * 3 * 9  # 2·(output pixels)·Cout·Cin·k²
+    assert _compute.model_gflop(linear, torch.rand(7, 8)) * 1e9 == 2 * 7 * 8 * 5
 
 
 def test_attention_is_counted_on_the_cpu_too():
@@ -20,13 +20,13 @@ def test_attention_is_counted_on_the_cpu_too():
             return torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=torch.zeros(1, 2, 16, 16))
 
     q = torch.rand(3, 2, 16, 8)  # batch 3, 2 heads, 16 tokens, head size 8
-    assert bench.model_gflop(Attention(), q) * 1e9 == 2 * (2 * 3 * 2 * 16 * 16 * 8)  # q·kᵀ and a·v
+    assert _compute.model_gflop(Attention(), q) * 1e9 == 2 * (2 * 3 * 2 * 16 * 16 * 8)  # q·kᵀ and a·v
 
 
 def test_every_precision_is_measured_against_the_reference(monkeypatch):
     monkeypatch.delenv("VTDEMO_PRECISION", raising=False)
-    monkeypatch.setattr(bench, "matmul_peak", lambda device, dtype: 100.0)  # measured by the real command only
-    rows = bench.bench_sr(["hat-demo-x2"], size=16, repeats=1, device="cpu", onnx=False)
+    monkeypatch.setattr(_compute, "matmul_peak", lambda device, dtype: 100.0)  # measured by the real command only
+    rows = sr.bench_sr(["hat-demo-x2"], size=16, repeats=1, device="cpu", onnx=False)
     assert [(r.model, r.dtype) for r in rows] == [("hat-demo-x2 (reference)", "fp32"), ("hat-demo-x2", "fp32"),
                                                    ("hat-demo-x2", "bf16"), ("hat-demo-x2", "int8")]
     ours = {r.dtype: r for r in rows[1:]}
@@ -36,18 +36,18 @@ def test_every_precision_is_measured_against_the_reference(monkeypatch):
 
     assert [r.dtype for r in rows if r.default] == [precision(torch.device("cpu"))]
     assert len({r.gflop for r in rows}) == 1 and rows[0].gflop > 0
-    table = bench.format_rows(rows)
+    table = sr.format_rows(rows)
     assert table.count("(default)") == 1 and "% of matmul peak" in table
 
 
 def test_the_printed_peak_is_the_one_the_table_divides_by(monkeypatch):
     calls = []
-    monkeypatch.setattr(bench, "matmul_peak", lambda device, dtype: calls.append(dtype) or 100.0)
-    peaks = bench.measure_peaks("cpu")
+    monkeypatch.setattr(_compute, "matmul_peak", lambda device, dtype: calls.append(dtype) or 100.0)
+    peaks = _compute.peaks(torch.device("cpu"))
     measured = len(calls)
-    rows = bench.bench_sr(["hat-demo-x2"], size=16, repeats=1, device="cpu", onnx=False, peaks={"fp32": 50.0})
+    rows = sr.bench_sr(["hat-demo-x2"], size=16, repeats=1, device="cpu", onnx=False, peaks={"fp32": 50.0})
     assert len(calls) == measured  # not measured again
-    assert "fp32 100 GFLOP/s" in bench.peaks_line(peaks)
+    assert "fp32 100 GFLOP/s" in _compute.peaks_line(peaks)
     fp32 = next(r for r in rows if r.dtype == "fp32" and "reference" not in r.model)
     share = 100 * fp32.gflop / (fp32.ms / 1e3) / 50.0
-    assert f"| {share:.0f} % |" in bench.format_rows([fp32])
+    assert f"| {share:.0f} % |" in sr.format_rows([fp32])

@@ -1,5 +1,8 @@
 """Every CLI choice comes from its registry: a backend registered (as a plug-in would) appears in `upscale
---help` and can be chosen; ray-serve, precisions and engines are offered from theirs."""
+--help` and can be chosen; ray-serve, precisions and engines are offered from theirs; a benchmark file dropped into
+the bench package is a `bench` command with its own options."""
+import sys
+
 import pytest
 
 from vtdemo import cli
@@ -29,3 +32,38 @@ def test_precisions_and_engines_come_from_their_registries(capsys):
     assert "{" + ",".join(PRECISIONS) + "}" in text and "{" + ",".join(ENGINES) + "}" in text
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["upscale", "x.png", "--precision", "fp8"])
+
+
+FAKE_BENCHMARK = """
+HELP = "laps around a fake track"
+
+
+def add_arguments(parser):
+    parser.add_argument("--laps", type=int, default=1)
+
+
+def run(args):
+    print(f"ran {args.laps} laps")
+    return 3
+"""
+
+
+def test_a_benchmark_is_one_file_in_the_package(tmp_path, monkeypatch, capsys):
+    """The recipe "add a benchmark" done for real: a module file where the package looks, nothing else."""
+    import vtdemo.bench as bench
+
+    (tmp_path / "fake_track.py").write_text(FAKE_BENCHMARK)
+    monkeypatch.setattr(bench, "__path__", [*bench.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "vtdemo.bench.fake_track", raising=False)
+    try:
+        text = _help(capsys, "bench")
+        assert "fake_track" in text and "laps around a fake track" in text
+        assert {"sr", "photo", "precision", "lam", "attention", "distance", "pervit", "bicubic", "scaling", "memory",
+                "load", "batch", "hostile"} <= set(bench.benchmarks())
+        assert "--laps" in _help(capsys, "bench", "fake_track") and "--threads" in _help(capsys, "bench", "sr")
+        assert cli.main(["bench", "fake_track", "--laps", "4"]) == 3  # its own options and exit status
+        assert capsys.readouterr().out.strip() == "ran 4 laps"
+        with pytest.raises(SystemExit):  # another benchmark's option is not this one's
+            cli.build_parser().parse_args(["bench", "sr", "--laps", "2"])
+    finally:
+        sys.modules.pop("vtdemo.bench.fake_track", None)

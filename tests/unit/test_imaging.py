@@ -1,13 +1,12 @@
 """Every odd image a person might upload, generated here (no binary fixtures)."""
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from vtdemo import imaging
+from vtdemo.bench._files import bomb_png
 from vtdemo.imaging import ImageError, decode_image
 
 
@@ -125,20 +124,12 @@ def test_numpy_and_pil_inputs():
 
 # --- bad files --------------------------------------------------------------------------------------------------
 
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
     (b"<!DOCTYPE html><html><body>hi</body></html>", "HTML"),
     (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>', "SVG"),
     (b"just some words", "text file"),
-    (_png_header_only(30000, 30000), "megapixels"),
+    (bomb_png(30000, 30000), "megapixels"),
 ])
 def test_bad_files_get_clear_errors(data, message):
     with pytest.raises(ImageError, match=message):

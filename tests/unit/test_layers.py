@@ -1,5 +1,6 @@
 """The layering docs/architecture.md promises, read from the import graph (function-level imports included): nothing
-outside vtdemo/ui imports it (the CLI that serves the app excepted), vtdemo/models imports nothing else of vtdemo,
+outside vtdemo/ui imports it (the CLI that serves the app excepted), nothing outside vtdemo/bench imports the
+benchmarks (the CLI excepted; tests may), vtdemo/models imports nothing else of vtdemo,
 tabs do not import tabs, and there is no import cycle."""
 import ast
 from pathlib import Path
@@ -47,6 +48,8 @@ def test_layers(module):
     for target in GRAPH[module]:
         if target.startswith("vtdemo.ui") and module != "vtdemo.cli":
             assert module.startswith("vtdemo.ui"), f"{module} imports {target}"
+        if target.startswith("vtdemo.bench") and module != "vtdemo.cli":
+            assert module.startswith("vtdemo.bench"), f"{module} imports {target}"
         if module.startswith("vtdemo.models"):
             assert target.startswith("vtdemo.models"), f"{module} imports {target}"
         if module.endswith("_tab") and target.endswith("_tab"):

@@ -89,7 +89,7 @@ def _peak_rss_mb(code: str) -> float:
     script = textwrap.dedent("""
         import numpy as np, torch
         from PIL import Image
-        from vtdemo.bench_hostile import peak_growth, start_peak
+        from vtdemo.bench._rss import peak_growth, start_peak
         from vtdemo.classify import classify
         from vtdemo.sr.engine import upscale
         before = start_peak()  # ru_maxrss would start from this test process's own peak

@@ -128,15 +128,14 @@ def test_the_benchmark_tab_scores_a_model_named_twice_once_and_can_be_stopped(hr
 
 
 def test_scaling_builds_each_architecture_for_the_size_and_fits_the_exponent():
-    from vtdemo import bench
-    from vtdemo.classify.scaling import at_size
+    from vtdemo.classify.scaling import at_size, measure
     from vtdemo.ui import models_tab
 
     vit = at_size("vit-demo", 128)  # 8-px patches: a 16×16 grid, position embeddings to match
     assert tuple(vit.patch_embed.grid_size) == (16, 16) and vit.pos_embed.shape[1] == 1 + 256
     deit = at_size("deit-demo", 128)  # the distilled class takes img_size through **kwargs
     assert tuple(deit.patch_embed.grid_size) == (16, 16)
-    points, exponents = bench.bench_scaling(["vit-demo", "pvt-demo"], [64, 128], repeats=1)
+    points, exponents = measure(["vit-demo", "pvt-demo"], [64, 128], repeats=1)
     assert [(p.model, p.size) for p in points] == [("vit-demo", 64), ("vit-demo", 128), ("pvt-demo", 64),
                                                     ("pvt-demo", 128)]
     for model_id, k in exponents.items():  # two sizes: the slope between them on log–log axes

@@ -14,29 +14,47 @@ answered and what the honest clients saw meanwhile (their latency, failures and 
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from vtdemo.bench import _files
+from vtdemo.bench._rss import rss_mb
+
 ATTACKER = "203.0.113.66"
+HELP = ("concurrent users against a local server (latency, failures, answers equal to a lone user's, server memory); "
+        "--attack adds hostile clients, --per-endpoint times each endpoint alone")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory (MB) of process ``pid`` from /proc (Linux); 0 elsewhere."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+def add_arguments(parser) -> None:
+    parser.add_argument("--clients", type=int, default=8, help="concurrent users (default 8)")
+    parser.add_argument("--requests", type=int, default=5, help="requests per user (default 5)")
+    parser.add_argument("--url", help="a running server (default: start one as a separate process)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of all clients (default 2)")
+    parser.add_argument("--fresh-sessions", action="store_true",
+                        help="a new session for every request (one-off API callers)")
+    parser.add_argument("--attack", action="store_true",
+                        help="add hostile clients (bomb images, path probes, floods of heavy requests, of long "
+                             "session hashes and of fresh sessions, a classroom behind one address)")
+    parser.add_argument("--per-endpoint", action="store_true",
+                        help="instead: each endpoint alone under --clients-list N... clients (requests/s, p50, p95)")
+    parser.add_argument("--clients-list", type=int, nargs="+", default=[1, 4], metavar="N",
+                        help="--per-endpoint: client counts (default 1 4)")
+
+
+def run(args) -> int:
+    if args.per_endpoint:
+        print("\n".join(run_per_endpoint(args.clients_list, args.requests, args.url)))
+        return 0
+    lines, failed, wrong = run_users(args.clients, args.requests, args.url, args.rounds,
+                                     fresh_sessions=args.fresh_sessions, attack=args.attack)
+    print("\n".join(lines))
+    return 1 if failed or wrong else 0
 
 
 def _requests(image: str):
@@ -91,23 +109,6 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start within 120 s")
 
 
-def _hostile_files(folder: Path) -> dict[str, str]:
-    """Images an attacker sends: a PNG header declaring 30000² pixels, a 1×60000 line (a few hundred bytes)."""
-    from PIL import Image
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    bomb = folder / "bomb.png"
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
-    line = folder / "line.png"
-    Image.new("RGB", (1, 60000), "red").save(line)
-    big = folder / "big.png"
-    Image.fromarray(np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(big)
-    return {"bomb": str(bomb), "line": str(line), "big": str(big)}
-
-
 def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
     """One hostile client: hostile images, path probes without Gradio's marker, then a flood of heavy upscales."""
     import httpx
@@ -135,7 +136,7 @@ def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
     jobs = []
     for _ in range(20):
         try:
-            jobs.append(client.submit(handle_file(files["big"]), "hat-demo-x4", 4, api_name="/upscale"))
+            jobs.append(client.submit(handle_file(files["noise-256"]), "hat-demo-x4", 4, api_name="/upscale"))
         except Exception:  # noqa: BLE001
             jobs.append(None)
     done = refused = 0
@@ -196,20 +197,6 @@ def _session_hash_flood(url: str, outcomes: list[str], count: int = 300) -> None
                     ", ".join(f"{k} ×{v}" for k, v in sorted(statuses.items())))
 
 
-def _tiny_checkpoint(folder: Path) -> str:
-    import torch
-    from safetensors.torch import save_file
-
-    from vtdemo.models.hat import HAT
-
-    torch.manual_seed(0)
-    model = HAT(upscale=4, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
-                squeeze_factor=4, num_feat=8, mlp_ratio=1.0)
-    path = folder / "mine.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
-    return str(path)
-
-
 def _session_eviction(url: str, folder: Path, image: str, outcomes: list[str], count: int = 700) -> None:
     """A victim uploads a checkpoint into its session; one client then opens ``count`` fresh sessions (four at a
     time); does the victim's comparison with its uploaded model still run?"""
@@ -224,7 +211,7 @@ def _session_eviction(url: str, folder: Path, image: str, outcomes: list[str], c
                            headers=headers, timeout=60)
         return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
 
-    checkpoint = uploaded(_tiny_checkpoint(folder), victim)
+    checkpoint = uploaded(str(_files.make(folder, ["tiny-checkpoint"])["tiny-checkpoint"]), victim)
     join(_fn(config, "sr-checkpoint", "upload"), [checkpoint, 4, None, ["bicubic"]], "victim000001", victim)
     loaded = result("victim000001")["success"]
     fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "models")
@@ -284,9 +271,9 @@ def _classroom(url: str, image: str, expected: dict, users: int, outcomes: list[
                     "failed" + (f": {sorted(set(failures))[0]}" if failures else ""))
 
 
-def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fresh_sessions: bool = False,
-        attack: bool = False, hash_flood: int = 300, session_flood: int = 700, classroom: int = 8
-        ) -> tuple[list[str], int, int]:
+def run_users(clients: int, requests: int, url: str | None = None, rounds: int = 2, fresh_sessions: bool = False,
+              attack: bool = False, hash_flood: int = 300, session_flood: int = 700, classroom: int = 8
+              ) -> tuple[list[str], int, int]:
     """(report lines, failed requests of the honest clients, their answers that differ from a lone user's). With
     ``attack``: the hostile client, ``hash_flood`` long session hashes, ``session_flood`` fresh sessions against a
     victim's, and ``classroom`` users behind one address, alongside the honest clients."""
@@ -335,7 +322,8 @@ def run(clients: int, requests: int, url: str | None = None, rounds: int = 2, fr
                         failures.append(f"{endpoint}: {type(exc).__name__}: {str(exc)[:120]}")
 
         start = time.perf_counter()
-        hostile = _hostile_files(folder) if attack else {}
+        sent = _files.make(folder, ["bomb", "line", "noise-256"]) if attack else {}
+        hostile = {name: str(path) for name, path in sent.items()}
         for _ in range(rounds):
             threads = [threading.Thread(target=user, args=(k,)) for k in range(clients)]
             if attack:

@@ -7,12 +7,31 @@ times what is not the model (decode + PNG encode) to show where the limit is.
 from __future__ import annotations
 
 import hashlib
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from vtdemo.batch.engines import Plan, ray_session
-from vtdemo.batch.upscale import UpscaleJob, upscale_folder
+HELP = "a folder upscaled locally and on Ray with 1 and 2 workers: images/s, and the same bytes from each"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default="hat-demo-x4", help="SR model id (default hat-demo-x4)")
+    parser.add_argument("--data", type=Path, help="your folder of images (default: generated crops)")
+    parser.add_argument("--images", type=int, default=16, help="generated images (default 16)")
+    parser.add_argument("--size", type=int, default=128, help="generated images' side in pixels (default 128)")
+
+
+def run(args) -> int:
+    from vtdemo.batch.engines import EngineError
+
+    try:
+        lines = bench_batch(args.model, args.images, args.size, args.data)
+    except EngineError as exc:
+        print(f"vtdemo bench batch: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
 
 
 def example_folder(folder: Path, count: int, size: int) -> Path:
@@ -31,7 +50,9 @@ def example_folder(folder: Path, count: int, size: int) -> Path:
     return folder
 
 
-def _one_run(folder: Path, out: Path, job: UpscaleJob, plan: Plan) -> dict:
+def _one_run(folder: Path, out: Path, job, plan) -> dict:
+    from vtdemo.batch.upscale import upscale_folder
+
     finished = []
     start = time.perf_counter()
     summary = upscale_folder([str(folder)], job, str(out), plan=plan,
@@ -62,12 +83,14 @@ def _non_model_seconds(folder: Path, out: Path) -> tuple[float, float]:
     return decode, (time.perf_counter() - start) / len(images)
 
 
-def run(model: str = "hat-demo-x4", count: int = 16, size: int = 128, data: Path | None = None,
+def bench_batch(model: str = "hat-demo-x4", count: int = 16, size: int = 128, data: Path | None = None,
         workers: tuple[int, ...] = (1, 2)) -> list[str]:
     import os
 
     import torch
 
+    from vtdemo.batch.engines import Plan, ray_session
+    from vtdemo.batch.upscale import UpscaleJob
     from vtdemo.runtime import precision
 
     job = UpscaleJob(model, device="cpu", precision=precision(torch.device("cpu")), backend="torch")

@@ -1,0 +1,43 @@
+"""``python -m vtdemo bench NAME``: the benchmarks, one module each in this package — tools that time and measure
+the task functions, apart from the product (nothing outside this package and the CLI imports it).
+
+A benchmark is a module here whose name does not start with ``_``, holding ``HELP`` (its line in ``bench --help``),
+``add_arguments(parser)`` (its own options) and ``run(args) -> int`` (prints its report, returns the exit status).
+They are found when the parser is built: adding a benchmark is adding its file. What several share lives in the
+``_``-prefixed modules (``_rss``: resident memory; ``_files``: hostile files; ``_compute``: peaks, FLOPs, timing).
+Module top levels import nothing heavy: every CLI start reads them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+from types import ModuleType
+
+
+def benchmarks() -> dict[str, ModuleType]:
+    """Every benchmark module of this package, by name (= the sub-command), sorted."""
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+    return {name: importlib.import_module(f"{__name__}.{name}") for name in names}
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """One sub-command of ``parser`` per benchmark, with the benchmark's own arguments and ``--threads``."""
+    sub = parser.add_subparsers(dest="benchmark", metavar="NAME")
+    for name, module in benchmarks().items():
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+        command.set_defaults(bench=module)
+    parser.set_defaults(func=lambda args: _run(parser, args))
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not getattr(args, "bench", None):
+        parser.print_help()
+        return 0
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return args.bench.run(args)

@@ -1,0 +1,79 @@
+"""``python -m vtdemo bench lam``: LAM with the path steps batched against one step at a time (same maps), and the
+HAT attention click once its block is cached."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+HELP = "LAM batched vs one step at a time (ms per step, same maps), and the cached HAT attention click"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default="hat-demo-x4", help="SR model id (default hat-demo-x4)")
+    parser.add_argument("--size", type=int, default=48, help="input side in pixels (default 48)")
+    parser.add_argument("--steps", type=int, default=20, help="path steps (default 20)")
+    parser.add_argument("--batch", type=int, help="steps per pass (default: 10 on CPU, 25 on CUDA)")
+    parser.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+
+
+def run(args) -> int:
+    print("\n".join(bench_lam(args.model, args.size, args.steps, args.batch, args.device)))
+    return 0
+
+
+def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, device: str | None) -> list[str]:
+    import numpy as np
+    import torch
+
+    from vtdemo.bench._compute import device_of, sync
+    from vtdemo.explain.registry import has_probe
+    from vtdemo.sr.lam import attribution_map, default_batch_size, sr_module
+    from vtdemo.zoo.cards import get_card
+
+    dev = device_of(device)
+    scale = get_card(model_id).scale
+    model = sr_module(model_id, scale).to(dev)
+    lr = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    x = y = size * scale // 2 - 8
+    batch = batch_size or default_batch_size(dev)
+    timings, maps = {}, {}
+    for name, b in (("one step at a time", 1), (f"batched ({batch} steps per pass)", batch)):
+        attribution_map(model, lr, x, y, steps=min(steps, b), batch_size=b)  # warm-up
+        sync(dev)
+        start = time.perf_counter()
+        maps[name], _ = attribution_map(model, lr, x, y, steps=steps, batch_size=b)
+        sync(dev)
+        timings[name] = (time.perf_counter() - start) * 1000 / steps
+    first, second = list(timings)
+    diff = float(np.abs(maps[first] - maps[second]).max())
+    lines = [f"LAM, {model_id} on a {size}×{size} input, {steps} steps, {dev}:"]
+    lines += [f"  {name:32s} {ms:8.1f} ms/step" for name, ms in timings.items()]
+    lines.append(f"  speed-up {timings[first] / timings[second]:.2f}×, max map difference {diff:.1e}")
+    if has_probe(get_card(model_id).family):
+        lines.append(_bench_click(model_id, size))
+    return lines
+
+
+def _bench_click(model_id: str, size: int, clicks: int = 20) -> str:
+    """Time of an attention click once the block is cached: decode + slice + overlay + PNG (what the server does)."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    from vtdemo.bench._compute import png_ms
+    from vtdemo.explain.hat import hat_attention_for_image
+    from vtdemo.viz.attention import hat_overlay
+
+    def click(x: int, y: int) -> float:
+        start = time.perf_counter()
+        found, lr, (ox, oy) = hat_attention_for_image(str(path), model_id, (x, y), 0, 1)
+        image, _ = hat_overlay(found, lr, x - ox, y - oy)
+        return (time.perf_counter() - start) * 1000 + png_ms(image)
+
+    path = Path(tempfile.mkdtemp()) / "click.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+    click(5, 5)  # the one forward pass
+    times = sorted(click(3 + i % (size - 6), 7) for i in range(clicks))
+    return (f"HAT attention click (cached block, {size}×{size}): median {times[len(times) // 2]:.1f} ms, "
+            f"max {times[-1]:.1f} ms over {clicks} clicks")
