@@ -82,7 +82,7 @@ def photo(name: str) -> Image.Image:
 
 
 def examples_dir() -> Path:
-    from vtdemo.zoo.weights import url_cache_dir
+    from vtdemo.zoo.locations import url_cache_dir
 
     return Path(os.environ.get("VTDEMO_EXAMPLES_DIR") or url_cache_dir() / "examples")
 

@@ -4,6 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
+from vtdemo.zoo.cards import demo_ids
+
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory) -> str:
@@ -113,7 +115,7 @@ def test_click_in_the_attention_tab_reuses_the_forward_pass(page, photo, artifac
     assert page.console_errors == []
 
 
-DEMOS = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
+DEMOS = demo_ids("classify")
 
 
 @pytest.mark.parametrize("model_id", DEMOS)

@@ -9,9 +9,10 @@ import pytest
 
 from vtdemo.classify.evaluate import folder_top1
 from vtdemo.classify.labels import IMAGENETTE
+from vtdemo.zoo.cards import demo_ids
 from vtdemo.zoo.weights import weights_dir
 
-DEMOS = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
+DEMOS = demo_ids("classify")
 
 
 @functools.cache

@@ -21,9 +21,6 @@ def test_embedded_weights_load_offline_and_match_their_card(scale, monkeypatch):
     assert info["id"] == card.id and info["scale"] == scale and info["file_bytes"] == path.stat().st_size
     for key in ("command", "data", "iterations", "wall_time_s", "device", "results"):
         assert info[key], key
-    # the zoo's "reported" column quotes the measured Set5 / Set14 PSNR-Y of this very file
-    set5, set14 = info["results"]["Set5"]["psnr_y"], info["results"]["Set14"]["psnr_y"]
-    assert card.reported.startswith(f"{set5:.2f} / {set14:.2f}")
     clear_cache()
     model = load_model(card.id, device="cpu")
     assert sum(p.numel() for p in model.parameters()) == card.params == info["parameters"]

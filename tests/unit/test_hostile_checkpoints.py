@@ -225,7 +225,7 @@ def test_training_arguments_load_as_an_inert_stand_in(tmp_path):
     import argparse
     from collections import OrderedDict
 
-    from vtdemo.zoo import weights
+    from vtdemo.zoo import safe_loading, weights
 
     class Hijack:  # pickles as argparse.Namespace whose BUILD state tries to set __class__
         def __reduce__(self):
@@ -233,9 +233,9 @@ def test_training_arguments_load_as_an_inert_stand_in(tmp_path):
 
     torch.save({"model": {"w": torch.zeros(1)}, "args": argparse.Namespace(lr=0.1)}, tmp_path / "official.pth")
     torch.save({"model": {"w": torch.zeros(1)}, "args": Hijack()}, tmp_path / "hijack.pth")
-    official = weights._read_checkpoint(tmp_path / "official.pth", upload=False)
+    official = safe_loading._read_checkpoint(tmp_path / "official.pth", upload=False)
     assert isinstance(official["args"], weights.SavedArguments) and official["args"].values == {"lr": 0.1}
-    hijack = weights._read_checkpoint(tmp_path / "hijack.pth", upload=False)
+    hijack = safe_loading._read_checkpoint(tmp_path / "hijack.pth", upload=False)
     assert type(hijack["args"]) is weights.SavedArguments and hijack["args"].values == {}
     assert set(weights.load_state_dict(tmp_path / "official.pth")) == {"w"}
 
@@ -244,20 +244,20 @@ def test_a_refused_checkpoint_leaves_nothing_referenced(tmp_path, monkeypatch):
     import gc
     import weakref
 
-    from vtdemo.zoo import weights
+    from vtdemo.zoo import safe_loading, weights
 
     wrong = tiny_hat_state()
     wrong["conv_first.weight"] = torch.zeros(12, 3, 5, 5)  # loads, then fails to fit HAT
     save_file(wrong, str(tmp_path / "wrong.safetensors"))
     refs = []
-    read = weights._read_checkpoint
+    read = safe_loading._read_checkpoint
 
     def tracked(path, upload):
         state = read(path, upload)
         refs.extend(weakref.ref(t) for t in state.values())
         return state
 
-    monkeypatch.setattr(weights, "_read_checkpoint", tracked)
+    monkeypatch.setattr(safe_loading, "_read_checkpoint", tracked)
     gc.collect()
     gc.disable()  # what is freed must be freed by reference counting alone, as a busy server would need
     try:
@@ -321,7 +321,7 @@ def test_a_zip_with_two_central_directories_is_refused(tmp_path):
 
 
 def test_safetensors_tensor_count_is_read_from_the_header_first(tmp_path, monkeypatch):
-    from vtdemo.zoo import weights
+    from vtdemo.zoo import safe_loading, weights
 
     save_file({f"t{i}": torch.zeros(0) for i in range(50)}, str(tmp_path / "many.safetensors"))
     monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_TENSORS", "40")

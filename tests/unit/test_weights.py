@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from vtdemo.zoo import weights
+from vtdemo.zoo import downloads, weights
 from vtdemo.zoo.cards import ModelCard, WeightSource, get_card
 
 PAYLOAD = os.urandom(300_000)
@@ -149,7 +149,7 @@ def test_redirects_stay_on_http_and_out_of_private_networks(server, tmp_path, mo
     with pytest.raises(weights.WeightsError, match="(?i)redirect"):  # urllib refuses file: itself
         weights.download_url(server.url + "/redirect-to-file", target)
     # the test server is on loopback: pretend 127.0.0.1 is a public mirror whose redirect points at "localhost"
-    monkeypatch.setattr(weights, "_is_private", lambda host: host == "localhost")
+    monkeypatch.setattr(downloads, "_is_private", lambda host: host == "localhost")
     with pytest.raises(weights.WeightsError, match="private or local address"):
         weights.download_url(server.url + "/redirect-to-localhost", target)
     assert not target.exists() and _leftovers(target.parent) == []
@@ -157,8 +157,8 @@ def test_redirects_stay_on_http_and_out_of_private_networks(server, tmp_path, mo
 
 def test_private_addresses_are_recognised():
     for host in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "0.0.0.0", "localhost"):
-        assert weights._is_private(host), host
-    assert not weights._is_private("8.8.8.8") and not weights._is_private("2606:4700:4700::1111")
+        assert downloads._is_private(host), host
+    assert not downloads._is_private("8.8.8.8") and not downloads._is_private("2606:4700:4700::1111")
 
 
 def test_stale_partial_downloads_are_removed(tmp_path):
@@ -413,7 +413,7 @@ def test_a_cached_file_is_hashed_once_per_size_and_mtime(weights_home, tmp_path,
     link = _plant_hub_file(tmp_path / "hub", "acme/m", "b" * 40, "m.safetensors", data)
     hashed = []
     real = weights.sha256_of
-    monkeypatch.setattr(weights, "sha256_of", lambda path, *a: hashed.append(path) or real(path, *a))
+    monkeypatch.setattr(downloads, "sha256_of", lambda path, *a: hashed.append(path) or real(path, *a))
     assert weights.resolve(card) == link and weights.resolve(card) == link
     assert len(hashed) == 1
     blob = link.resolve()
@@ -442,7 +442,7 @@ def test_an_unreadable_record_of_first_downloads_is_an_error_not_a_reset(server,
     record = weights.recorded_path(card.source)
     assert oct(record.stat().st_mode & 0o777) == "0o644"
     record.write_text("{truncated")
-    weights._VERDICTS.clear()
+    downloads._VERDICTS.clear()
     with pytest.raises(weights.WeightsError, match="cannot be read"):
         weights.resolve(card)
     assert record.read_text() == "{truncated"  # left for the operator, not rewritten with one entry

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from vtdemo.zoo.weights import sha256_of
+from vtdemo.zoo.downloads import sha256_of
 
 NAME = "vtdemo-manifest.jsonl"
 

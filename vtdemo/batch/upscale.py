@@ -20,7 +20,7 @@ from typing import Callable
 from vtdemo.batch.engines import Plan, run, worker_name
 from vtdemo.batch.manifest import Manifest, recorded_outputs
 from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
-from vtdemo.zoo.weights import sha256_of
+from vtdemo.zoo.downloads import sha256_of
 
 
 def collect_images(inputs: list[str], follow_links: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:

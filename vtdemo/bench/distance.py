@@ -2,12 +2,14 @@
 on one of the example photos."""
 from __future__ import annotations
 
-DEMOS = ["vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
 HELP = "mean attention distance per layer on an example photo, per classifier"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--models", nargs="+", default=DEMOS, help=f"classifier ids (default {' '.join(DEMOS)})")
+    from vtdemo.zoo.cards import demo_ids
+
+    parser.add_argument("--models", nargs="+", default=demo_ids("classify"),
+                        help="classifier ids (default: the demo classifiers)")
     parser.add_argument("--photo", default="chelsea", help="an example photo's name (default chelsea)")
 
 

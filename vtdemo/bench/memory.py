@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-DEMOS = ["hat-demo-x4", "vit-demo", "deit-demo", "swin-demo", "pvt-demo", "pervit-demo"]
 HELP = "resident memory per loaded model in a fresh process, and its peak after one request"
 
 _PROBE = r"""
@@ -36,7 +35,9 @@ print(f"{before:.0f} {loaded:.0f} {status_mb('VmHWM'):.0f}")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--models", nargs="+", default=DEMOS, help=f"model ids (default {' '.join(DEMOS)})")
+    from vtdemo.zoo.cards import demo_ids
+
+    parser.add_argument("--models", nargs="+", default=demo_ids(), help="model ids (default: the demo models)")
     parser.add_argument("--size", type=int, default=256, help="the request's image side (default 256)")
 
 

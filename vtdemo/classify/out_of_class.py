@@ -151,7 +151,7 @@ def _detector(model_id: str) -> tuple[float, dict[str, np.ndarray]] | None:
     """(threshold, class statistics) of an embedded model whose card has them; None otherwise. Read once per version
     of the two files (keyed by their modification times), not per request."""
     from vtdemo.zoo.cards import get_card
-    from vtdemo.zoo.weights import embedded_dir
+    from vtdemo.zoo.locations import embedded_dir
 
     card = get_card(model_id)
     if card.source.kind != "embedded":
@@ -176,7 +176,7 @@ _STATS = Cache(8)
 def card_entry(model_id: str) -> dict | None:
     """The ``out_of_class`` entry of an embedded model's JSON card (None when the model has none)."""
     from vtdemo.zoo.cards import get_card
-    from vtdemo.zoo.weights import embedded_dir
+    from vtdemo.zoo.locations import embedded_dir
 
     card = get_card(model_id)
     if card.source.kind != "embedded":

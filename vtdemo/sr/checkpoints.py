@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from vtdemo.zoo.weights import WeightsError, load_state_dict, without_references
+from vtdemo.zoo.errors import WeightsError
+from vtdemo.zoo.safe_loading import load_state_dict, without_references
 
 if TYPE_CHECKING:
     from spandrel import ImageModelDescriptor

@@ -89,7 +89,7 @@ def uploaded_net(path: str | Path) -> SRNet:
     """An uploaded SR checkpoint as an SRNet named after the file, loaded safely (and once per content)."""
     from vtdemo.sr.checkpoints import load_checkpoint
 
-    from vtdemo.zoo.weights import sha256_of
+    from vtdemo.zoo.downloads import sha256_of
 
     path = Path(path)
 

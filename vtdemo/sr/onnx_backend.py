@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vtdemo.cache import Cache
-from vtdemo.zoo.weights import url_cache_dir
+from vtdemo.zoo.locations import url_cache_dir
 
 _SESSIONS = Cache("VTDEMO_ONNX_SESSIONS", default=2)
 _FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
                                  portable, save_state, write_card)
 from vtdemo.zoo.demo_archs import DEMO_ARCHS, at_size, build_classifier
-from vtdemo.zoo.weights import load_state_dict
+from vtdemo.zoo.safe_loading import load_state_dict
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_DATA = SHARED / "data/cls/imagenette128"

@@ -29,7 +29,7 @@ def save(weights: Path, entry: dict, stats: dict) -> None:
 def run(args) -> None:
     from vtdemo.classify.out_of_class import calibrate
     from vtdemo.zoo.cards import cards
-    from vtdemo.zoo.weights import embedded_dir
+    from vtdemo.zoo.locations import embedded_dir
 
     ids = args.models or [c.id for c in cards("classify") if c.source.kind == "embedded"]
     print(f"{'model':<14} {'val flagged':>12} {'others flagged':>15}   maximum softmax probability instead")

@@ -105,7 +105,7 @@ def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None) 
 
 def init_from(model: torch.nn.Module, path: Path) -> str:
     """Copy every tensor of ``path`` whose name and shape match (e.g. a ×4 body into a ×2 model)."""
-    from vtdemo.zoo.weights import load_state_dict
+    from vtdemo.zoo.safe_loading import load_state_dict
 
     source, own = load_state_dict(path), model.state_dict()
     matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
@@ -238,7 +238,7 @@ def train(args) -> None:
 def export(args, arch: dict, best_path: Path, seconds: float, device: torch.device, n_images: int) -> None:
     """Copy the best weights to ``args.export`` and write the JSON card with Set5/Set14 scores next to bicubic."""
     from vtdemo.models.hat import HAT
-    from vtdemo.zoo.weights import load_state_dict
+    from vtdemo.zoo.safe_loading import load_state_dict
 
     model = HAT(**arch)
     model.load_state_dict(load_state_dict(best_path))

@@ -59,7 +59,7 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     # api_open=False: the run/ and api/ routes would skip the queue and every limit (Gradio opens them off a Space)
     demo.queue(default_concurrency_limit=1, max_size=limits.queue_size(), api_open=False)
     limit_per_client(demo)
-    from vtdemo.zoo.weights import clean_partial_downloads
+    from vtdemo.zoo.downloads import clean_partial_downloads
 
     clean_partial_downloads()  # a download killed with the previous server
     if os.environ.get("VTDEMO_RAY_SERVE", "").strip():  # SR tiles on Ray Serve replicas: deployed before serving

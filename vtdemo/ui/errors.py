@@ -16,7 +16,7 @@ MAX_ECHO = 200  # characters of a message that may repeat the client's input
 def _expected() -> tuple[type[BaseException], ...]:
     from vtdemo.imaging import ImageError
     from vtdemo.zoo.cards import UnknownModelError
-    from vtdemo.zoo.weights import WeightsError
+    from vtdemo.zoo.errors import WeightsError
 
     return ImageError, UnknownModelError, WeightsError
 

@@ -19,7 +19,7 @@ from vtdemo.ui.components import ChoiceInput, Dropdown, FileUpload, FilesUpload,
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, safe_name, save_png
-from vtdemo.zoo.weights import CHECKPOINT_SUFFIXES
+from vtdemo.zoo.safe_loading import CHECKPOINT_SUFFIXES
 from vtdemo.ui.choices import scale_choices, sr_choices as model_choices
 from vtdemo.zoo.availability import unavailable
 from vtdemo.zoo.cards import cards, get_card

@@ -58,7 +58,7 @@ def _build_sr(card: ModelCard, state_dict: dict):
     """Every SR card loads through spandrel's loader with the project's HAT registered first (a HAT card gets our
     HAT); the descriptor's scale must be the card's."""
     from vtdemo.sr.checkpoints import load_sr_state_dict
-    from vtdemo.zoo.weights import WeightsError
+    from vtdemo.zoo.errors import WeightsError
 
     if card.builder == "hat":  # our HAT is built from the card; spandrel detects the others from their weights
         _check_fits(card, state_dict)

@@ -194,24 +194,26 @@ REALESRGAN_PAPER = "Wang et al., Real-ESRGAN: Training Real-World Blind Super-Re
 HAT_DEMO_CONFIG = dict(img_size=64, patch_size=1, in_chans=3, embed_dim=48, depths=[2, 2, 2], num_heads=[4, 4, 4],
                        window_size=8, compress_ratio=3, squeeze_factor=16, conv_scale=0.01, overlap_ratio=0.5,
                        mlp_ratio=2.0, upsampler="pixelshuffle", resi_connection="1conv", img_range=1.0, num_feat=48)
-# Measured Set5 / Set14 PSNR-Y of the committed files (their JSON cards; a test keeps the two in step).
-_HAT_DEMO_MEASURED = {4: "30.01 / 27.15 (bicubic 28.43 / 26.09)", 2: "36.14 / 32.12 (bicubic 33.68 / 30.33)"}
 
 
-def _hat_demo_card(scale: int, params: int) -> ModelCard:
+def _hat_demo_card(scale: int) -> ModelCard:
+    """Parameters and measured scores from the file's own record (``weights/hat-demo-x<scale>.json``)."""
+    from vtdemo.zoo.demo_records import record, sr_scores
+
+    model_id = f"hat-demo-x{scale}"
     return ModelCard(
-        id=f"hat-demo-x{scale}", task="sr", family="HAT", name=f"HAT-demo ×{scale} (small, trained by vtdemo)",
+        id=model_id, task="sr", family="HAT", name=f"HAT-demo ×{scale} (small, trained by vtdemo)",
         paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
-        sources=(WeightSource("embedded", f"hat-demo-x{scale}.safetensors"),), licence="Apache-2.0",
-        params=params, config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
-        reported=_HAT_DEMO_MEASURED[scale],
+        sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0",
+        params=record(model_id)["parameters"], config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
+        reported=sr_scores(model_id),
         notes="a small demo model trained on BSDS400 + T91 on a CPU, not the paper's HAT; measured, not reported",
     )
 
 
 SR_CARDS: list[ModelCard] = [
-    _hat_demo_card(4, 538_761),
-    _hat_demo_card(2, 455_625),
+    _hat_demo_card(4),
+    _hat_demo_card(2),
     *_hat_cards(),
     ModelCard(
         id="real-hat-gan-x4", task="sr", family="HAT", name="Real-HAT-GAN ×4 (sharper)", paper=HAT_PAPER,
@@ -406,3 +408,8 @@ def get_card(model_id: str) -> ModelCard:
 
 def cards(task: Task | None = None) -> list[ModelCard]:
     return [c for c in CARDS if task is None or c.task == task]
+
+
+def demo_ids(task: Task | None = None) -> list[str]:
+    """The models whose weights ship with vtdemo (they work offline), in the zoo's order."""
+    return [c.id for c in cards(task) if c.source.kind == "embedded"]

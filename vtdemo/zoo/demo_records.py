@@ -1,0 +1,22 @@
+"""The JSON record ``vtdemo.train`` writes beside each embedded demo model (how it was made, what it measured): the
+one source of the numbers the demo models' cards and the docs' demo tables show."""
+from __future__ import annotations
+
+import functools
+import json
+
+from vtdemo.zoo.locations import embedded_dir
+
+
+@functools.cache
+def record(model_id: str) -> dict:
+    """The record of ``model_id``'s embedded weights (``weights/<id>.json``)."""
+    return json.loads((embedded_dir() / f"{model_id}.json").read_text())
+
+
+def sr_scores(model_id: str) -> str:
+    """Set5 / Set14 PSNR-Y, and bicubic's, as the zoo's "reported" column shows a measured SR demo model."""
+    results = record(model_id)["results"]
+    ours = " / ".join(f"{results[s]['psnr_y']:.2f}" for s in ("Set5", "Set14"))
+    bicubic = " / ".join(f"{results[s]['bicubic_psnr_y']:.2f}" for s in ("Set5", "Set14"))
+    return f"{ours} (bicubic {bicubic})"
