@@ -27,7 +27,8 @@ class SavedArguments:
 # What torch.load(weights_only=True) may rebuild besides tensors and containers: only the stand-in above.
 SAFE_GLOBALS = [(SavedArguments, "argparse.Namespace")]
 MAX_NESTING = 8  # wrapper dicts unwrapped at most (real checkpoints use 1 or 2)
-# Wrapper keys of training checkpoints, in order of preference (EMA weights first, as the official test scripts do).
+# Wrapper keys of training checkpoints named in messages (spandrel's canonicalize_state_dict knows these and more;
+# EMA weights before the raw ones, as the official test scripts take them).
 STATE_DICT_KEYS = ("params_ema", "params", "model", "state_dict")
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")  # what a checkpoint file may be named
 
@@ -39,25 +40,38 @@ def _is_tensor_dict(obj) -> bool:
 
 
 def unwrap_state_dict(obj) -> dict:
-    """The tensors of a training checkpoint: ``params_ema`` > ``params`` > ``model`` > ``state_dict``, without
-    DataParallel's ``module.`` prefixes. A wrapper that contains itself, or nesting deeper than MAX_NESTING, is
-    refused (a 1-kB file must not loop forever)."""
+    """The tensors of a training checkpoint, unwrapped by spandrel's ``canonicalize_state_dict`` (its wrapper keys —
+    ``params_ema``, ``params``, ``model``, ``state_dict``, ``net``, … — one level per call, and a ``module.`` or
+    ``netG.`` prefix only when every key has it). What spandrel's one pass would not bound is bounded here: a wrapper
+    that contains itself, nesting deeper than MAX_NESTING, or keys that are not names are refused (a 1-kB file must
+    not loop forever or crash the prefix rule)."""
     seen = set()
     while isinstance(obj, dict) and not _is_tensor_dict(obj):
         if id(obj) in seen or len(seen) >= MAX_NESTING:
             raise WeightsError("This checkpoint's wrapper dicts nest too deep or contain themselves.")
         seen.add(id(obj))
-        key = next((k for k in STATE_DICT_KEYS if isinstance(obj.get(k), dict)), None)
-        if key is None:
+        inner = _canonical(obj)
+        if any(v is obj for v in obj.values()):  # spandrel unwraps {"model": itself} to itself
+            raise WeightsError("This checkpoint's wrapper dicts nest too deep or contain themselves.")
+        if inner is obj or not isinstance(inner, dict):
             raise WeightsError("This checkpoint holds no state dict (no tensors, and none of the keys "
                                f"{', '.join(STATE_DICT_KEYS)}); top-level keys: "
                                f"{[str(k)[:40] for k in list(obj)[:8]]}.")
-        obj = obj[key]
+        obj = inner
     if not _is_tensor_dict(obj):
         raise WeightsError(f"This checkpoint holds a {type(obj).__name__}, not a state dict of tensors.")
-    if not all(isinstance(k, str) for k in obj):
-        raise WeightsError("This checkpoint's state dict has keys that are not names (e.g. integers).")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
+    return dict(_canonical(obj))
+
+
+def _canonical(obj: dict) -> dict:
+    from spandrel import canonicalize_state_dict
+
+    try:
+        if all(isinstance(k, str) for k in obj):
+            return canonicalize_state_dict(obj)
+    except (AttributeError, TypeError):  # an unwrapped level whose keys are not strings
+        pass
+    raise WeightsError("This checkpoint's state dict has keys that are not names (e.g. integers).")
 
 
 def check_tensors(state_dict: dict, name: str) -> None:
