@@ -1,6 +1,6 @@
 """The one cache mechanism: bounded, locked, single-flight least-recently-used caches for what is costly to compute
 (loaded models, attention captures, uploaded checkpoints, ONNX Runtime sessions, image digests). Each cache's size
-is read from its environment variable at every insertion (the README's limits table lists them)."""
+is read from its environment variable at every insertion; the defaults are in ``vtdemo.limits.LIMITS``."""
 from __future__ import annotations
 
 import os
@@ -22,12 +22,17 @@ class _Flight:
 
 class Cache:
     """Keeps the most recently used values: ``size`` of them, an int or the name of an environment variable read at
-        each insertion (``default`` when unset or not a whole number). Single-flight: while one thread computes a key,
-    others asking for the same key wait for that result instead of computing it again. ``computed`` counts the
+    each insertion (its default from ``vtdemo.limits.LIMITS``, or ``default``, when unset or not a whole number).
+    Single-flight: while one thread computes a key, others asking for the same key wait for that result instead of
+    computing it again. ``computed`` counts the
     computations (tests and benchmarks read it to prove that a cached path runs nothing)."""
 
-    def __init__(self, size: int | str, default: int = 1):
+    def __init__(self, size: int | str, default: int | None = None):
+        from vtdemo.limits import LIMITS
+
         self.env = size if isinstance(size, str) else None
+        if default is None:
+            default = LIMITS[size].default if self.env in LIMITS else 1
         self._fixed, self._default = (size if isinstance(size, int) else None), default
         self.computed = 0
         self._entries: OrderedDict[Hashable, object] = OrderedDict()

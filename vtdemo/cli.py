@@ -231,6 +231,16 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from vtdemo.doc_tables import render
+    from vtdemo.zoo.locations import REPO_ROOT
+
+    stale = render(REPO_ROOT, write=not args.check)
+    print("\n".join(stale.values()) or "every generated table matches its source")
+    missing = any("has no" in why for why in stale.values())
+    return 1 if missing or (stale and args.check) else 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -391,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     mark.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     _add_engine_options(mark)
     mark.set_defaults(func=_cmd_benchmark)
+
+    docs = sub.add_parser("docs", help="rewrite the docs' generated tables (limits, demo models) from their sources",
+                          description="For maintainers, in a checkout: the tables between <!-- generated: NAME --> "
+                                      "markers in docs/ are rewritten from the code's data.")
+    docs.add_argument("--check", action="store_true", help="only say which tables differ (exit 1 if any)")
+    docs.set_defaults(func=_cmd_docs)
 
     from vtdemo import bench
 

@@ -77,8 +77,8 @@ class AttentionCache:
     """Captured blocks per (model key, image digest, group, block): a click only slices (LRU, ``size`` entries)."""
 
     def __init__(self, size: int | None = None):
-        # captures of a large HAT hold hundreds of MB each: a few, VTDEMO_ATTENTION_CACHE (default 3)
-        self.lru = Cache(size or "VTDEMO_ATTENTION_CACHE", default=3)
+        # captures of a large HAT hold hundreds of MB each: a few, VTDEMO_ATTENTION_CACHE
+        self.lru = Cache(size or "VTDEMO_ATTENTION_CACHE")
 
     @property
     def forwards(self) -> int:

@@ -105,7 +105,7 @@ def token_map(cap: Capture, point: tuple[float, float], layer: int = -1, head: s
 
 # --- cache and the public entry point -------------------------------------------------------------------------
 
-_FILE_DIGESTS = Cache("VTDEMO_DIGEST_CACHE", default=64)
+_FILE_DIGESTS = Cache("VTDEMO_DIGEST_CACHE")
 
 
 def _digest(rgb: Image.Image) -> str:
@@ -134,7 +134,7 @@ class CaptureCache:
     read it)."""
 
     def __init__(self, size: int | str = "VTDEMO_CAPTURE_CACHE"):
-        self.lru = Cache(size, default=4)
+        self.lru = Cache(size)
 
     @property
     def forwards(self) -> int:

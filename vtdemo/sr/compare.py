@@ -82,7 +82,7 @@ def match_reference(reference: Image.Image, lr: Image.Image, scale: int) -> Imag
     return reference.crop((0, 0, w, h))
 
 
-_UPLOADED = Cache("VTDEMO_UPLOAD_CACHE", default=2)  # the last uploaded checkpoints stay loaded, keyed by content
+_UPLOADED = Cache("VTDEMO_UPLOAD_CACHE")  # the last uploaded checkpoints stay loaded, keyed by content
 
 
 def uploaded_net(path: str | Path) -> SRNet:

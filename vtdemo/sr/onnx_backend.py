@@ -17,7 +17,7 @@ import torch
 from vtdemo.cache import Cache
 from vtdemo.zoo.locations import url_cache_dir
 
-_SESSIONS = Cache("VTDEMO_ONNX_SESSIONS", default=2)
+_SESSIONS = Cache("VTDEMO_ONNX_SESSIONS")
 _FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 

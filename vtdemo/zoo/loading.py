@@ -39,7 +39,7 @@ def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = N
     return _CACHE.get_or_compute(key, build)
 
 
-_CACHE = Cache("VTDEMO_MODEL_CACHE", default=4)
+_CACHE = Cache("VTDEMO_MODEL_CACHE")
 _ZOO_IDS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
 
 
