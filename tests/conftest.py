@@ -20,22 +20,36 @@ def shared() -> Path:
     return SHARED
 
 
-def _zoomed(image, center, zoom: int, view: int):
-    """What a zoom inspector crop must show, computed here without the app's code: the view/zoom-pixel square of
-    the image centred at the fractional ``center`` (moved inside the image), each pixel repeated zoom×zoom."""
+def _zoom_of(shown, image, center, zoom: int, view: int) -> None:
+    """Assert that ``shown`` is what a zoom inspector must show of ``image`` — by its definition, not the app's
+    formula: a zoom×zoom nearest-neighbour magnification (every pixel a constant block) of a contiguous region of
+    the image, a view/zoom-pixel square (no larger than the image), centred within a pixel of the fractional
+    ``center``, or pushed against the border it would cross."""
     import numpy as np
 
-    arr = np.asarray(image)
+    shown, arr = np.asarray(shown), np.asarray(image)
     h, w = arr.shape[:2]
-    side_w, side_h = min(round(view / zoom), w), min(round(view / zoom), h)
-    left = min(max(0, round(center[0] * w - side_w / 2)), w - side_w)
-    top = min(max(0, round(center[1] * h - side_h / 2)), h - side_h)
-    return arr[top:top + side_h, left:left + side_w].repeat(zoom, 0).repeat(zoom, 1)
+    region = shown[::zoom, ::zoom]
+    assert np.array_equal(region.repeat(zoom, 0).repeat(zoom, 1), shown), "not a nearest-neighbour magnification"
+    side_h, side_w = region.shape[:2]
+    assert (side_w, side_h) == (min(round(view / zoom), w), min(round(view / zoom), h)), (side_w, side_h)
+    want_x, want_y = center[0] * w, center[1] * h
+
+    def centred(start: int, side: int, want: float, full: int) -> bool:
+        return abs(start + side / 2 - want) <= 1 or (start == 0 and want < side / 2) or \
+            (start == full - side and want > full - side / 2)
+
+    corner = np.argwhere((arr == region[0, 0]).all(-1) if arr.ndim == 3 else arr == region[0, 0])
+    found = [(y, x) for y, x in corner if y + side_h <= h and x + side_w <= w
+             and np.array_equal(arr[y:y + side_h, x:x + side_w], region)]
+    assert found, "the crop is not a region of the image"
+    assert any(centred(x, side_w, want_x, w) and centred(y, side_h, want_y, h) for y, x in found), \
+        (found[:3], want_x, want_y)
 
 
 @pytest.fixture
-def zoomed():
-    return _zoomed
+def zoom_of():
+    return _zoom_of
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Helpers shared by the browser tests and the raw-HTTP attacks."""
 import io
 import json
+import time
 
 import httpx
 from PIL import Image
@@ -43,3 +44,30 @@ def upload(url: str, image: Image.Image, headers: dict | None = None) -> dict:
                    headers=headers, timeout=60)
     r.raise_for_status()
     return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+
+def wait_until(predicate, what: str, timeout: float = 120) -> None:
+    """Wait for ``predicate()`` about the in-process server: on the heavy slot's condition, which is notified whenever
+    a job takes or frees the slot, re-checked at least every 0.2 s for state it does not notify (Gradio's queue)."""
+    from vtdemo.ui import admission
+
+    deadline, changed = time.monotonic() + timeout, admission._LOCAL._changed
+    with changed:
+        while not predicate():
+            left = deadline - time.monotonic()
+            assert left > 0, f"waited {timeout:.0f} s for {what}"
+            changed.wait(min(0.2, left))
+
+
+def holding(client: str) -> int:
+    """Heavy-slot holders of ``client``'s address now."""
+    from vtdemo.ui import admission
+
+    return admission._LOCAL._holding.get(client, 0)
+
+
+def queued(demo, client: str) -> int:
+    """Requests of ``client``'s address waiting or running in ``demo``'s queue."""
+    from vtdemo.ui.admission import client_address
+
+    return sum(1 for e in list(demo._queue.event_ids_to_events.values()) if client_address(e.request) == client)

@@ -28,13 +28,15 @@ def test_fetch_endpoint_rejects_unknown_ids(client):
 
 @pytest.mark.browser
 def test_every_tab_renders_without_console_errors(page, artifacts):
+    from playwright.sync_api import expect
+
     tabs = page.get_by_role("tab")
     tabs.first.wait_for()
     names = [tabs.nth(i).inner_text().strip() for i in range(tabs.count())]
     assert "Models" in names
     for i, name in enumerate(names):
         tabs.nth(i).click()
-        page.wait_for_timeout(300)
+        expect(tabs.nth(i)).to_have_attribute("aria-selected", "true")
         page.screenshot(path=str(artifacts / f"tab-{name.lower().replace(' ', '-')}.png"), full_page=True)
     page.get_by_role("tab", name="Models").click()
     table = page.locator("#models-table")

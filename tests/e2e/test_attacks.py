@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.helpers import call, upload
+from tests.e2e.helpers import call, holding, queued, upload, wait_until
 from vtdemo.ui.components import NOT_UPLOADED
 
 
@@ -76,8 +76,7 @@ def test_one_clients_flood_neither_fills_the_queue_nor_delays_others(app_url, mo
     threads = [threading.Thread(target=flood) for _ in range(6)]
     for t in threads:
         t.start()
-        time.sleep(0.05)
-    time.sleep(0.5)  # the attacker's first heavy job is running now
+    wait_until(lambda: holding("203.0.113.5") == 1, "the attacker's first heavy job to run")
     small = upload(app_url, Image.new("RGB", (32, 24), "blue"), visitor)
     start = time.perf_counter()
     event, _ = call(app_url, "upscale", [small, "bicubic", 2], visitor)
@@ -102,7 +101,8 @@ def test_oversized_request_bodies_are_refused_before_gradio_parses_them(app_url)
     assert event == "complete"
 
 
-def test_cancelling_a_running_request_does_not_free_its_place(app_url, monkeypatch):
+def test_cancelling_a_running_request_does_not_free_its_place(served, monkeypatch):
+    app_url, demo = served
     monkeypatch.setenv("VTDEMO_TRUSTED_PROXY", "1")
     monkeypatch.setenv("VTDEMO_MAX_REQUESTS_PER_CLIENT", "2")
     who = {"X-Forwarded-For": "192.0.2.44"}
@@ -127,4 +127,5 @@ def test_cancelling_a_running_request_does_not_free_its_place(app_url, monkeypat
 
     message = completed(app_url, "s3")
     assert not message["success"] and "limit per visitor is 2" in message["output"]["error"]
-    time.sleep(8)  # let them finish before the next test
+    wait_until(lambda: queued(demo, "192.0.2.44") == 0 and holding("192.0.2.44") == 0,
+               "the cancelled jobs to finish before the next test")

@@ -68,7 +68,7 @@ def test_compare_endpoint_in_degrade_mode_scores_like_an_independent_metric(clie
 
 
 @pytest.mark.browser
-def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoomed):
+def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom_of):
     page.locator("#sr-input input[type=file]").set_input_files(photo)
     page.locator("#sr-input img").first.wait_for(timeout=15_000)
     page.get_by_label("High-res: degrade", exact=False).check()
@@ -98,7 +98,7 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom
     assert captions[0] == "input (nearest)" and captions[-1] == "HR reference"
     for i, name in ((1, "1-bicubic-x4.png"), (2, "2-hat-demo-x4-x4.png")):
         shown = Image.open(io.BytesIO(page.request.get(crops.nth(i).get_attribute("src")).body()))
-        assert np.array_equal(np.asarray(shown), zoomed(results[name], (0.5, 0.5), 4, 256))
+        zoom_of(shown, results[name], (0.5, 0.5), 4, 256)
 
     # the slider holds the two results and zooms with the mouse wheel
     slider_imgs = page.locator("#sr-slider img[data-testid='imageslider-image']")
@@ -124,7 +124,7 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom
     page.wait_for_function("src => document.querySelectorAll('#sr-inspector img')[1].src !== src", arg=first_crop,
                            timeout=30_000)
     shown = Image.open(io.BytesIO(page.request.get(crops.nth(1).get_attribute("src")).body()))
-    assert np.array_equal(np.asarray(shown), zoomed(results["1-bicubic-x4.png"], (cx / 100, cy / 100), 4, 256))
+    zoom_of(shown, results["1-bicubic-x4.png"], (cx / 100, cy / 100), 4, 256)
     # a value typed in the centre box moves them too
     clicked = crops.nth(1).get_attribute("src")
     cy_box = page.locator("#sr-cy input[type=number]")
@@ -133,7 +133,7 @@ def test_compare_two_models_in_the_browser(page, photo, artifacts, app_url, zoom
     page.wait_for_function("src => document.querySelectorAll('#sr-inspector img')[1].src !== src", arg=clicked,
                            timeout=30_000)
     shown = Image.open(io.BytesIO(page.request.get(crops.nth(1).get_attribute("src")).body()))
-    assert np.array_equal(np.asarray(shown), zoomed(results["1-bicubic-x4.png"], (cx / 100, 0.9), 4, 256))
+    zoom_of(shown, results["1-bicubic-x4.png"], (cx / 100, 0.9), 4, 256)
     page.screenshot(path=str(artifacts / "sr-tab.png"), full_page=True)
     assert page.console_errors == []
 

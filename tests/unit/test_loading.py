@@ -41,26 +41,43 @@ def test_lru_is_bounded(monkeypatch):
 
 
 def test_two_first_requests_load_a_model_once(monkeypatch):
+    """Three first requests at once: the build is held until the two others are waiting on its flight (counted
+    where they wait, not guessed with a timer), so the test fails if either of them builds or returns early."""
     import threading
 
+    from vtdemo import cache
     from vtdemo.zoo import builders
 
     loading.clear_cache()
-    built, real_build = [], builders.build
-    gate = threading.Event()
+    waiting, changed = [], threading.Condition()
 
-    def slow_build(card, state_dict):
+    class CountedEvent(threading.Event):
+        def wait(self, timeout=None):
+            with changed:
+                waiting.append(1)
+                changed.notify_all()
+            return super().wait(timeout)
+
+    class CountedFlight(cache._Flight):
+        def __init__(self):
+            super().__init__()
+            self.done = CountedEvent()
+
+    monkeypatch.setattr(cache, "_Flight", CountedFlight)
+    built, real_build = [], builders.build
+
+    def held_build(card, state_dict):
         built.append(card.id)
-        gate.wait(2)  # the second request arrives while the first is still building
+        with changed:  # the other two requests are inside get_or_compute, waiting for this build
+            assert changed.wait_for(lambda: len(waiting) == 2, timeout=20), f"{len(waiting)} waiting"
         return real_build(card, state_dict)
 
-    monkeypatch.setattr(builders, "build", slow_build)
+    monkeypatch.setattr(builders, "build", held_build)
     models = []
     threads = [threading.Thread(target=lambda: models.append(loading.load_model("hat-demo-x4", device="cpu")))
                for _ in range(3)]
     for t in threads:
         t.start()
-    gate.set()
     for t in threads:
         t.join()
     assert built == ["hat-demo-x4"] and len(models) == 3 and models[0] is models[1] is models[2]

@@ -303,12 +303,19 @@ def test_the_precision_used_is_in_the_caption_and_bf16_really_runs(net, monkeypa
     assert not np.array_equal(np.asarray(bf16.results[0].image), np.asarray(int8.results[0].image))
 
 
-def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path):
+def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path, monkeypatch):
     """Placement without a GPU: the meta device stands in for CUDA. Uploads, CLI files and load_checkpoint give
-    CPU modules; the engine must move them (once) to where the inputs go."""
+    CPU modules; the engine must move them (once) to where the inputs go. The zoo and upload caches are this
+    test's own, so the models it moves to meta are never the ones other tests share."""
     from safetensors.torch import save_file
 
+    from vtdemo.cache import Cache
+    from vtdemo.sr import compare as compare_module
     from vtdemo.sr.compare import uploaded_net
+    from vtdemo.zoo import loading
+
+    monkeypatch.setattr(loading, "_CACHE", Cache(2))
+    monkeypatch.setattr(compare_module, "_UPLOADED", Cache(2))
 
     model = HAT(upscale=2, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
                 squeeze_factor=4, num_feat=8, mlp_ratio=1.0)
@@ -323,7 +330,3 @@ def test_every_sr_path_puts_the_model_on_the_chosen_device(tmp_path):
         fn = backends.tile_fn(net, "torch", meta, 16)
         assert {p.device.type for p in net.module.parameters()} == {"meta"}, where
         assert fn(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16 * net.scale, 16 * net.scale), where
-        net.module.to_empty(device="cpu")  # give the shared zoo/upload module its CPU storage back
-    from vtdemo.zoo.loading import clear_cache
-
-    clear_cache()

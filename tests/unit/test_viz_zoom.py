@@ -12,16 +12,20 @@ def test_zoom_box_is_centred_and_clamped():
     assert zoom_box((40, 30), (0.5, 0.5), 1, 256) == (0, 0, 40, 30)  # view larger than the image
 
 
-@pytest.mark.parametrize("zoom", [1, 3, 8])
-def test_zoom_crop_is_a_pixel_repeat_of_the_region(zoom):
+@pytest.mark.parametrize("zoom, center", [(1, (0.3, 0.6)), (3, (0.3, 0.6)), (8, (0.3, 0.6)), (3, (0.0, 1.0)),
+                                          (4, (0.97, 0.02))])
+def test_zoom_crop_is_a_pixel_repeat_of_the_region_around_the_centre(zoom, center, zoom_of):
     rng = np.random.default_rng(0)
     arr = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    out = np.asarray(zoom_crop(Image.fromarray(arr), (0.3, 0.6), zoom, view=96))
-    side = round(96 / zoom)
-    left = min(max(0, round(0.3 * 160 - side / 2)), 160 - side)
-    top = min(max(0, round(0.6 * 120 - side / 2)), 120 - side)
-    expected = arr[top:top + side, left:left + side].repeat(zoom, 0).repeat(zoom, 1)
-    assert np.array_equal(out, expected)
+    zoom_of(zoom_crop(Image.fromarray(arr), center, zoom, view=96), arr, center, zoom, 96)
+
+
+def test_the_definition_catches_an_off_centre_crop(zoom_of):
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    shifted = arr[40:72, 60:92].repeat(3, 0).repeat(3, 1)  # centred at (76, 56), asked for (48, 72)
+    with pytest.raises(AssertionError):
+        zoom_of(shifted, arr, (0.3, 0.6), 3, 96)
 
 
 def test_same_fractional_centre_selects_the_same_content_at_every_scale():

@@ -323,12 +323,10 @@ def test_every_card_has_its_own_name_in_the_weights_folder(weights_home, monkeyp
     from vtdemo.zoo.cards import cards
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    names = [s.local_basename for c in cards() for s in c.sources]
     by_card = {c.id: {s.local_basename for s in c.sources} for c in cards()}
     for card_id, own in by_card.items():  # no file name serves two models
         others = set().union(*(v for k, v in by_card.items() if k != card_id))
         assert not own & others, (card_id, own & others)
-    assert len(names) >= len(by_card)
     (weights_home / "model.safetensors").write_bytes(b"x")  # one timm-named file makes no card "cached"
     assert {weights.status(get_card(i), online=False) for i in ("vit-s16", "swin-t", "pvt-v2-b2")} == \
         {"unavailable offline"}
@@ -340,8 +338,8 @@ def test_every_card_has_its_own_name_in_the_weights_folder(weights_home, monkeyp
 
 def test_offline_instructions_give_a_hash_a_user_can_check():
     full = weights.offline_message(get_card("swinir-m-x4"))
-    digest = get_card("swinir-m-x4").source.sha256
-    assert len(digest) == 64 and f"sha256 {digest}." in full
+    # the published digest of the DF2K_s64w8 SwinIR-M ×4 file, whole (64 hex digits), as a user can compare it
+    assert re.search(r"sha256 4e78e33f[0-9a-f]{56}\.", full), full
     unhashed = weights.offline_message(get_card("hat-s-x4"))
     assert "No sha256 is published" in unhashed and "verified against" not in unhashed
 

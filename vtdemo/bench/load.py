@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +52,55 @@ def run(args) -> int:
     if args.per_endpoint:
         print("\n".join(run_per_endpoint(args.clients_list, args.requests, args.url)))
         return 0
-    lines, failed, wrong = run_users(args.clients, args.requests, args.url, args.rounds,
-                                     fresh_sessions=args.fresh_sessions, attack=args.attack)
-    print("\n".join(lines))
-    return 1 if failed or wrong else 0
+    result = run_users(args.clients, args.requests, args.url, args.rounds, fresh_sessions=args.fresh_sessions,
+                       attack=args.attack)
+    print("\n".join(result.lines()))
+    return 1 if result.failures or result.wrong else 0
+
+
+@dataclass
+class LoadResult:
+    title: str
+    latencies: list[float]  # seconds, honest clients' completed requests
+    failures: list[str]  # honest clients' failed requests
+    wrong: list[str]  # endpoints whose answer differed from a lone user's
+    memory: dict | None  # the server's resident MB: baseline, peak, after each round (when started here)
+    attacks: list[dict]  # per round: what each hostile client got (see _attack, _session_hash_flood, ...)
+
+    def lines(self) -> list[str]:
+        lat = np.sort(np.asarray(self.latencies)) if self.latencies else np.zeros(1)
+        lines = [self.title,
+                 f"  completed {len(self.latencies)}, failed {len(self.failures)}, answers different from a lone "
+                 f"user's {len(self.wrong)}" + (f" ({', '.join(sorted(set(self.wrong)))})" if self.wrong else ""),
+                 f"  latency p50 {np.percentile(lat, 50):.2f} s, p95 {np.percentile(lat, 95):.2f} s, "
+                 f"max {lat.max():.2f} s"]
+        if self.memory:
+            lines.append(f"  server memory: warm baseline {self.memory['baseline']:.0f} MB, peak "
+                         f"{self.memory['peak']:.0f} MB, after each round "
+                         + ", ".join(f"{m:.0f}" for m in self.memory["after"]) + " MB")
+        for attacks in self.attacks:
+            lines += [f"  · {_describe(name, outcome)}" for name, outcome in attacks.items()]
+        return lines + [f"  failure: {f}" for f in self.failures[:10]]
+
+
+def _describe(name: str, outcome) -> str:
+    """One line of the report for one hostile client's outcome."""
+    if name == "heavy flood":
+        return f"flood of {outcome['sent']} heavy upscales: {outcome['ran']} ran, {outcome['refused']} refused"
+    if name == "session-hash flood":
+        return (f"session-hash flood ({outcome['joins']} joins, {outcome['hash_mb']} MB hashes): HTTP "
+                + ", ".join(f"{k} ×{v}" for k, v in sorted(outcome["statuses"].items())))
+    if name == "session flood":
+        kept = "still runs" if outcome["victim runs"] else f"is gone ({outcome['error']})"
+        return (f"session flood ({outcome['opened']} of {outcome['sent']} fresh sessions from one address accepted "
+                f"in {outcome['seconds']:.0f} s): the victim's uploaded model "
+                f"{'(loaded) ' if outcome['loaded'] else '(never loaded) '}{kept}")
+    if name == "classroom":
+        failed = f": {outcome['first failure']}" if outcome["first failure"] else ""
+        return (f"classroom ({outcome['users']} users behind one address, 2 upscales each): {outcome['answered']} "
+                f"answered (p50 {outcome['p50']:.1f} s, p95 {outcome['p95']:.1f} s), {outcome['failed']} failed"
+                + failed)
+    return f"{name}: {outcome}"
 
 
 def _requests(image: str):
@@ -109,7 +155,7 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start within 120 s")
 
 
-def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
+def _attack(url: str, files: dict[str, str], attacks: dict) -> None:
     """One hostile client: hostile images, path probes without Gradio's marker, then a flood of heavy upscales."""
     import httpx
     from gradio_client import Client, handle_file
@@ -120,9 +166,9 @@ def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
                                  ("line", "/attention", ("pvt-demo", 0, 30000, -1, "mean", ""))):
         try:
             client.predict(handle_file(files[name]), *args, api_name=endpoint)
-            outcomes.append(f"{name} {endpoint}: answered")
+            attacks[f"{name} {endpoint}"] = "answered"
         except Exception as exc:  # noqa: BLE001 - the message is the outcome
-            outcomes.append(f"{name} {endpoint}: refused ({str(exc)[:70]})")
+            attacks[f"{name} {endpoint}"] = f"refused ({str(exc)[:70]})"
     for path in ("/etc/passwd", "/etc/shadow", "/nonexistent.png"):
         r = httpx.post(f"{url.rstrip('/')}/gradio_api/call/upscale", json={"data": [{"path": path}, "bicubic", 2]},
                        headers=headers, timeout=30)
@@ -132,7 +178,7 @@ def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
                               headers=headers, timeout=60) as stream:
                 text = "".join(stream.iter_text())
             event = "read!" if "event: complete" in text else "refused"
-        outcomes.append(f"path {path}: {event}")
+        attacks[f"path {path}"] = event
     jobs = []
     for _ in range(20):
         try:
@@ -146,7 +192,7 @@ def _attack(url: str, files: dict[str, str], outcomes: list[str]) -> None:
             done += 1
         except Exception:  # noqa: BLE001 - refused by the per-client limit (or failed)
             refused += 1
-    outcomes.append(f"flood of 20 heavy upscales: {done} ran, {refused} refused")
+    attacks["heavy flood"] = {"sent": len(jobs), "ran": done, "refused": refused}
 
 
 CLASSROOM = "198.51.100.200"  # one address, several honest users
@@ -185,7 +231,7 @@ def _fn(config: dict, trigger_elem: str, event: str) -> int:
                 if any(elem.get(t[0]) == trigger_elem and t[1] == event for t in d.get("targets", [])))
 
 
-def _session_hash_flood(url: str, outcomes: list[str], count: int = 300) -> None:
+def _session_hash_flood(url: str, attacks: dict, count: int = 300) -> None:
     """Joins whose session hash is 1.9 MB (under the body limit): Gradio keeps a hash in several tables."""
     join, _, config = _raw(url)
     fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "models")
@@ -193,11 +239,10 @@ def _session_hash_flood(url: str, outcomes: list[str], count: int = 300) -> None
     for i in range(count):
         status = join(fn, [], f"{i:06d}" + "S" * 1_900_000, {"X-Forwarded-For": ATTACKER})
         statuses[status] = statuses.get(status, 0) + 1
-    outcomes.append(f"session-hash flood ({count} joins, 1.9 MB hashes): HTTP " +
-                    ", ".join(f"{k} ×{v}" for k, v in sorted(statuses.items())))
+    attacks["session-hash flood"] = {"joins": count, "hash_mb": 1.9, "statuses": statuses}
 
 
-def _session_eviction(url: str, folder: Path, image: str, outcomes: list[str], count: int = 700) -> None:
+def _session_eviction(url: str, folder: Path, image: str, attacks: dict, count: int = 700) -> None:
     """A victim uploads a checkpoint into its session; one client then opens ``count`` fresh sessions (four at a
     time); does the victim's comparison with its uploaded model still run?"""
     import httpx
@@ -234,13 +279,12 @@ def _session_eviction(url: str, folder: Path, image: str, outcomes: list[str], c
     picture = uploaded(image, victim)
     join(_fn(config, "sr-run", "click"), [picture, ["upload:1"], "lr", 4, None, None, 0, 50, 50, 4], "victim000001", victim)
     answer = result("victim000001")
-    kept = "still runs" if answer.get("success") else f"is gone ({str(answer['output'].get('error'))[:60]})"
-    outcomes.append(f"session flood ({len(opened)} of {count} fresh sessions from one address accepted in "
-                    f"{seconds:.0f} s): the victim's "
-                    f"uploaded model {'(loaded) ' if loaded else '(never loaded) '}{kept}")
+    attacks["session flood"] = {"opened": len(opened), "sent": count, "seconds": seconds, "loaded": loaded,
+                                "victim runs": bool(answer.get("success")),
+                                "error": None if answer.get("success") else str(answer["output"].get("error"))[:60]}
 
 
-def _classroom(url: str, image: str, expected: dict, users: int, outcomes: list[str]) -> None:
+def _classroom(url: str, image: str, expected: dict, users: int, attacks: dict) -> None:
     """``users`` honest users behind one address, each its own session, two upscales each, all at once."""
     from gradio_client import Client, handle_file
 
@@ -266,17 +310,18 @@ def _classroom(url: str, image: str, expected: dict, users: int, outcomes: list[
     for t in threads:
         t.join()
     lat = np.sort(np.asarray(latencies)) if latencies else np.zeros(1)
-    outcomes.append(f"classroom ({users} users behind one address, 2 upscales each): {len(latencies)} answered "
-                    f"(p50 {np.percentile(lat, 50):.1f} s, p95 {np.percentile(lat, 95):.1f} s), {len(failures)} "
-                    "failed" + (f": {sorted(set(failures))[0]}" if failures else ""))
+    attacks["classroom"] = {"users": users, "answered": len(latencies), "failed": len(failures),
+                            "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
+                            "first failure": sorted(set(failures))[0] if failures else None}
 
 
 def run_users(clients: int, requests: int, url: str | None = None, rounds: int = 2, fresh_sessions: bool = False,
               attack: bool = False, hash_flood: int = 300, session_flood: int = 700, classroom: int = 8
-              ) -> tuple[list[str], int, int]:
-    """(report lines, failed requests of the honest clients, their answers that differ from a lone user's). With
-    ``attack``: the hostile client, ``hash_flood`` long session hashes, ``session_flood`` fresh sessions against a
-    victim's, and ``classroom`` users behind one address, alongside the honest clients."""
+              ) -> LoadResult:
+    """What ``clients`` honest users saw, each sending ``requests`` requests per round. With ``attack``: the hostile
+    client, ``hash_flood`` long session hashes, ``session_flood`` fresh sessions against a victim's, and
+    ``classroom`` users behind one address, alongside the honest clients (``LoadResult.attacks``: one dict per
+    round)."""
     from gradio_client import Client
     from PIL import Image
 
@@ -301,7 +346,7 @@ def run_users(clients: int, requests: int, url: str | None = None, rounds: int =
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        latencies, failures, wrong, after, attacked, lock = [], [], [], [], [], threading.Lock()
+        latencies, failures, wrong, after, rounds_attacks, lock = [], [], [], [], [], threading.Lock()
 
         def user(k: int) -> None:
             headers = {"X-Forwarded-For": f"198.51.100.{k % 250}"}
@@ -326,7 +371,9 @@ def run_users(clients: int, requests: int, url: str | None = None, rounds: int =
         hostile = {name: str(path) for name, path in sent.items()}
         for _ in range(rounds):
             threads = [threading.Thread(target=user, args=(k,)) for k in range(clients)]
+            attacked: dict = {}
             if attack:
+                rounds_attacks.append(attacked)
                 threads += [threading.Thread(target=_attack, args=(url, hostile, attacked)),
                             threading.Thread(target=_session_hash_flood, args=(url, attacked, hash_flood)),
                             threading.Thread(target=_session_eviction,
@@ -345,19 +392,10 @@ def run_users(clients: int, requests: int, url: str | None = None, rounds: int =
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-    lat = np.sort(np.asarray(latencies)) if latencies else np.zeros(1)
     sessions = "a new session per request" if fresh_sessions else "one session per client"
-    lines = [f"{rounds} rounds × {clients} clients × {requests} requests ({sessions}) against {url} in {wall:.1f} s",
-             f"  completed {len(latencies)}, failed {len(failures)}, answers different from a lone user's "
-             f"{len(wrong)}" + (f" ({', '.join(sorted(set(wrong)))})" if wrong else ""),
-             f"  latency p50 {np.percentile(lat, 50):.2f} s, p95 {np.percentile(lat, 95):.2f} s, "
-             f"max {lat.max():.2f} s"]
-    if pid:
-        lines.append(f"  server memory: warm baseline {baseline:.0f} MB, peak {peak:.0f} MB, after each round "
-                     + ", ".join(f"{m:.0f}" for m in after) + " MB")
-    lines += [f"  · {o}" for o in attacked]
-    lines += [f"  failure: {f}" for f in failures[:10]]
-    return lines, len(failures), len(wrong)
+    return LoadResult(f"{rounds} rounds × {clients} clients × {requests} requests ({sessions}) against {url} in "
+                      f"{wall:.1f} s", latencies, failures, wrong,
+                      {"baseline": baseline, "peak": peak, "after": after} if pid else None, rounds_attacks)
 
 
 def run_per_endpoint(clients: list[int], requests: int, url: str | None = None) -> list[str]:
