@@ -98,6 +98,9 @@ LIMITS: dict[str, Limit] = {limit.env: limit for limit in (
     Limit("VTDEMO_FILE_MAX_AGE_S", 3600, "seconds", "age after which uploads and results are deleted"),
     Limit("VTDEMO_MAX_ASPECT", 64, "count", "the aspect ratio (long side : short side) of an image upscaled or "
           "attended whole (classification crops first, any ratio)"),
+    Limit("VTDEMO_HEAVY_SLOTS", 1, "count", "model computations (an SR run, a LAM, a capture, a checkpoint load, a "
+          "chart point) this process runs at once; the others wait their turn, in turns by address",
+          "one model's activations at a time (each computation uses every core)"),
     Limit("VTDEMO_SMALL_JOB_PIXELS", 4_000_000, "pixels", "bicubic-only output under which a request runs at once "
           "instead of taking the heavy slot"),
     Limit("VTDEMO_DOWNLOAD_TIMEOUT_S", 1800, "seconds", "one weights download in all (a drip feed is cut off)"),
@@ -279,3 +282,7 @@ def small_job_pixels() -> int:
 
 def ray_serve_replicas() -> int:
     return value("VTDEMO_RAY_SERVE_REPLICAS")
+
+
+def heavy_slots() -> int:
+    return value("VTDEMO_HEAVY_SLOTS")

@@ -4,6 +4,8 @@ queue, and what Ray workers get from this process's environment."""
 import threading
 from types import SimpleNamespace
 
+import pytest
+
 from vtdemo.ui import admission
 
 
@@ -107,3 +109,24 @@ def test_ray_workers_get_no_secret(monkeypatch):
     env = worker_env()
     assert env["HF_HOME"] == "/data/hf" and env["HF_HUB_OFFLINE"] == "1" and env["VTDEMO_MAX_TILE"] == "128"
     assert not any("TOKEN" in k for k in env) and "hf_secret" not in str(env)
+
+
+def test_gradio_internals_are_patched_only_in_a_version_they_were_read_in(monkeypatch, caplog):
+    import gradio as gr
+
+    from vtdemo.ui import gradio_internals
+
+    gradio_internals.check_version(gr.__version__)  # the pinned Gradio: served
+    monkeypatch.delenv("VTDEMO_UNTESTED_GRADIO", raising=False)
+    with pytest.raises(RuntimeError, match=r"Gradio 7\.0\.2.*gradio==6\.31\.0"):
+        gradio_internals.check_version("7.0.2")
+    monkeypatch.setenv("VTDEMO_UNTESTED_GRADIO", "1")
+    gradio_internals.check_version("7.0.2")  # asked for: served, with a warning in the log
+    assert "7.0.2" in caplog.text
+
+
+def test_the_heavy_slots_are_sized_at_launch(monkeypatch):
+    monkeypatch.setenv("VTDEMO_HEAVY_SLOTS", "3")
+    monkeypatch.setattr(admission, "_LOCAL", admission._LOCAL)  # restored after the test
+    admission.size_heavy_slots()
+    assert admission._LOCAL._free == 3

@@ -86,7 +86,7 @@ def test_launch_defaults_are_safe(monkeypatch):
     # the fair eviction (admission.Sessions) works at VTDEMO_MAX_SESSIONS; Gradio's own LRU only behind it
     assert kw["state_session_capacity"] == limits.max_sessions() + SESSION_MARGIN
     assert fake.queue_kwargs["api_open"] is False and kw["enable_monitoring"] is False  # no queue-skipping routes
-    assert fake._queue.push.__name__ == "push_with_limit"  # the per-client limit is in front of Gradio's queue
+    assert fake._queue.push.__name__ == "push_with_policy"  # the per-client limit is in front of Gradio's queue
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     launch(fake)

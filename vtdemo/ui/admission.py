@@ -2,7 +2,7 @@
 
 * **Caps**: a session may have VTDEMO_MAX_REQUESTS_PER_SESSION requests waiting or running, an address
   VTDEMO_MAX_REQUESTS_PER_CLIENT (larger: a classroom behind one NAT is one address). Gradio 6.31 bounds its queue
-  only in total (``max_size``); ``limit_per_client`` wraps the queue's ``push`` to count first.
+  only in total (``max_size``); ``limit_per_client`` has ``gradio_internals`` ask it before each request is queued.
 * **Order**: waiting events are served round-robin by address, not first come first served, so one address's pile
   of requests delays each other visitor by at most one of its jobs per turn.
 * **Refusals reach people**: a refused request becomes an event that ends at once with the app's sentence, which the
@@ -28,6 +28,7 @@ from typing import Callable
 import gradio as gr
 
 from vtdemo import limits
+from vtdemo.ui import gradio_internals
 
 log = logging.getLogger(__name__)
 _told_proxy = False
@@ -62,99 +63,45 @@ def client_address(request) -> str:
     return entries[-1] if entries else peer
 
 
-async def _keep_running(task_ids: set[str]) -> list[str]:
-    """In place of Gradio's ``cancel_tasks``: a request that already runs is not cancelled. Cancelling only abandons
-    the asyncio task while its worker thread keeps computing, and frees its slot — so join + cancel, repeated,
-    would start unlimited work. Waiting requests are still removed from the queue."""
-    return []
-
-
 def limit_per_client(demo: gr.Blocks) -> None:
     """Install the caps, the round-robin order, the readable refusals and the session shares on ``demo``'s queue
-    (after ``demo.queue()``)."""
-    import gradio.routes
-
-    gradio.routes.cancel_tasks = _keep_running
-    queue = demo._queue
-    queue.ANALYTICS_MAX_EVENTS = 1  # per-event history (with session hashes) for a monitoring page that is off
-    push = queue.push
-
-    async def push_with_limit(body, request, username):
+    (after ``demo.queue()``), through ``gradio_internals``."""
+    def refusal(body, request, events) -> str | None:
         client = client_address(request)
-        events = list(queue.event_ids_to_events.values())
         mine = sum(1 for e in events if client_address(e.request) == client)
         session = sum(1 for e in events if body.session_hash and e.session_hash == body.session_hash)
         for count, most, where in ((session, limits.max_requests_per_session(), "in this session"),
                                    (mine, limits.max_requests_per_client(), "from your address")):
             if count >= most:
-                return await _refuse(queue, body, request, username,
-                                     f"You already have {count} request{'s' * (count != 1)} waiting or running "
-                                     f"{where} (the limit per visitor is {most}): wait for them to finish.")
-        accepted, event_id, state = await push(body, request, username)
-        if accepted and body.session_hash:
-            SESSIONS.touch(body.session_hash, client, demo)
-            _place_fairly(queue, event_id)
-        return accepted, event_id, state
+                return (f"You already have {count} request{'s' * (count != 1)} waiting or running {where} (the "
+                        f"limit per visitor is {most}): wait for them to finish.")
+        return None
 
-    queue.push = push_with_limit
+    def accepted(body, request, event_id: str) -> None:
+        if body.session_hash:
+            SESSIONS.touch(body.session_hash, client_address(request), demo)
+            _place_fairly(demo._queue, event_id)
+
+    gradio_internals.install_queue_policy(demo, refusal, accepted)
 
 
 def _place_fairly(queue, event_id: str) -> None:
     """Move a just-queued event to its round: before the first waiting event whose address already has more
     events ahead of it than this event's address has."""
-    event = queue.event_ids_to_events.get(event_id)
-    waiting = queue.event_queue_per_concurrency_id.get(getattr(event, "concurrency_id", None))
-    if event is None or waiting is None or not waiting.queue or waiting.queue[-1] is not event:
+    found = gradio_internals.waiting_events(queue, event_id)
+    if found is None:
         return
-    waiting.queue.pop()
-    clients = [client_address(e.request) for e in waiting.queue]
+    event, waiting = found
+    waiting.pop()
+    clients = [client_address(e.request) for e in waiting]
     me, seen = client_address(event.request), Counter()
     rounds = clients.count(me)
     for i, client in enumerate(clients):
         if seen[client] > rounds:
-            waiting.queue.insert(i, event)
+            waiting.insert(i, event)
             return
         seen[client] += 1
-    waiting.queue.append(event)
-
-
-_REFUSED: OrderedDict[str, str] = OrderedDict()  # event id -> session of refusals not yet read (bounded)
-MAX_UNREAD_REFUSALS = 1000
-
-
-async def _refuse(queue, body, request, username, message: str):
-    """Accept the request as an event that has already failed with ``message``: the page shows it, gradio_client
-    raises it. Nothing runs and nothing enters the queue. A session's next refusal while one is unread is an HTTP
-    400 with the same sentence (the page shows that too); unread refusals are forgotten beyond a thousand."""
-    import asyncio
-
-    from gradio.queueing import Event
-    from gradio.server_messages import ProcessCompletedMessage
-
-    fn = queue.blocks.fns.get(body.fn_index)
-    if fn is None:
-        return False, "No function index provided.", "error"
-    unread = queue.pending_event_ids_session.get(body.session_hash or "", set())
-    if any(_REFUSED.get(event_id) == body.session_hash for event_id in unread):
-        # one unread refusal per session: more would pile up in its message queue until it is read
-        return False, message, "error"
-    event = Event(body.session_hash, fn, request, username)  # never queued: it only carries the message
-    session = event.session_hash
-    async with queue.pending_message_lock:
-        if session not in queue.pending_messages_per_session:
-            queue.pending_messages_per_session[session] = asyncio.Queue()
-        queue.pending_event_ids_session.setdefault(session, set()).add(event._id)
-    queue.send_message(event, ProcessCompletedMessage(output={"error": message, "visible": True, "duration": 10,
-                                                              "title": "Error"}, success=False))
-    _REFUSED[event._id] = session
-    while len(_REFUSED) > MAX_UNREAD_REFUSALS:
-        old_id, old_session = _REFUSED.popitem(last=False)
-        ids = queue.pending_event_ids_session.get(old_session)
-        if ids is not None:
-            ids.discard(old_id)
-            if not ids:
-                queue.pending_event_ids_session.pop(old_session, None)
-    return True, event._id, "success"
+    waiting.append(event)
 
 
 class Sessions:
@@ -184,22 +131,12 @@ class Sessions:
                 old = next(s for s, c in self._owner.items() if c == biggest)
                 del self._owner[old]
                 evicted.append(old)
-        holder = getattr(blocks, "state_holder", None)
         for old in evicted:
-            _forget(holder, old)
+            gradio_internals.forget_session(blocks, old)
 
     def count(self, client: str) -> int:
         with self._lock:
             return sum(1 for c in self._owner.values() if c == client)
-
-
-def _forget(holder, session: str) -> None:
-    if holder is None or session not in holder:
-        return
-    holder.delete_state(session)  # runs the delete callbacks of its gr.State values
-    with holder.lock:
-        holder.session_data.pop(session, None)
-        holder.time_last_used.pop(session, None)
 
 
 SESSIONS = Sessions()
@@ -257,15 +194,18 @@ class _Slots:
 
 
 def _current_client() -> str:
-    """The address of the request this thread works for (Gradio sets it for the event's handler), or "" outside
-    a request."""
-    from gradio.context import LocalContext
-
-    request = LocalContext.request.get(None)
+    """The address of the request this thread works for, or "" outside a request."""
+    request = gradio_internals.current_request()
     return client_address(request) if request is not None else ""
 
 
-_LOCAL = _Slots(1)  # everything this process computes itself uses every core
+_LOCAL = _Slots(1)  # what this process computes itself: sized again at launch (VTDEMO_HEAVY_SLOTS)
+
+
+def size_heavy_slots() -> None:
+    """Size the process's heavy slots from VTDEMO_HEAVY_SLOTS; at launch, before any request runs."""
+    global _LOCAL
+    _LOCAL = _Slots(limits.heavy_slots())
 _SERVE: _Slots | None = None
 _serve_lock = threading.Lock()
 

@@ -10,7 +10,8 @@ import gradio as gr
 
 from vtdemo import limits
 from vtdemo.ui import attention_tab, classify_tab, lam_tab, models_tab, sr_tab
-from vtdemo.ui.admission import limit_per_client
+from vtdemo.ui import gradio_internals
+from vtdemo.ui.admission import limit_per_client, size_heavy_slots
 
 INTRO = """\
 # vtdemo — a lab for vision transformers
@@ -57,8 +58,10 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     max_upload = max(limits.max_upload_bytes(), limits.max_checkpoint_upload_bytes())
     # api_open=False: the run/ and api/ routes would skip the queue and every limit (Gradio opens them off a Space)
+    gradio_internals.check_version()  # the limits below patch Gradio's internals
     demo.queue(default_concurrency_limit=1, max_size=limits.queue_size(), api_open=False)
     limit_per_client(demo)
+    size_heavy_slots()
     from vtdemo.zoo.downloads import clean_partial_downloads
 
     clean_partial_downloads()  # a download killed with the previous server

@@ -23,6 +23,7 @@ from collections import Counter
 from urllib.parse import parse_qs
 
 from vtdemo import limits
+from vtdemo.ui import gradio_internals
 from vtdemo.ui.admission import client_address
 
 # the page's hashes are 11 characters, gradio_client's are uuid4s (36)
@@ -108,14 +109,13 @@ class RequestGuard:
         if session is not None and not (isinstance(session, str) and SESSION_HASH.fullmatch(session)):
             return BAD_SESSION
         fn_index = data.get("fn_index")
-        if fn_index is not None and self.blocks is not None and (
-                type(fn_index) is not int or fn_index not in self.blocks.fns):
+        if fn_index is not None and self.blocks is not None and not gradio_internals.names_event(self.blocks,
+                                                                                                 fn_index):
             return "fn_index does not name an event of this app."
         return None
 
     def _has_server_functions(self) -> bool:
-        blocks = getattr(self.blocks, "blocks", {}) or {}
-        return any(getattr(block, "server_fns", None) for block in blocks.values())
+        return gradio_internals.has_server_functions(self.blocks)
 
 
 MAX_VALUES, MAX_DEPTH = 20_000, 32  # a page's request holds a few dozen values, nested a few deep
