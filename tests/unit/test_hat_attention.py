@@ -194,21 +194,22 @@ def test_large_inputs_are_attended_around_the_click(monkeypatch):
     assert np.abs(view.heat - full.heat[inside]).max() < 1e-5
 
 
-def test_hat_is_an_entry_of_the_probe_registry(setup):
-    """The registry's HAT entry names every block (two HABs, then the OCAB) and reads the same rows as the direct
-    capture: layer i is (group, block) in forward order."""
-    from vtdemo.explain.registry import probe_for
+def test_hat_names_its_blocks_and_stays_out_of_the_classifier_registry(setup):
+    """HAT's layers for the LAM tab's controls: every block in forward order (two HABs, then the OCAB), read from a
+    meta-device build for a card; the classifier probe registry has no HAT entry (explain/hat.py says why)."""
+    from vtdemo.explain import hat
+    from vtdemo.explain.registry import PROBES, probe_for
+    from vtdemo.zoo.cards import get_card
 
-    model, lr = setup[0], setup[1]
-    probe = probe_for("HAT")
-    infos = probe.layers(model)
+    model = setup[0]
+    infos = hat.HAT_ATTENTION.layers(model)
     assert [i.name for i in infos] == ["group 0 block 0 (W-MSA)", "group 0 block 1 (SW-MSA)", "group 0 block 2 (OCAB)"]
     assert [i.drawing for i in infos] == ["window", "window", "overlapping window"] and infos[0].heads == 2
-    h, w = lr.shape[-2:]
-    for index, block in enumerate(range(3)):
-        layers = probe.capture(model, lr, only=index)
-        found = probe.token_map(layers, 0, 5, 3, None, "window")
-        direct = pixel_attention(capture(model, lr, 0, block), 3, 5, (h, w))
-        assert np.array_equal(found.heat[:h, :w], direct.heat) and found.kind == direct.kind
-        one_head = probe.token_map(layers, 0, 5, 3, 1, "window")
-        assert np.array_equal(one_head.heat[:h, :w], direct.heads[1])
+    assert [i.position for i in infos] == [(0, 0), (0, 1), (0, 2)]
+    demo = hat.layer_infos(get_card("hat-demo-x4"))  # 3 groups of 2 HABs + an OCAB each
+    assert len(demo) == 9 and demo[-1].name == "group 2 block 2 (OCAB)"
+    assert "HAT" not in PROBES and hat.has_attention(get_card("hat-demo-x4"))
+    assert not hat.has_attention(get_card("swinir-m-x4")) and not hat.has_attention(get_card("vit-demo"))
+    with pytest.raises(ValueError, match="no attention probe for the HAT family"):
+        probe_for("HAT")
+

@@ -26,7 +26,7 @@ def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, devi
     import torch
 
     from vtdemo.bench._compute import device_of, sync
-    from vtdemo.explain.registry import has_probe
+    from vtdemo.explain.hat import has_attention
     from vtdemo.sr.lam import attribution_map, default_batch_size, sr_module
     from vtdemo.zoo.cards import get_card
 
@@ -49,7 +49,7 @@ def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, devi
     lines = [f"LAM, {model_id} on a {size}×{size} input, {steps} steps, {dev}:"]
     lines += [f"  {name:32s} {ms:8.1f} ms/step" for name, ms in timings.items()]
     lines.append(f"  speed-up {timings[first] / timings[second]:.2f}×, max map difference {diff:.1e}")
-    if has_probe(get_card(model_id).family):
+    if has_attention(get_card(model_id)):
         lines.append(_bench_click(model_id, size))
     return lines
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vtdemo.cache import Cache
-from vtdemo.explain.base import LayerInfo, Probe, TokenMap
+from vtdemo.explain.base import LayerInfo, TokenMap
 from vtdemo.models.hat import HAT, OCAB, Captured
 
 
@@ -116,7 +116,7 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     from vtdemo.zoo.loading import load_model
 
     card = get_card(model_id)
-    if card.task != "sr" or card.family != HATProbe.family:
+    if not has_attention(card):
         raise ValueError(f"{card.name} is not a HAT model: window attention maps need HAT.")
     rgb = decode_image(image).rgb
     check_aspect(*rgb.size)
@@ -135,13 +135,15 @@ def hat_attention_for_image(image, model_id: str, point: tuple[int, int], group:
     return view, rgb, offset
 
 
-class HATProbe(Probe):
-    """HAT's entry in the probe registry. Its layers are the blocks of every group (HABs, then the group's OCAB),
-    in forward order; a query is an LR pixel (HAT attends at input resolution). A capture records one block per
-    pass (``only``): on a large image one block's weights are hundreds of MB."""
+class HATAttention:
+    """HAT's attention layers as the LAM tab's controls show them. HAT is not in the probe registry (``PROBES``) on
+    purpose: a probe captures every layer of a fixed-size model input in one pass and measures distances over it,
+    while HAT attends at the resolution of an input of any size, whose one block's weights are hundreds of MB — so
+    it captures one block per pass around the click (``hat_attention_for_image``), and what its maps show (windows,
+    OCAB's overlapping keys, CAB's channel weights) has no classifier counterpart. Its layers are the blocks of every
+    group (HABs, then the group's OCAB), in forward order."""
 
     family = "HAT"
-    modes = ("window",)
 
     def layers(self, model):
         infos = []
@@ -155,19 +157,17 @@ class HATProbe(Probe):
                     infos.append(LayerInfo(f"group {g} block {b} ({kind})", block.attn.num_heads, "window", (g, b)))
         return infos
 
-    def position(self, model, index: int) -> tuple[int, int]:
-        """(group, block) of layer ``index``."""
-        per_group = len(model.blocks()[0])
-        return index // per_group, index % per_group
 
-    def capture(self, model, x, only: int | None = None):
-        indices = range(len(self.layers(model))) if only is None else [only]
-        return [capture(model, x, *self.position(model, i)) for i in indices]
+HAT_ATTENTION = HATAttention()
 
-    def token_map(self, layers, index, row, col, head, mode):
-        captured = layers[index]
-        hp, wp = captured.padded_size
-        view = pixel_attention(captured, col, row, (hp, wp))
-        if head is not None:
-            view.heat = view.heads[head]
-        return view
+
+def has_attention(card) -> bool:
+    """Whether ``card``'s model has HAT attention to show (the LAM tab's attention view)."""
+    return card.task == "sr" and card.family == HATAttention.family
+
+
+def layer_infos(card) -> list[LayerInfo]:
+    """The blocks of ``card``'s HAT, read once from a build on the meta device (the controls' ranges)."""
+    from vtdemo.explain.registry import layer_infos as infos_of
+
+    return infos_of(card, HAT_ATTENTION)

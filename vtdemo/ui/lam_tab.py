@@ -7,7 +7,7 @@ import time
 import gradio as gr
 
 from vtdemo import limits
-from vtdemo.explain.registry import has_probe, layer_infos
+from vtdemo.explain.hat import has_attention, layer_infos
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.sr.lam import CONTEXT
 from vtdemo.ui import on_device, validate
@@ -27,7 +27,7 @@ MAX_LAM_MODELS = 3
 
 def _hat_choices() -> list[tuple[str, str]]:
     """SR models usable now whose family has an attention probe (HAT)."""
-    return [(c.name, c.id) for c in usable("sr") if has_probe(c.family)]
+    return [(c.name, c.id) for c in usable("sr") if has_attention(c)]
 
 
 def _save(img, name: str) -> str:
