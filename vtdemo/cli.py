@@ -306,6 +306,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from vtdemo.runtime import PRECISIONS
+    from vtdemo.sr.benchmark import BENCHMARKS
 
     parser = argparse.ArgumentParser(
         prog="python -m vtdemo",
@@ -391,8 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     mark = sub.add_parser("benchmark", help="the SR papers' table on a folder of images (PSNR-Y/SSIM-Y, time)",
                           description="Every model's mean PSNR-Y / SSIM-Y and time per image on a folder: the "
                                       "benchmark layout (HR/ + LR_bicubic/X<s>/) or high-resolution images, "
-                                      "bicubic-degraded first. Known benchmarks (Set5, Set14, B100, Urban100, "
-                                      "Manga109, by folder name) show the paper's number where it is known.")
+                                      "bicubic-degraded first. Known benchmarks ("
+                                      f"{', '.join(BENCHMARKS)}, by folder name) show the paper's number where it "
+                                      "is known.")
     mark.add_argument("task", choices=["sr"])
     mark.add_argument("folder", type=Path)
     mark.add_argument("-m", "--models", nargs="+", help="SR model ids and/or bicubic (default: bicubic, hat-demo)")

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from vtdemo.batch.engines import Plan
 
 KNOWN = {"set5": "Set5", "set14": "Set14", "b100": "B100", "bsd100": "B100", "urban100": "Urban100",
-         "manga109": "Manga109"}
+         "manga109": "Manga109"}  # a folder's name, lower case: the benchmark it is
+BENCHMARKS = tuple(dict.fromkeys(KNOWN.values()))  # each known benchmark once, in the papers' order
 PUBLISHED_BICUBIC = {  # the bicubic rows of the SwinIR / HAT papers' tables: (PSNR-Y, SSIM-Y), MATLAB bicubic
     ("Set5", 2): (33.66, 0.9299), ("Set5", 3): (30.39, 0.8682), ("Set5", 4): (28.42, 0.8104),
     ("Set14", 2): (30.24, 0.8688), ("Set14", 3): (27.55, 0.7742), ("Set14", 4): (26.00, 0.7027),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from spandrel import ImageModelDescriptor
 
 BICUBIC = "bicubic"
+SCALES = (2, 3, 4)  # the scales the app offers: bicubic runs at each, the zoo has models for each
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 MIN_TILE = 32
 

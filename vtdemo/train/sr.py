@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vtdemo.imaging import IMAGE_SUFFIXES
+from vtdemo.sr.engine import SCALES
 from vtdemo.train.common import (Clock, command_line, device_description, export_weights, load_state, lr_factor,
                                  portable, save_state, write_card)
 
@@ -116,7 +117,7 @@ def init_from(model: torch.nn.Module, path: Path) -> str:
 def build_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sr", help="train a HAT super-resolution model",
                        description="Train a HAT SR model with L1 + Adam on random HR crops and bicubic LR.")
-    p.add_argument("--scale", type=int, default=4, choices=(2, 3, 4))
+    p.add_argument("--scale", type=int, default=4, choices=SCALES)
     p.add_argument("--data", type=Path, nargs="+", default=DEFAULT_TRAIN, help="folders of HR training images")
     p.add_argument("--val", type=Path, default=DEFAULT_BENCHMARK / "Set5", help="benchmark folder for validation")
     p.add_argument("--arch", type=Path, help="JSON file of HAT constructor keywords (default: the demo size)")

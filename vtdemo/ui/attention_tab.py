@@ -10,6 +10,7 @@ import numpy as np
 
 from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
+from vtdemo.ui.choices import head_choices
 from vtdemo.ui.components import Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, Radio, Slider
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
@@ -142,8 +143,8 @@ def on_model(model_id: str | None):
 
 
 def _head_choices(heads: int, value="mean"):
-    value = value if value in ["mean"] + [str(h) for h in range(heads)] else "mean"
-    return gr.update(choices=["mean"] + [str(h) for h in range(heads)], value=value)
+    value = value if value in head_choices(heads) else "mean"
+    return gr.update(choices=head_choices(heads), value=value)
 
 
 def on_layer(model_id: str | None, layer, head):

@@ -16,6 +16,11 @@ def sr_choices(scale: int, uploads: dict | None = None) -> list[tuple[str, str]]
     return choices
 
 
+def head_choices(heads: int) -> list[str]:
+    """The head picker's choices: the mean over heads, then each head by index."""
+    return ["mean"] + [str(h) for h in range(heads)]
+
+
 def scale_choices(scales: tuple[int, ...]) -> list[tuple[str, int]]:
     """(label, scale) for the scale picker: a scale with no model usable here says that only bicubic runs at it
     (offline, ×3 has no embedded model)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vtdemo.classify.labels import label_names
+from vtdemo.classify.out_of_class import FALSE_ALARMS
 from vtdemo.ui.components import Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.errors import user_errors
@@ -68,9 +69,9 @@ def run_classify(image, models, top_k):
         if card.labels not in (None, "imagenet-1k"):
             caption += f"<br>knows only the {len(label_names(card.labels))} {card.labels} classes"
         if pred.out_of_class:
-            caption += ("<br>⚠ this image looks less like its classes than 95 % of their own validation images do "
-                        "(distance of its features to the nearest class): it is probably none of them, whatever "
-                        "the top-1 says")
+            caption += (f"<br>⚠ this image looks less like its classes than {1 - FALSE_ALARMS:.0%} of their own "
+                        "validation images do (distance of its features to the nearest class): it is probably none "
+                        "of them, whatever the top-1 says")
         value = _flagged_value(pred, card) if pred.out_of_class else _label_value(pred.top)
         labels.append(gr.update(value=value, label=card.name, visible=True))
         captions.append(gr.update(value=caption, visible=True))

@@ -12,7 +12,7 @@ from vtdemo.sr.engine import BICUBIC
 from vtdemo.sr.lam import CONTEXT
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
-from vtdemo.ui.choices import sr_choices as model_choices
+from vtdemo.ui.choices import head_choices, sr_choices as model_choices
 from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
@@ -186,7 +186,7 @@ def on_hat_model(model_id: str | None):
         return gr.skip(), gr.skip(), gr.skip()
     groups, blocks, heads = _structure(model_id)
     return (gr.update(maximum=groups - 1, value=0), gr.update(maximum=blocks - 1, value=min(1, blocks - 1)),
-            gr.update(choices=["mean"] + [str(h) for h in range(heads)], value="mean"))
+            gr.update(choices=head_choices(heads), value="mean"))
 
 
 def build(demo: gr.Blocks) -> None:
@@ -234,7 +234,7 @@ def build(demo: gr.Blocks) -> None:
                                   elem_id="att-group")
                 block = Slider(0, blocks - 1, value=min(1, blocks - 1), step=1,
                                   label="Block (even: W-MSA, odd: SW-MSA, last: OCAB)", elem_id="att-block")
-                head = Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
+                head = Dropdown(head_choices(heads), value="mean",
                                    label="Head", elem_id="att-head")
                 show = gr.Button("Show attention at (x, y)", elem_id="att-run")
             with gr.Column(scale=3, min_width=420):

@@ -12,7 +12,8 @@ import gradio as gr
 from vtdemo import limits
 from vtdemo.imaging import png_level
 from vtdemo.sr.compare import MODES as COMPARE_MODES
-from vtdemo.sr.engine import BICUBIC
+from vtdemo.sr.benchmark import BENCHMARKS
+from vtdemo.sr.engine import BICUBIC, SCALES
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio, Slider
@@ -25,7 +26,6 @@ from vtdemo.zoo.availability import unavailable
 from vtdemo.zoo.cards import cards, get_card
 
 UPLOAD = "upload:"  # prefix of the dropdown values of uploaded checkpoints (looked up in the session's state)
-SCALES = (2, 3, 4)
 MODE_LABELS = {"lr": "Low-res: upscale it",
                "degrade": "High-res: degrade ×scale, score",
                "reference": "Score against my reference"}
@@ -443,7 +443,7 @@ def build(demo: gr.Blocks) -> None:
             with gr.Row():
                 bench_files = FilesUpload(file_count="multiple", type="filepath", file_types=["image"],
                                           label="High-resolution images", elem_id="sr-bench-files")
-                dataset = ChoiceInput(["", "Set5", "Set14", "B100", "Urban100", "Manga109"], value="",
+                dataset = ChoiceInput(["", *BENCHMARKS], value="",
                                       label="These images are (for the paper's number)", elem_id="sr-bench-dataset")
             with gr.Row():
                 bench_run = gr.Button("Benchmark", elem_id="sr-bench-run", scale=4)
