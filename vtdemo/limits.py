@@ -99,7 +99,8 @@ LIMITS: dict[str, Limit] = {limit.env: limit for limit in (
     Limit("VTDEMO_MAX_ASPECT", 64, "count", "the aspect ratio (long side : short side) of an image upscaled or "
           "attended whole (classification crops first, any ratio)"),
     Limit("VTDEMO_HEAVY_SLOTS", 1, "count", "model computations (an SR run, a LAM, a capture, a checkpoint load, a "
-          "chart point) this process runs at once; the others wait their turn, in turns by address",
+          "chart point) this process runs at once, at most 4 (the heavy events' workers); the others wait, in turns "
+          "by address. Read at launch",
           "one model's activations at a time (each computation uses every core)"),
     Limit("VTDEMO_SMALL_JOB_PIXELS", 4_000_000, "pixels", "bicubic-only output under which a request runs at once "
           "instead of taking the heavy slot"),

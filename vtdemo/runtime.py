@@ -45,7 +45,7 @@ def native_bf16_cpu() -> bool:
 def precision(device: "torch.device") -> str:
     """"fp32", "bf16", "fp16" or "int8" for SR models on ``device``: VTDEMO_PRECISION when set (int8 is CPU
     only, fp16 GPU only), else bf16 where the hardware computes it natively — a GPU that does (a T4 only emulates
-    it) or a CPU with AVX512-BF16/AMX, where bf16 was measured within 0.01 dB of fp32 (README) — and fp32 everywhere
+    it) or a CPU with AVX512-BF16/AMX, where bf16 was measured within 0.01 dB of fp32 (docs/performance.md) — and fp32 everywhere
     else."""
     import torch
 

@@ -42,15 +42,15 @@ def test_no_server_file_can_be_read_or_probed_through_an_input(app_url, tmp_path
         FileUpload(type="filepath").preprocess(FileData(path=str(private)))
 
 
-def test_data_urls_are_not_decoded_by_gradio(app_url, monkeypatch):
+def test_data_urls_are_not_decoded_by_gradio(app_url, monkeypatch, tmp_path):
     from gradio import image_utils
 
     decoded = []
     for name in ("decode_base64_to_file", "decode_base64_to_image", "decode_base64_to_image_array"):
         monkeypatch.setattr(image_utils, name, lambda *a, **k: decoded.append(1))
-    buf = io.BytesIO()
-    Image.new("L", (20000, 20000)).save(buf, format="PNG")  # ~0.5 MB pasted, 400 MB once decoded
-    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    from vtdemo.bench._files import make
+
+    url = make(tmp_path, ["data-url"])["data-url"].read_text()  # ~0.5 MB pasted, 400 MB once decoded
     event, payload = call(app_url, "classify", [{"url": url, "path": None}, "vit-demo", 3])
     assert event == "error" and "megapixels" in str(payload) and decoded == []
     small = io.BytesIO()

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from tests.e2e.helpers import call, upload
+from tests.e2e.helpers import call, upload, wait_until
 from tests.e2e.test_request_checks import completed, fn_index, join
 
 
@@ -43,8 +43,7 @@ def test_a_classroom_behind_one_address_is_served_and_a_refusal_says_why(app_url
     path = "/tmp/vtdemo-classroom.png"
     noise(160, 3).save(path)
     job = client.submit(handle_file(path), "hat-demo-x4", 4, api_name="/upscale")
-    while job.status().code.name not in ("PROCESSING", "FINISHED"):
-        time.sleep(0.05)
+    wait_until(lambda: job.status().code.name in ("PROCESSING", "FINISHED"), "the first request to start")
     try:
         client.predict(handle_file(path), "bicubic", 2, api_name="/upscale")
         raise AssertionError("a second request of one session was accepted")
@@ -70,8 +69,7 @@ def test_one_address_with_many_heavy_jobs_delays_another_visitor_by_about_one(ap
         assert join(app_url, fn, heavy, f"pile{i}", pile).status_code == 200
         threads.append(threading.Thread(target=one, args=(f"pile{i}",)))
         threads[-1].start()
-    while not done:  # the pile's first job has finished: the others are queued or computing
-        time.sleep(0.05)
+    wait_until(lambda: bool(done), "the pile's first job to finish")  # the others are queued or computing
     mine = [upload(app_url, noise(96, 2), visitor), "hat-demo-x4", 4]
     assert join(app_url, fn, mine, "visitor0", visitor).status_code == 200
     one("visitor0")

@@ -10,7 +10,7 @@ from vtdemo.sr.metrics import psnr_y
 
 @pytest.mark.parametrize("dataset, scale", sorted(PUBLISHED_BICUBIC))
 def test_bicubic_matches_the_published_baseline(shared, dataset, scale):
-    """The numbers `python -m vtdemo bench bicubic` prints (the README's table)."""
+    """The numbers `python -m vtdemo bench bicubic` prints (docs/performance.md's table)."""
     psnr, ssim = bicubic_scores(shared / "data" / "sr" / "benchmark", dataset, scale)
     published_psnr, published_ssim = PUBLISHED_BICUBIC[(dataset, scale)]
     # PIL's bicubic is not MATLAB's imresize: within 0.15 dB / 0.003 of the published numbers

@@ -1,5 +1,5 @@
 """bench sr: FLOP counts against the formula, every precision row present, the default one marked, and our HAT
-equal to the official code's in fp32 (the table the README quotes)."""
+equal to the official code's in fp32 (the table docs/performance.md quotes)."""
 import torch
 from torch import nn
 

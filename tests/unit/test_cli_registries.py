@@ -63,6 +63,7 @@ def test_a_benchmark_is_one_file_in_the_package(tmp_path, monkeypatch, capsys):
         assert "--laps" in _help(capsys, "bench", "fake_track") and "--threads" in _help(capsys, "bench", "sr")
         assert cli.main(["bench", "fake_track", "--laps", "4"]) == 3  # its own options and exit status
         assert capsys.readouterr().out.strip() == "ran 4 laps"
+        assert cli.build_parser().parse_args(["bench", "hostile"]).cases == []  # no case named: all of them
         with pytest.raises(SystemExit):  # another benchmark's option is not this one's
             cli.build_parser().parse_args(["bench", "sr", "--laps", "2"])
     finally:

@@ -104,9 +104,9 @@ def test_cli_path(tmp_path, capsys, monkeypatch):
 def test_self_referencing_checkpoint_is_refused_quickly(tmp_path):
     from vtdemo.sr.checkpoints import load_checkpoint
 
-    loop = {}
-    loop["model"] = loop
-    torch.save(loop, tmp_path / "loop.pth")
+    from vtdemo.bench._files import make
+
+    make(tmp_path, ["loop"])  # the file `bench hostile` measures: a dict that contains itself
     deep = {"w": torch.zeros(1)}
     for _ in range(20):
         deep = {"state_dict": deep}
@@ -119,11 +119,11 @@ def test_self_referencing_checkpoint_is_refused_quickly(tmp_path):
 def test_stride_zero_and_overlapping_tensors_are_refused(tmp_path):
     from vtdemo.sr.checkpoints import load_checkpoint
 
-    expanded = tiny_hat_state()
-    expanded["conv_first.weight"] = torch.zeros(1).expand(4000, 3, 3, 3)  # 4 bytes stored, 432 kB described
-    torch.save({"params_ema": expanded}, tmp_path / "expanded.pth")
+    from vtdemo.bench._files import make
+
+    expanded = make(tmp_path, ["stride0"])["stride0"]  # 4 bytes stored, 2048×3×3×3 floats described
     with pytest.raises(WeightsError, match="stride 0"):
-        load_checkpoint(tmp_path / "expanded.pth")
+        load_checkpoint(expanded)
     shared = tiny_hat_state()
     base = torch.zeros(shared["conv_first.weight"].numel() + 1)
     shared["conv_first.weight"] = base[:-1].view_as(shared["conv_first.weight"])

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from vtdemo.zoo.cards import CARDS
@@ -75,6 +76,11 @@ def test_launch_defaults_are_safe(monkeypatch):
 
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.delenv("VTDEMO_UNTESTED_GRADIO", raising=False)
+    monkeypatch.setenv("VTDEMO_HEAVY_SLOTS", "2")
+    from vtdemo.ui import admission
+
+    monkeypatch.setattr(admission, "_LOCAL", admission._LOCAL)  # the real one is restored after the test
     fake = _FakeBlocks()
     launch(fake)
     kw = fake.launch_kwargs
@@ -87,11 +93,15 @@ def test_launch_defaults_are_safe(monkeypatch):
     assert kw["state_session_capacity"] == limits.max_sessions() + SESSION_MARGIN
     assert fake.queue_kwargs["api_open"] is False and kw["enable_monitoring"] is False  # no queue-skipping routes
     assert fake._queue.push.__name__ == "push_with_policy"  # the per-client limit is in front of Gradio's queue
+    assert admission._LOCAL._free == 2  # the heavy slots were sized at launch (VTDEMO_HEAVY_SLOTS above)
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     launch(fake)
     assert (fake.launch_kwargs["server_name"], fake.launch_kwargs["server_port"]) == ("0.0.0.0", 7999)
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    monkeypatch.setattr("gradio.__version__", "7.0.0")
+    with pytest.raises(RuntimeError, match="Gradio 7.0.0"):  # internals read in another version: not served
+        launch(_FakeBlocks())
 
 
 def test_gpu_decorator_is_a_no_op_without_spaces():

@@ -262,6 +262,8 @@ def test_unwrap_prefers_ema_and_strips_module_prefix(tmp_path):
     torch.save({"state_dict": {"module.a.b": ema}}, path)
     assert list(weights.load_state_dict(path)) == ["a.b"]
     # spandrel's canonicalize_state_dict rules: its other wrapper keys, a prefix stripped only when every key has it
+    torch.save({"state_dict": {"w": plain}, "params_ema": {"w": ema}}, path)  # EMA first, whatever spandrel's order
+    assert torch.equal(weights.load_state_dict(path)["w"], ema)
     torch.save({"net": {"netG.w": ema, "netG.b": plain}}, path)
     assert sorted(weights.load_state_dict(path)) == ["b", "w"]
     torch.save({"params-ema": {"module.w": ema, "head.b": plain}}, path)

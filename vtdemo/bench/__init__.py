@@ -12,13 +12,33 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
 
 
 def benchmarks() -> dict[str, ModuleType]:
-    """Every benchmark module of this package, by name (= the sub-command), sorted."""
-    names = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
-    return {name: importlib.import_module(f"{__name__}.{name}") for name in names}
+    """Every benchmark module of this package, by name (= the sub-command), sorted. One that cannot be imported
+    becomes a command that says why: a broken benchmark never breaks ``serve`` or ``upscale``."""
+    found = {}
+    for name in sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")):
+        try:
+            found[name] = importlib.import_module(f"{__name__}.{name}")
+        except Exception as exc:  # noqa: BLE001 - reported by the command itself
+            found[name] = _broken(name, exc)
+    return found
+
+
+def _broken(name: str, exc: Exception) -> ModuleType:
+    module = ModuleType(name)
+    module.HELP = f"(cannot be imported: {type(exc).__name__}: {str(exc)[:80]})"
+    module.add_arguments = lambda parser: None
+
+    def run(args) -> int:
+        print(f"vtdemo bench {name}: {module.HELP}", file=sys.stderr)
+        return 2
+
+    module.run = run
+    return module
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,5 @@
 """python -m vtdemo.train curves CARD.json ... — the validation top-1 per epoch of trained classifiers, side by side,
-from the history their cards carry (the README's equal-budget comparison is printed by this)."""
+from the history their cards carry (docs/models.md's equal-budget comparison is printed by this)."""
 from __future__ import annotations
 
 import json

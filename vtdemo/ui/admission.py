@@ -77,10 +77,10 @@ def limit_per_client(demo: gr.Blocks) -> None:
                         f"limit per visitor is {most}): wait for them to finish.")
         return None
 
-    def accepted(body, request, event_id: str) -> None:
+    def accepted(queue, body, request, event_id: str) -> None:
         if body.session_hash:
             SESSIONS.touch(body.session_hash, client_address(request), demo)
-            _place_fairly(demo._queue, event_id)
+            _place_fairly(queue, event_id)
 
     gradio_internals.install_queue_policy(demo, refusal, accepted)
 

@@ -38,7 +38,7 @@ async def _keep_running(task_ids: set[str]) -> list[str]:
 
 
 Refusal = Callable[[object, object, list], "str | None"]  # (body, request, events in the queue) -> why, or None
-Accepted = Callable[[object, object, str], None]  # (body, request, event id) after Gradio queued it
+Accepted = Callable[[object, object, object, str], None]  # (queue, body, request, event id) once Gradio queued it
 
 
 def install_queue_policy(demo: gr.Blocks, refusal: Refusal, accepted: Accepted) -> None:
@@ -58,7 +58,7 @@ def install_queue_policy(demo: gr.Blocks, refusal: Refusal, accepted: Accepted) 
             return await _refuse(queue, body, request, username, why)
         accepted_, event_id, state = await push(body, request, username)
         if accepted_:
-            accepted(body, request, event_id)
+            accepted(queue, body, request, event_id)
         return accepted_, event_id, state
 
     queue.push = push_with_policy

@@ -19,7 +19,7 @@ from vtdemo.runtime import gpu
 PARENT_PID = os.getpid()  # the server process; ZeroGPU workers are forks of it
 BICUBIC = "bicubic"  # as vtdemo.sr.engine.BICUBIC (not imported: building the app stays free of torch)
 
-# GPU seconds of the work, on ZeroGPU's slice of an H200: derived from the H100 numbers in the README (HAT: 0.13 s
+# GPU seconds of the work, on ZeroGPU's slice of an H200: derived from the H100 numbers in docs/performance.md (HAT: 0.13 s
 # per output megapixel at 20.8M parameters; a slice is about half an H100), then doubled as a margin.
 MAX_CALL_SECONDS = 120  # the longest call asked for (the unauthenticated daily quota)
 SETUP_SECONDS = 10  # a worker's CUDA start, moving weights, first kernels

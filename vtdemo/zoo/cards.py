@@ -205,7 +205,7 @@ def _hat_demo_card(scale: int) -> ModelCard:
         id=model_id, task="sr", family="HAT", name=f"HAT-demo ×{scale} (small, trained by vtdemo)",
         paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
         sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0",
-        params=record(model_id)["parameters"], config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
+        params=record(model_id).get("parameters", 0), config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
         reported=sr_scores(model_id),
         notes="a small demo model trained on BSDS400 + T91 on a CPU, not the paper's HAT; measured, not reported",
     )
@@ -337,31 +337,28 @@ for _size, (_heads, _dims, _stem) in PERVIT_SIZES.items():
 
 # --- embedded demo classifiers: 10 Imagenette classes, trained by `python -m vtdemo.train classify` on a CPU ------
 
-# Measured top-1 on the 1,770 Imagenette val images of each committed file (its JSON card; a test keeps them in
-# step).
+# Parameters, measured Imagenette val top-1 and the input size of each committed file come from its record
+# (weights/<id>.json). ViT, DeiT and PerViT were trained at 64 px and run at 96, PVT-v2 trained at 96 and run at 128:
+# objects then look as large as in the random-resized training crops (FixRes).
 _DEMO_CLASSIFIERS = {
-    # id: (DEMO_ARCHS key, name, paper, paper url, parameters, measured top-1 %, input size of the shipped weights)
-    # trained at 64 px (16 epochs, then 12 distilled from pvt-demo: 68.2 %), run at 96 px like deit-demo
-    "vit-demo": ("vit", "ViT demo (10 classes, trained by vtdemo)", VIT_PAPER, _VIT_URL, 2_291_722, 71.5, 96),
-    # trained at 64 px, run at 96 px (position embeddings resampled to the 12×12 grid): 67.7 % at 64 px
-    "deit-demo": ("deit", "DeiT ⚗ demo (10 classes, distilled from pvt-demo)", DEIT_PAPER, _DEIT_URL, 2_294_036,
-                  70.9, 96),
-    "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER,
-                  "https://arxiv.org/abs/2103.14030",
-                  2_281_494, 70.7, 64),
-    # trained at 96 px, run at 128 px: objects look as large as in the random-resized training crops (FixRes)
-    "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
-                 2_251_914, 80.2, 128),
-    # trained at 64 px (16 epochs, then 12 distilled from pvt-demo as vit-demo's: 75.6 %), run at 96 px
+    # id: (DEMO_ARCHS key, name, paper, paper url)
+    "vit-demo": ("vit", "ViT demo (10 classes, trained by vtdemo)", VIT_PAPER, _VIT_URL),
+    "deit-demo": ("deit", "DeiT ⚗ demo (10 classes, distilled from pvt-demo)", DEIT_PAPER, _DEIT_URL),
+    "swin-demo": ("swin", "Swin demo (10 classes, trained by vtdemo)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030"),
+    "pvt-demo": ("pvt", "PVT-v2 demo (10 classes, trained by vtdemo)", PVT_PAPER, "https://arxiv.org/abs/2106.13797"),
     "pervit-demo": ("pervit", "PerViT demo (10 classes, trained by vtdemo)", PERVIT_PAPER,
-                    "https://arxiv.org/abs/2206.06243", 2_357_466, 77.2, 96),
+                    "https://arxiv.org/abs/2206.06243"),
 }
 
 
 def _demo_classifier_card(model_id: str) -> ModelCard:
     from vtdemo.zoo.demo_archs import DEMO_ARCHS, at_size
+    from vtdemo.zoo.demo_records import record
 
-    key, name, paper, url, params, top1, size = _DEMO_CLASSIFIERS[model_id]
+    key, name, paper, url = _DEMO_CLASSIFIERS[model_id]
+    info = record(model_id)  # empty when the checkout lost it: the card still exists, its status says "missing"
+    params, size = info.get("parameters", 0), info.get("input_size", DEMO_ARCHS[key]["size"])
+    top1 = 100 * info["val_top1"] if "val_top1" in info else None
     arch = at_size(DEMO_ARCHS[key], size)
     if arch["family"] == "PerViT":
         builder, config = "pervit", _cfg(**arch["config"], num_classes=10)

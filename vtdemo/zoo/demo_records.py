@@ -10,13 +10,17 @@ from vtdemo.zoo.locations import embedded_dir
 
 @functools.cache
 def record(model_id: str) -> dict:
-    """The record of ``model_id``'s embedded weights (``weights/<id>.json``)."""
-    return json.loads((embedded_dir() / f"{model_id}.json").read_text())
+    """The record of ``model_id``'s embedded weights (``weights/<id>.json``); empty when the file is missing (a
+    broken checkout, or VTDEMO_WEIGHTS_DIR without the demo models: their status then says "missing")."""
+    path = embedded_dir() / f"{model_id}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def sr_scores(model_id: str) -> str:
     """Set5 / Set14 PSNR-Y, and bicubic's, as the zoo's "reported" column shows a measured SR demo model."""
-    results = record(model_id)["results"]
+    results = record(model_id).get("results")
+    if not results:
+        return "no record of its scores here"
     ours = " / ".join(f"{results[s]['psnr_y']:.2f}" for s in ("Set5", "Set14"))
     bicubic = " / ".join(f"{results[s]['bicubic_psnr_y']:.2f}" for s in ("Set5", "Set14"))
     return f"{ours} (bicubic {bicubic})"

@@ -40,17 +40,19 @@ def _is_tensor_dict(obj) -> bool:
 
 
 def unwrap_state_dict(obj) -> dict:
-    """The tensors of a training checkpoint, unwrapped by spandrel's ``canonicalize_state_dict`` (its wrapper keys —
-    ``params_ema``, ``params``, ``model``, ``state_dict``, ``net``, … — one level per call, and a ``module.`` or
-    ``netG.`` prefix only when every key has it). What spandrel's one pass would not bound is bounded here: a wrapper
-    that contains itself, nesting deeper than MAX_NESTING, or keys that are not names are refused (a 1-kB file must
-    not loop forever or crash the prefix rule)."""
+    """The tensors of a training checkpoint: at each level the first of STATE_DICT_KEYS that holds a dict (EMA
+    weights first), else spandrel's ``canonicalize_state_dict`` (its other wrapper keys — ``model_state_dict``,
+    ``params-ema``, ``net`` — or a single key); at the end spandrel's prefix rule (``module.`` or ``netG.`` removed
+    when every key has it). What spandrel's one pass would not bound is bounded here: a wrapper that contains
+    itself, nesting deeper than MAX_NESTING, or keys that are not names are refused (a 1-kB file must not loop
+    forever or crash the prefix rule)."""
     seen = set()
     while isinstance(obj, dict) and not _is_tensor_dict(obj):
         if id(obj) in seen or len(seen) >= MAX_NESTING:
             raise WeightsError("This checkpoint's wrapper dicts nest too deep or contain themselves.")
         seen.add(id(obj))
-        inner = _canonical(obj)
+        key = next((k for k in STATE_DICT_KEYS if isinstance(obj.get(k), dict)), None)
+        inner = obj[key] if key is not None else _canonical(obj)
         if any(v is obj for v in obj.values()):  # spandrel unwraps {"model": itself} to itself
             raise WeightsError("This checkpoint's wrapper dicts nest too deep or contain themselves.")
         if inner is obj or not isinstance(inner, dict):
