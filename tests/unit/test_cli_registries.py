@@ -68,3 +68,20 @@ def test_a_benchmark_is_one_file_in_the_package(tmp_path, monkeypatch, capsys):
             cli.build_parser().parse_args(["bench", "sr", "--laps", "2"])
     finally:
         sys.modules.pop("vtdemo.bench.fake_track", None)
+
+
+def test_a_broken_benchmark_file_does_not_break_the_cli(tmp_path, monkeypatch, capsys):
+    import vtdemo.bench as bench
+
+    (tmp_path / "half_written.py").write_text("HELP = 'oops'\ndef run(args:\n")  # a syntax error
+    (tmp_path / "no_run.py").write_text("HELP = 'no run'\n")
+    monkeypatch.setattr(bench, "__path__", [*bench.__path__, str(tmp_path)])
+    try:
+        text = _help(capsys, "bench")
+        assert "half_written" in text and "cannot be imported: SyntaxError" in text
+        assert "it has no add_arguments, run" in text
+        assert "--port" in _help(capsys, "serve")  # the other commands are untouched
+        assert cli.main(["bench", "half_written"]) == 2 and "SyntaxError" in capsys.readouterr().err
+    finally:
+        for name in ("half_written", "no_run"):
+            sys.modules.pop(f"vtdemo.bench.{name}", None)

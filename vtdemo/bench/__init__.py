@@ -22,7 +22,9 @@ def benchmarks() -> dict[str, ModuleType]:
     found = {}
     for name in sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")):
         try:
-            found[name] = importlib.import_module(f"{__name__}.{name}")
+            module = importlib.import_module(f"{__name__}.{name}")
+            missing = [attr for attr in ("HELP", "add_arguments", "run") if not hasattr(module, attr)]
+            found[name] = _broken(name, AttributeError(f"it has no {', '.join(missing)}")) if missing else module
         except Exception as exc:  # noqa: BLE001 - reported by the command itself
             found[name] = _broken(name, exc)
     return found
