@@ -98,7 +98,7 @@ def prefill_hub(tmp_path):
 def online(monkeypatch):
     """Downloads allowed for this test: the offline switches removed and the per-host probes forgotten, so a host
     counts as reachable exactly when it answers (a local server does; the internet does not here)."""
-    from vtdemo.zoo import downloads, weights
+    from vtdemo.zoo import downloads
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("VTDEMO_OFFLINE", raising=False)

@@ -23,7 +23,9 @@ def demo_sr_table() -> str:
             "bicubic Set5 / Set14 PSNR-Y |", "|---|---|---|---|---|---|---|---|"]
     for model_id in demo_ids("sr"):
         info, card = record(model_id), get_card(model_id)
-        start = "from scratch" if not info.get("init_from") else "from hat-demo-x4's weights"
+        init = str(info.get("init_from") or "")
+        source = next((other for other in demo_ids("sr") if other != model_id and other in init), None)
+        start = "from scratch" if not init else f"from {source or 'another model'}'s weights"
         training = (f"{info['iterations']:,} iterations {start}, batch {info['batch']}, lr {info['lr']:g}, "
                     f"{info['wall_time_s'] / 60:.0f} min on {info['device']} ({info['date']})")
         scores = info["results"]

@@ -123,10 +123,3 @@ def test_gradio_internals_are_patched_only_in_a_version_they_were_read_in(monkey
     monkeypatch.setenv("VTDEMO_UNTESTED_GRADIO", "1")
     gradio_internals.check_version("7.0.2")  # asked for: served, with a warning in the log
     assert "7.0.2" in caplog.text
-
-
-def test_the_heavy_slots_are_sized_at_launch(monkeypatch):
-    monkeypatch.setenv("VTDEMO_HEAVY_SLOTS", "3")
-    monkeypatch.setattr(admission, "_LOCAL", admission._LOCAL)  # restored after the test
-    admission.size_heavy_slots()
-    assert admission._LOCAL._free == 3

@@ -244,7 +244,7 @@ def test_a_refused_checkpoint_leaves_nothing_referenced(tmp_path, monkeypatch):
     import gc
     import weakref
 
-    from vtdemo.zoo import safe_loading, weights
+    from vtdemo.zoo import safe_loading
 
     wrong = tiny_hat_state()
     wrong["conv_first.weight"] = torch.zeros(12, 3, 5, 5)  # loads, then fails to fit HAT
@@ -321,7 +321,7 @@ def test_a_zip_with_two_central_directories_is_refused(tmp_path):
 
 
 def test_safetensors_tensor_count_is_read_from_the_header_first(tmp_path, monkeypatch):
-    from vtdemo.zoo import safe_loading, weights
+    from vtdemo.zoo import weights
 
     save_file({f"t{i}": torch.zeros(0) for i in range(50)}, str(tmp_path / "many.safetensors"))
     monkeypatch.setenv("VTDEMO_MAX_CHECKPOINT_TENSORS", "40")

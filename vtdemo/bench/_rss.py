@@ -1,6 +1,7 @@
 """Resident memory, the one way the benchmarks (and the memory tests) read it: Linux's /proc; 0 elsewhere."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -19,8 +20,13 @@ def status_mb(field: str, pid: int | str = "self") -> float:
 
 
 def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory (MB) of process ``pid`` now."""
-    return status_mb("VmRSS", pid)
+    """Resident memory (MB) of process ``pid`` now, from /proc/PID/statm (one short line: cheap enough to sample
+    every 2 ms while a benchmark is timed)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
 def start_peak() -> float:
