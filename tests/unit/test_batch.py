@@ -12,7 +12,8 @@ from PIL import Image
 
 from vtdemo.batch.engines import EngineError, Plan
 from vtdemo.batch.manifest import NAME, Manifest, ManifestBusy
-from vtdemo.batch.upscale import UMASK, UpscaleJob, upscale_folder
+from vtdemo.atomic import UMASK
+from vtdemo.batch.upscale import UpscaleJob, upscale_folder
 from vtdemo.cli import main
 from vtdemo.sr.engine import upscale
 

@@ -150,3 +150,35 @@ def test_every_public_name_works_on_every_call_in_a_fresh_process(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
+
+
+def test_the_model_table_needs_neither_torch_nor_the_network(tmp_path):
+    """`vtdemo models` answers at once: no torch or timm import for the table, and no host is contacted unless
+    --online asks (every socket connection fails here, so a probe would show up as "unavailable offline")."""
+    code = ("import socket, sys\n"
+            "def refuse(*a, **k): raise AssertionError('a connection was attempted')\n"
+            "socket.create_connection = socket.socket.connect = refuse\n"
+            "from vtdemo.cli import main\n"
+            "status = main(['models'])\n"
+            "heavy = sorted(m for m in ('torch', 'timm', 'gradio') if m in sys.modules)\n"
+            "print('HEAVY', heavy, 'STATUS', status)\n")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}  # offline mode would hide a probe
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "HEAVY [] STATUS 0" in run.stdout
+    rows = {line.split()[0]: line for line in run.stdout.splitlines() if line and not line.startswith(" ")}
+    assert "not downloaded" in rows["hat-x4"] and "embedded" in rows["hat-demo-x4"]
+
+
+def test_the_project_is_importable_from_any_folder(tmp_path):
+    """The test environment (made by `make`, like `make run`'s) has vtdemo installed from this checkout: the CLI and
+    `import vtdemo` work from another folder and use the checkout's code and embedded weights."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", "import vtdemo; print(vtdemo.__file__)"], capture_output=True,
+                         text=True, timeout=60, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert Path(run.stdout.strip()).resolve() == REPO / "vtdemo" / "__init__.py"
+    done = subprocess.run([str(Path(sys.prefix) / "bin" / "vtdemo"), "models", "--task", "sr"], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 0 and "hat-demo-x4" in done.stdout, done.stderr[-2000:]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from vtdemo.atomic import UMASK
 import torch
 from safetensors.torch import save_file
 
@@ -102,6 +104,7 @@ def test_download_verifies_and_writes_atomically(server, tmp_path):
     assert path == target and target.read_bytes() == PAYLOAD
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert _leftovers(target.parent) == ["model.pth"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~UMASK  # the user's normal mode, not the part's 0600
 
 
 def test_wrong_hash_leaves_no_file(server, tmp_path):

@@ -80,8 +80,9 @@ PUBLISHED_PARAMS = {
 @pytest.mark.parametrize("card", [c for c in cards.cards("classify") if c.builder == "timm" and c.source.kind == "hub"],
                          ids=lambda c: c.id)
 def test_timm_cards_take_their_pipeline_and_size_from_timm(card):
-    """A timm card writes only its tag: its parameter count is the released model's, and its pipeline and Hub repo
-    are what timm resolves for a model created from that tag (the model's own data config)."""
+    """A timm card writes its tag and its parameter count (so the model table imports neither timm nor torch): the
+    count is the released model's and the architecture's, and its pipeline and Hub repo are what timm resolves for a
+    model created from that tag (the model's own data config)."""
     import timm
     from timm.data import resolve_model_data_config
 

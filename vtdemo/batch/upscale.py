@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from vtdemo.atomic import write_atomically
 from vtdemo.batch.engines import Plan, run, worker_name
 from vtdemo.batch.manifest import Manifest, recorded_outputs
 from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
@@ -168,30 +167,6 @@ class Summary:
 # ("skip", output, why: finished earlier), ("keep", output, why: not the tool's file), ("done", output, "W×H"),
 # ("fail", input, reason), ("ignore", input, why it is not an input: a link out of its folder, a result of ours)
 Report = Callable[[str, "Path | int", str], None]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-UMASK = _umask()  # read once, at import (setting it is process-wide)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` or what it held before, never a part: a new uniquely named file in the same folder
-    (created exclusively, so never through a planted link), then renamed over ``path`` (a link there is replaced,
-    not followed)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".part", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~UMASK)  # as any file this user creates (mkstemp's files are 0600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def describe(job: UpscaleJob) -> tuple[str, int, str]:

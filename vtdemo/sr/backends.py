@@ -15,8 +15,6 @@ tile. The engine depends on this module, never the reverse.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 import weakref
@@ -27,6 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from vtdemo.atomic import write_atomically
 from vtdemo.sr import onnx_backend
 from vtdemo.sr.checkpoints import descriptor_of
 from vtdemo.sr.tiling import TileFn
@@ -217,10 +216,7 @@ def measure(net: SRNet, device: torch.device, tile: int) -> dict:
         choices[key] = choice
         file = _choices_file()
         file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".choices.", suffix=".tmp", dir=file.parent)
-        with os.fdopen(fd, "w") as out:
-            json.dump(choices, out, indent=2)
-        os.replace(tmp, file)
+        write_atomically(file, json.dumps(choices, indent=2).encode())
     return choice
 
 

@@ -1,4 +1,6 @@
-"""Train a HAT super-resolution model: L1, Adam, random HR crops with bicubic LR, Set5 validation, resumable.
+"""Train a super-resolution model (the demo HAT, or SwinIR or a compact CNN at the same budget for the papers'
+comparison): L1, Adam, random HR crops with bicubic LR, Set5 validation, resumable. Every family gets exactly the same
+data, sampler, schedule and budget; only the architecture differs.
 
 Degradation: each training image is cropped to a multiple of the scale and downscaled once with PIL's antialiased
 bicubic (the benchmarks' degradation, MATLAB ``imresize``, up to its kernel details); LR/HR patches are then cut at
@@ -115,12 +117,14 @@ def init_from(model: torch.nn.Module, path: Path) -> str:
 
 
 def build_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sr", help="train a HAT super-resolution model",
-                       description="Train a HAT SR model with L1 + Adam on random HR crops and bicubic LR.")
+    p = sub.add_parser("sr", help="train a super-resolution model (HAT, SwinIR or a compact CNN)",
+                       description="Train an SR model with L1 + Adam on random HR crops and bicubic LR.")
+    p.add_argument("--model", choices=tuple(FAMILIES), default="hat",
+                   help="architecture: the demo HAT, SwinIR at its size, or Real-ESRGAN's compact SRVGG CNN")
     p.add_argument("--scale", type=int, default=4, choices=SCALES)
     p.add_argument("--data", type=Path, nargs="+", default=DEFAULT_TRAIN, help="folders of HR training images")
     p.add_argument("--val", type=Path, default=DEFAULT_BENCHMARK / "Set5", help="benchmark folder for validation")
-    p.add_argument("--arch", type=Path, help="JSON file of HAT constructor keywords (default: the demo size)")
+    p.add_argument("--arch", type=Path, help="JSON file of constructor keywords (default: the demo size)")
     p.add_argument("--embed-dim", type=int)
     p.add_argument("--depths", type=lambda s: [int(v) for v in s.split(",")], help="e.g. 2,2,2")
     p.add_argument("--heads", type=int, help="heads per group")
@@ -146,10 +150,40 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=train)
 
 
-def architecture(args) -> dict:
-    from vtdemo.zoo.cards import HAT_DEMO_CONFIG  # the architecture of the embedded hat-demo models
+@dataclass(frozen=True)
+class Family:
+    name: str  # as the card's "architecture" field says it
+    config: str  # the name of its demo configuration in vtdemo.zoo.cards
+    transformer: bool  # whether --embed-dim/--depths/--heads/--window apply
 
-    arch = dict(HAT_DEMO_CONFIG)
+
+FAMILIES = {
+    "hat": Family("HAT", "HAT_DEMO_CONFIG", True),
+    "swinir": Family("SwinIR", "SWINIR_DEMO_CONFIG", True),
+    "cnn": Family("SRVGGNetCompact", "CNN_DEMO_CONFIG", False),
+}
+
+
+def build_model(family: str, arch: dict) -> torch.nn.Module:
+    """The untrained ``family`` model of constructor keywords ``arch`` (ours for HAT, spandrel's otherwise)."""
+    if family == "hat":
+        from vtdemo.models.hat import HAT
+
+        return HAT(**arch)
+    from vtdemo.zoo.builders import spandrel_class
+
+    return spandrel_class(FAMILIES[family].name)(**arch)
+
+
+def architecture(args) -> dict:
+    import vtdemo.zoo.cards as cards  # the architectures of the embedded demo models
+
+    family = FAMILIES[getattr(args, "model", "hat")]
+    arch = {k: v for k, v in getattr(cards, family.config).items() if k != "arch"}
+    if not family.transformer:
+        if any(v is not None for v in (args.embed_dim, args.depths, args.heads, args.window)):
+            raise SystemExit(f"--embed-dim/--depths/--heads/--window do not apply to --model {args.model}")
+        return dict(arch, **(json.loads(args.arch.read_text()) if args.arch else {}), upscale=args.scale)
     if args.arch:
         arch.update(json.loads(args.arch.read_text()))
     for key, value in (("embed_dim", args.embed_dim), ("depths", args.depths), ("window_size", args.window)):
@@ -163,7 +197,6 @@ def architecture(args) -> dict:
 def train(args) -> None:
     from tqdm import tqdm
 
-    from vtdemo.models.hat import HAT
     from vtdemo.runtime import default_device
 
     if args.threads:
@@ -173,7 +206,7 @@ def train(args) -> None:
     state_path, best_path, log_path = args.out / "state.pt", args.out / "best.safetensors", args.out / "log.jsonl"
     arch = architecture(args)
     torch.manual_seed(args.seed)
-    model = HAT(**arch).to(device)
+    model = build_model(getattr(args, "model", "hat"), arch).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     gen = torch.Generator().manual_seed(args.seed)
     step, best, clock, note = 0, -1.0, Clock(), None
@@ -204,7 +237,8 @@ def train(args) -> None:
         with log_path.open("a") as f:
             f.write(json.dumps(dict(iter=step, seconds=round(clock.total(), 1), **row)) + "\n")
 
-    bar = tqdm(total=args.iters, initial=step, desc=f"HAT ×{args.scale}", unit="it", dynamic_ncols=True)
+    bar = tqdm(total=args.iters, initial=step, desc=f"{FAMILIES[args.model].name} ×{args.scale}", unit="it",
+               dynamic_ncols=True)
     model.train()
     while step < args.iters:
         for group in optimizer.param_groups:
@@ -238,10 +272,9 @@ def train(args) -> None:
 
 def export(args, arch: dict, best_path: Path, seconds: float, device: torch.device, n_images: int) -> None:
     """Copy the best weights to ``args.export`` and write the JSON card with Set5/Set14 scores next to bicubic."""
-    from vtdemo.models.hat import HAT
     from vtdemo.zoo.safe_loading import load_state_dict
 
-    model = HAT(**arch)
+    model = build_model(args.model, arch)
     model.load_state_dict(load_state_dict(best_path))
     model.eval()
     size = export_weights(model, args.export, metadata={"arch": json.dumps(arch), "scale": str(args.scale)})
@@ -255,7 +288,7 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
         print(f"{name} ×{args.scale}: PSNR-Y {ours.psnr_y:.3f} dB (bicubic {bicubic.psnr_y:.3f}), "
               f"SSIM-Y {ours.ssim_y:.4f} (bicubic {bicubic.ssim_y:.4f})")
     card = dict(
-        id=args.id or args.export.stem, architecture="HAT", config=arch, scale=args.scale,
+        id=args.id or args.export.stem, architecture=FAMILIES[args.model].name, config=arch, scale=args.scale,
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=size,
         command=command_line(args.argv), data=[portable(d) for d in args.data], training_images=n_images,
         iterations=args.iters, batch=args.batch, lr_patch=args.patch, lr=args.lr, schedule=args.schedule,

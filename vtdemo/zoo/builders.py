@@ -22,7 +22,15 @@ class Builder:
     build: Callable[[ModelCard, dict], "torch.nn.Module"]
 
 
-_SPANDREL_ARCHS = {"SwinIR": "spandrel.architectures.SwinIR.__arch.SwinIR"}  # arch name -> its module in spandrel
+_SPANDREL_ARCHS = {"SwinIR": "spandrel.architectures.SwinIR.__arch.SwinIR",  # arch name -> its module in spandrel
+                   "SRVGGNetCompact": "spandrel.architectures.Compact.__arch.SRVGG"}
+
+
+def spandrel_class(arch: str) -> type:
+    """spandrel's module class of architecture ``arch`` (a key of _SPANDREL_ARCHS)."""
+    import importlib
+
+    return getattr(importlib.import_module(_SPANDREL_ARCHS[arch]), arch)
 
 
 def architecture(card: ModelCard) -> "torch.nn.Module":
@@ -39,10 +47,7 @@ def architecture(card: ModelCard) -> "torch.nn.Module":
 
         return HAT(**card.config)
     if card.builder == "spandrel" and "arch" in config:
-        import importlib
-
-        arch = config.pop("arch")
-        return getattr(importlib.import_module(_SPANDREL_ARCHS[arch]), arch)(**config)
+        return spandrel_class(config.pop("arch"))(**config)
     if card.builder != "timm":
         raise BuildError(f"{card.id}: its architecture is known only from its weights.")
     return build_classifier({"timm_name": config["timm_name"], "kwargs": config.get("kwargs", {})}, num_classes)

@@ -196,6 +196,16 @@ HAT_DEMO_CONFIG = dict(img_size=64, patch_size=1, in_chans=3, embed_dim=48, dept
                        mlp_ratio=2.0, upsampler="pixelshuffle", resi_connection="1conv", img_range=1.0, num_feat=48)
 
 
+# The same budget in the two other families the HAT paper compares (its Fig. 1/LAM): SwinIR's architecture with
+# hat-demo's trunk (embed 48, 3 groups of 2 blocks, 4 heads, window 8, MLP ×2) and its classical pixel-shuffle tail,
+# 528,699 parameters at ×4; and Real-ESRGAN's compact SRVGG CNN (64 channels, 14 body convs), 547,440 at ×4.
+SWINIR_DEMO_CONFIG = dict(arch="SwinIR", img_size=64, in_chans=3, embed_dim=48, depths=[2, 2, 2],
+                          num_heads=[4, 4, 4], window_size=8, mlp_ratio=2.0, upsampler="pixelshuffle",
+                          resi_connection="1conv", img_range=1.0)
+CNN_DEMO_CONFIG = dict(arch="SRVGGNetCompact", num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=14,
+                       act_type="prelu")
+
+
 def _hat_demo_card(scale: int) -> ModelCard:
     """Parameters and measured scores from the file's own record (``weights/hat-demo-x<scale>.json``)."""
     from vtdemo.zoo.demo_records import record, sr_scores
@@ -257,8 +267,9 @@ PERVIT_PAPER = "Min et al., Peripheral Vision Transformer (NeurIPS 2022)"
 
 
 class TimmCard(ModelCard):
-    """A card of a timm pretrained tag (``config["tag"]``): its input pipeline and parameter count are read from
-    timm's pretrained configuration on first use, not written here."""
+    """A card of a timm pretrained tag (``config["tag"]``): its input pipeline is read from timm's pretrained
+    configuration on first use, not written here. Its parameter count is written on the card (the table must not
+    import timm and torch; tests/unit/test_zoo.py checks each against the architecture timm builds)."""
 
     @property
     def preprocess(self) -> Preprocess:
@@ -270,24 +281,15 @@ class TimmCard(ModelCard):
     def preprocess(self, value) -> None:  # the dataclass __init__ sets None: derived instead
         pass
 
-    @property
-    def params(self) -> int:
-        from vtdemo.zoo import timm_config
-
-        return timm_config.parameter_count(self.config["tag"])
-
-    @params.setter
-    def params(self, value) -> None:
-        pass
-
 
 def _timm_card(id: str, family: str, name: str, paper: str, paper_url: str, tag: str, licence: str,
-               reported: str) -> ModelCard:
+               reported: str, params: int) -> ModelCard:
     """A timm card: the Hub repo is timm's convention (timm/<tag>); the rest comes from timm's configuration."""
     return TimmCard(
         id=id, task="classify", family=family, name=name, paper=paper, paper_url=paper_url, builder="timm",
         sources=(WeightSource("hub", "model.safetensors", repo_id=f"timm/{tag}", local_name=f"{id}.safetensors"),),
         licence=licence, config=_cfg(timm_name=tag.split(".")[0], tag=tag), labels="imagenet-1k", reported=reported,
+        params=params,
     )
 
 
@@ -296,23 +298,23 @@ _DEIT_URL = "https://arxiv.org/abs/2012.12877"
 
 CLASSIFY_CARDS: list[ModelCard] = [
     _timm_card("vit-ti16", "ViT", "ViT-Ti/16 (AugReg, in21k→in1k)", VIT_PAPER, _VIT_URL,
-               "vit_tiny_patch16_224.augreg_in21k_ft_in1k", "Apache-2.0", "75.5 top-1"),
+               "vit_tiny_patch16_224.augreg_in21k_ft_in1k", "Apache-2.0", "75.5 top-1", 5_717_416),
     _timm_card("vit-s16", "ViT", "ViT-S/16 (AugReg, in21k→in1k)", VIT_PAPER, _VIT_URL,
-               "vit_small_patch16_224.augreg_in21k_ft_in1k", "Apache-2.0", "81.4 top-1"),
+               "vit_small_patch16_224.augreg_in21k_ft_in1k", "Apache-2.0", "81.4 top-1", 22_050_664),
     _timm_card("deit-ti16", "DeiT", "DeiT-Ti/16", DEIT_PAPER, _DEIT_URL,
-               "deit_tiny_patch16_224.fb_in1k", "Apache-2.0", "72.2 top-1"),
+               "deit_tiny_patch16_224.fb_in1k", "Apache-2.0", "72.2 top-1", 5_717_416),
     _timm_card("deit-s16", "DeiT", "DeiT-S/16", DEIT_PAPER, _DEIT_URL,
-               "deit_small_patch16_224.fb_in1k", "Apache-2.0", "79.9 top-1"),
+               "deit_small_patch16_224.fb_in1k", "Apache-2.0", "79.9 top-1", 22_050_664),
     _timm_card("deit-ti16-distilled", "DeiT", "DeiT-Ti/16 ⚗ (distilled)", DEIT_PAPER, _DEIT_URL,
-               "deit_tiny_distilled_patch16_224.fb_in1k", "Apache-2.0", "74.5 top-1"),
+               "deit_tiny_distilled_patch16_224.fb_in1k", "Apache-2.0", "74.5 top-1", 5_910_800),
     _timm_card("deit-s16-distilled", "DeiT", "DeiT-S/16 ⚗ (distilled)", DEIT_PAPER, _DEIT_URL,
-               "deit_small_distilled_patch16_224.fb_in1k", "Apache-2.0", "81.2 top-1"),
+               "deit_small_distilled_patch16_224.fb_in1k", "Apache-2.0", "81.2 top-1", 22_436_432),
     _timm_card("swin-t", "Swin", "Swin-T (window 7)", SWIN_PAPER, "https://arxiv.org/abs/2103.14030",
-               "swin_tiny_patch4_window7_224.ms_in1k", "MIT", "81.4 top-1"),
+               "swin_tiny_patch4_window7_224.ms_in1k", "MIT", "81.4 top-1", 28_288_354),
     _timm_card("pvt-v2-b0", "PVT-v2", "PVT-v2-b0", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
-               "pvt_v2_b0.in1k", "Apache-2.0", "70.7 top-1"),
+               "pvt_v2_b0.in1k", "Apache-2.0", "70.7 top-1", 3_666_760),
     _timm_card("pvt-v2-b2", "PVT-v2", "PVT-v2-b2", PVT_PAPER, "https://arxiv.org/abs/2106.13797",
-               "pvt_v2_b2.in1k", "Apache-2.0", "82.1 top-1"),
+               "pvt_v2_b2.in1k", "Apache-2.0", "82.1 top-1", 25_362_856),
 ]
 
 PERVIT_DRIVE = "https://drive.google.com/drive/folders/1VJuZKuflgvZF2lS_6dT6Mx_S5RPZGPjD"

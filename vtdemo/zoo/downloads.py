@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from vtdemo import limits
+from vtdemo.atomic import new_part, write_atomically
 from vtdemo.zoo.cards import ModelCard, WeightSource
 from vtdemo.zoo.errors import WeightsError
 from vtdemo.zoo.locations import display_path, hub_cache_dir, url_cache_dir
@@ -153,14 +154,7 @@ def _record(source: WeightSource, digest: str, size: int) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = recorded_hashes(source)
         data[source_key(source)] = {"sha256": digest, "size": size}
-        fd, tmp = tempfile.mkstemp(prefix=".recorded.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_atomically(path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 def check_file(path: Path, source: WeightSource, *, record: bool = True) -> None:
@@ -255,8 +249,7 @@ def download_url(url: str, target: Path, *, sha256: str | None = None, size: int
     limit, named = (size, "the size its card publishes") if size else \
         (limits.max_checkpoint_bytes(), "VTDEMO_MAX_CHECKPOINT_BYTES")
     deadline = time.monotonic() + limits.download_timeout_seconds()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = new_part(target)
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "vtdemo"})
         opener = urllib.request.build_opener(_SafeRedirects)

@@ -26,14 +26,21 @@ def describe_source(card: ModelCard) -> str:
     return f"embedded weights/{s.basename}"
 
 
-def _status(card: ModelCard) -> str:
-    """The weights' status, with "unverified" for a download no published sha256 checks."""
-    status = weights.status(card)
+NOT_PROBED = "not downloaded"  # a remote source's status when its host was not asked
+
+
+def _status(card: ModelCard, probe: bool) -> str:
+    """The weights' status, with "unverified" for a download no published sha256 checks; without ``probe`` no host
+    is contacted and a file that is not here is "not downloaded"."""
+    status = weights.status(card, None if probe else False)
+    if not probe and status == "unavailable offline":
+        status = NOT_PROBED
     unverified = status in {"cached", "downloadable"} and weights.verification(card) == "unverified"
     return f"{status} (unverified)" if unverified else status
 
 
-def model_rows(task: Task | None = None) -> list[dict]:
+def model_rows(task: Task | None = None, probe: bool = True) -> list[dict]:
+    """One row per card of ``task``; ``probe``: ask each remote source's host whether it can be reached now."""
     return [{
         "id": card.id,
         "task": card.task,
@@ -44,7 +51,7 @@ def model_rows(task: Task | None = None) -> list[dict]:
         "params": format_params(card.params),
         "licence": card.licence,
         "source": describe_source(card),
-        "status": _status(card),
+        "status": _status(card, probe),
         "builder": "ready" if builders.builder_ready(card) else "not implemented yet",
         "reported": card.reported,
     } for card in cards(task)]
