@@ -2,13 +2,16 @@
 traceback in the log, never a client's megabyte echoed back); extreme aspect ratios, big outputs and LAM stay within
 bounded memory and time; a flat image scores "∞ (identical)"."""
 import logging
+import re
 import subprocess
 import sys
 import textwrap
+import time
 
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vtdemo.ui import attention_tab, classify_tab, lam_tab, sr_tab
@@ -120,10 +123,9 @@ def test_bicubic_at_the_output_limit_stays_within_its_memory_bound(tmp_path, mon
     assert grown < 12 * 16.8, f"{grown:.0f} MB"
 
 
-def test_lam_batch_follows_the_memory_budget_and_long_lam_is_refused(monkeypatch):
+def test_lam_batch_follows_the_memory_budget(monkeypatch):
     from vtdemo.sr import lam
 
-    monkeypatch.setenv("VTDEMO_MAX_LAM_SECONDS", "100000")  # the time rule is checked last, on its own
     model = lam.sr_module("hat-demo-x4", 4)
     cost = lam.step_cost(model)
     pixels = 40 * 40
@@ -133,10 +135,62 @@ def test_lam_batch_follows_the_memory_budget_and_long_lam_is_refused(monkeypatch
     monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", str(max(1, int(per_sample / 2e6))))
     with pytest.raises(ValueError, match="VTDEMO_LAM_MEMORY_MB"):
         lam.plan_batches(model, pixels, steps=10, device=lam.torch.device("cpu"))
-    monkeypatch.setenv("VTDEMO_LAM_MEMORY_MB", "100000")
+
+
+class _Timed(torch.nn.Module):
+    """A ×2 SR stand-in whose time is known: ``setup`` s on the first call at an input size, then ``per_sample`` s
+    per sample in batches of one and ``per_sample × batch_penalty`` in larger ones; it records the batch sizes of
+    its calls at ``side`` (the LAM's, not the probes' sizes)."""
+
+    def __init__(self, side: int, per_sample: float, setup: float = 0.0, batch_penalty: float = 1.0):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+        self.side, self.per_sample, self.setup, self.penalty = side, per_sample, setup, batch_penalty
+        self.batches, self.sizes = [], set()
+
+    def forward(self, x):
+        n, size = x.shape[0], tuple(x.shape[-2:])
+        time.sleep((0 if size in self.sizes else self.setup) + n * self.per_sample * (1 if n == 1 else self.penalty))
+        self.sizes.add(size)
+        if size == (self.side, self.side):
+            self.batches.append(n)
+        return torch.nn.functional.pixel_shuffle(self.conv(x), 2)
+
+
+def test_a_long_lam_is_refused_after_its_first_step_with_advice_that_applies(monkeypatch):
+    """Refused on its own first step at its real size (no probe extrapolated), and the advice never names what is
+    already on."""
+    from vtdemo.sr import lam
+
     monkeypatch.setenv("VTDEMO_MAX_LAM_SECONDS", "1")
-    with pytest.raises(ValueError, match="VTDEMO_MAX_LAM_SECONDS"):
-        lam.plan_batches(model, 128 * 128, steps=100, device=lam.torch.device("cpu"))
+    lr = torch.rand(1, 3, 24, 24)
+    for context, advised in ((None, "fast (neighbourhood) mode"), (8, "fewer path steps")):
+        model = _Timed(24, per_sample=0.1)
+        with pytest.raises(lam.TooLong, match="VTDEMO_MAX_LAM_SECONDS") as refused:
+            lam.attribution_map(model, lr, 16, 16, steps=50, context=context)
+        assert model.batches == [1]  # one step of fifty spent: over twice the limit already
+        assert advised in str(refused.value)
+        assert ("fast" in str(refused.value)) == (context is None)
+        estimate = float(re.search(r"about ([\d.]+) s", str(refused.value)).group(1))
+        assert estimate >= 5 / 2  # at least half of 50 steps × 0.1 s (the precision: the next test)
+
+
+def test_the_lam_estimate_is_within_twice_the_real_time_and_batches_follow_the_measured_rate(monkeypatch):
+    """The estimate (from its first two steps, the first with a set-up five times a step's time) lies within 2× of
+    the time the LAM takes; where a batch is slower per sample than single steps (memory-bound CPUs), the rest runs
+    one step at a time."""
+    from vtdemo.sr import lam
+
+    monkeypatch.setenv("VTDEMO_MAX_LAM_SECONDS", "1000")
+    lr = torch.rand(1, 3, 20, 20)
+    for penalty, rest in ((0.5, 4), (3.0, 1)):
+        model = _Timed(20, per_sample=0.05, setup=0.25, batch_penalty=penalty)
+        clock = lam.LamClock(42, 1000, fast=False)  # 1 + 1 + 10 batches of 4
+        began = time.perf_counter()
+        lam.attribution_map(model, lr, 8, 8, steps=42, batch_size=4, clock=clock)
+        real = time.perf_counter() - began
+        assert real / 2 <= clock.estimate <= real * 2, (clock.estimate, real)
+        assert model.batches[:3] == [1, 1, 4] and set(model.batches[3:]) == {rest}, model.batches
 
 
 def test_lam_activation_cost_grows_with_the_pixels_as_measured():

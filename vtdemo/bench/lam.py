@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-HELP = "LAM batched vs one step at a time (ms per step, same maps), and the cached HAT attention click"
+HELP = ("LAM batched vs one step at a time (ms per step, same maps), the cached HAT attention click, and (--estimates) "
+        "the time estimate against the real time of the tab's jobs")
 
 
 def add_arguments(parser) -> None:
@@ -14,11 +15,44 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, default=20, help="path steps (default 20)")
     parser.add_argument("--batch", type=int, help="steps per pass (default: 10 on CPU, 25 on CUDA)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    parser.add_argument("--estimates", action="store_true",
+                        help="instead: the estimate a LAM is admitted by (projected from its first passes) against "
+                             "its real time, for the LAM tab's default job (50 steps) on photos of several sizes, "
+                             "fast mode on and off")
 
 
 def run(args) -> int:
+    if args.estimates:
+        print("\n".join(bench_estimates(args.model)))
+        return 0
     print("\n".join(bench_lam(args.model, args.size, args.steps, args.batch, args.device)))
     return 0
+
+
+ESTIMATE_CASES = ((481, 321, True), (240, 160, True), (240, 160, False), (64, 64, False))  # (w, h, fast)
+
+
+def bench_estimates(model_id: str, steps: int = 50) -> list[str]:
+    """Each case's LAM at its real size, the estimate its clock admits it by against the time it took."""
+    import torch
+
+    from vtdemo.sr.lam import CONTEXT, LamClock, attribution_map, box_at, sr_module
+    from vtdemo.zoo.cards import get_card
+
+    scale = get_card(model_id).scale
+    model = sr_module(model_id, scale)
+    lines = [f"LAM estimate vs real time, {model_id}, {steps} steps, {torch.get_num_threads()} threads:",
+             "| input | fast | estimate (s) | real (s) | real / estimate |", "|---|---|---|---|---|"]
+    for w, h, fast in ESTIMATE_CASES:
+        lr = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+        x, y = box_at((w / 2, h / 2), (w, h), scale, 16)
+        clock = LamClock(steps, float("inf"), fast)
+        start = time.perf_counter()
+        attribution_map(model, lr, x, y, steps=steps, context=CONTEXT if fast else None, clock=clock)
+        real = time.perf_counter() - start
+        lines.append(f"| {w}×{h} | {'on' if fast else 'off'} | {clock.estimate:.1f} | {real:.1f} | "
+                     f"{real / clock.estimate:.2f} |")
+    return lines
 
 
 def bench_lam(model_id: str, size: int, steps: int, batch_size: int | None, device: str | None) -> list[str]:

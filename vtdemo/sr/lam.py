@@ -90,7 +90,8 @@ PROBE = 32  # side (LR pixels) of the patch on which a model's LAM cost is measu
 
 @dataclass(frozen=True)
 class StepCost:
-    """What one path step (forward + backward of one sample) costs per LR pixel, measured on this device."""
+    """What one path step (forward + backward of one sample) costs per LR pixel, measured on this device: the memory
+    plans the batches; the time only describes the probe (a LAM's time is measured on its own first step)."""
 
     bytes_per_pixel: float  # tensors autograd keeps for the backward pass, plus the backward's own buffers
     seconds_per_pixel: float
@@ -130,53 +131,114 @@ def step_cost(model: nn.Module) -> StepCost:
     return per_device[str(device)]
 
 
-def plan_batches(model: nn.Module, pixels: int, steps: int, device: torch.device) -> int:
+def _advice(fast: bool, steps: int) -> str:
+    """What would make a refused LAM smaller — never what is already on."""
+    options = (["fewer path steps"] if steps > 10 else []) + ([] if fast else ["the fast (neighbourhood) mode",
+                                                                            "a smaller image"])
+    return "use " + " or ".join(options) if options else "try again when the server is less busy"
+
+
+def plan_batches(model: nn.Module, pixels: int, steps: int, device: torch.device, fast: bool = False) -> int:
     """Samples per batch so that a batch's activations fit VTDEMO_LAM_MEMORY_MB; refuses (ValueError, with what to
-    change) a LAM whose single step does not fit, or whose estimated time exceeds VTDEMO_MAX_LAM_SECONDS."""
+    change) a LAM whose single step does not fit. Its time is judged on its own first step (``path_gradients``)."""
     from vtdemo import limits
 
-    cost = step_cost(model)
-    per_sample = cost.bytes_per_pixel * pixels
+    per_sample = step_cost(model).bytes_per_pixel * pixels
     budget = limits.lam_memory_bytes()
-    seconds = cost.seconds_per_pixel * pixels * steps
     if per_sample > budget:
         raise ValueError(f"LAM on {pixels:,} input pixels needs about {per_sample / 1e6:,.0f} MB per path step, over "
-                         f"this server's budget of {budget / 1e6:,.0f} MB (VTDEMO_LAM_MEMORY_MB): use the fast "
-                         "(neighbourhood) mode or a smaller image.")
-    if seconds > limits.max_lam_seconds():
-        raise ValueError(f"LAM on {pixels:,} input pixels with {steps} steps would take about {seconds:,.0f} s here, "
-                         f"over this server's limit of {limits.max_lam_seconds()} s (VTDEMO_MAX_LAM_SECONDS): use "
-                         "fewer steps, the fast (neighbourhood) mode or a smaller image.")
+                         f"this server's budget of {budget / 1e6:,.0f} MB (VTDEMO_LAM_MEMORY_MB): "
+                         f"{_advice(fast, 0) if not fast else 'use a smaller box or image'}.")
     return max(1, min(default_batch_size(device), int(budget // per_sample)))
 
 
+class TooLong(ValueError):
+    """A LAM whose measured first steps project it over VTDEMO_MAX_LAM_SECONDS (refused after those steps)."""
+
+
+class LamClock:
+    """The projection of a LAM's time from its own steps at its real size (the time so far + the rest at the best
+    rate per sample seen), checked against the limit after every pass: its first two steps run alone (the first pays
+    one-off set-up, so only a clear excess refuses there), then a batch; the projection after that batch is the
+    estimate (a fifth of a 50-step job spent at most) and must be within the limit; later passes may run 1.5× over
+    before a slowed-down machine stops the job."""
+
+    SLACK = (2.0, 2.0, 1.0)  # allowed projection / limit after the first, second and third pass; 1.5 after
+
+    def __init__(self, steps: int, limit: float, fast: bool):
+        import time
+
+        self.steps, self.limit, self.fast, self.start = steps, limit, fast, time.perf_counter()
+        self.estimate: float | None = None  # seconds for the whole LAM, projected after its first three passes
+        self.best = float("inf")  # seconds per sample, the fastest pass seen
+        self.passes = 0
+
+    def measured(self, done: int, samples: int, seconds: float) -> None:
+        import time
+
+        self.best = min(self.best, seconds / samples)
+        elapsed = time.perf_counter() - self.start
+        projected = elapsed + (self.steps - done) * self.best
+        slack = self.SLACK[self.passes] if self.passes < len(self.SLACK) else 1.5
+        self.passes += 1
+        if self.passes <= len(self.SLACK):
+            self.estimate = projected
+        if projected > self.limit * slack:
+            spent = "its first step" if done == 1 else f"its first {done} steps"
+            raise TooLong(f"LAM with {self.steps} path steps would take about {projected:,.0f} s here ({spent} "
+                          f"took {elapsed:.1f} s), over this server's limit of {self.limit:g} s "
+                          f"(VTDEMO_MAX_LAM_SECONDS): {_advice(self.fast, self.steps)}.")
+
+
 def path_gradients(model: nn.Module, path: torch.Tensor, x: int, y: int, window: int, batch_size: int,
-                   progress: Progress | None = None) -> torch.Tensor:
-    """∇ objective at every path image, ``batch_size`` at a time. The objective is per sample and the model treats
-    samples independently, so the gradient of the batch's sum is each sample's own gradient."""
+                   progress: Progress | None = None, clock: LamClock | None = None) -> torch.Tensor:
+    """∇ objective at every path image. The objective is per sample and the model treats samples independently, so
+    the gradient of the batch's sum is each sample's own gradient. With a ``clock``, the first two steps run alone
+    (their time is the LAM's estimate) and the rest ``batch_size`` at a time, or one at a time when that was faster
+    per sample (on a CPU large batches are often slower: memory bandwidth, not arithmetic)."""
+    import time
+
     grads = torch.empty_like(path)
     steps = path.shape[0]
-    for start in range(0, steps, batch_size):
-        chunk = path[start:start + batch_size].clone().requires_grad_(True)
+    rates: dict[int, float] = {}  # batch size -> seconds per sample, warm
+    start = 0
+    while start < steps:
+        if clock is None:
+            size = batch_size
+        elif start < 2:  # the first step (set-up included) and a warm one, alone
+            size = 1
+        else:
+            size = batch_size if batch_size not in rates else min(rates, key=rates.get)
+        size = min(size, steps - start)
+        began = time.perf_counter()
+        chunk = path[start:start + size].clone().requires_grad_(True)
         with torch.enable_grad():
             objective = gradient_objective(model(chunk), x, y, window).sum()
             (grad,) = torch.autograd.grad(objective, chunk)
-        grads[start:start + batch_size] = torch.nan_to_num(grad, nan=0.0)
+        grads[start:start + size] = torch.nan_to_num(grad, nan=0.0)
+        if clock is not None:
+            seconds = time.perf_counter() - began
+            if start > 0:
+                rates[size] = seconds / size
+            clock.measured(start + size, size, seconds)
+        start += size
         if progress:
-            progress(min(start + batch_size, steps), steps)
+            progress(start, steps)
     return grads
 
 
 def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, window: int = 16, steps: int = 50,
                     sigma: float = 1.2, kernel_size: int = 9, batch_size: int | None = None,
-                    context: int | None = None, progress: Progress | None = None) -> tuple[np.ndarray, float]:
+                    context: int | None = None, progress: Progress | None = None,
+                    clock: LamClock | None = None) -> tuple[np.ndarray, float]:
     """The LAM map of ``model`` for the ``window``×``window`` output box whose top-left is (x, y) in HR pixels.
 
     ``lr``: (1, 3, h, w) in [0, 1]. Returns (map, DI): ``map`` float32 (h, w), |Σ_c attribution| / max; DI in
     [0, 100]. ``context``: when set, only the LR region within ``context`` LR pixels of the box is attributed (the
     rest is zero, and DI is computed over that region) — much faster on large images, exact for models whose
     receptive field fits in it, an approximation for models with a global one (channel attention pools the whole
-    image).
+    image). Refused (``TooLong``) when its first step projects it over VTDEMO_MAX_LAM_SECONDS; ``clock`` (a
+    ``LamClock``) keeps that projection for the caller.
     """
     if lr.dim() != 4 or lr.shape[0] != 1:
         raise ValueError("lr must be a (1, C, h, w) tensor")
@@ -199,8 +261,12 @@ def attribution_map(model: nn.Module, lr: torch.Tensor, x: int, y: int, *, windo
     kernels = gaussian_kernels(kernel_size, sigma, steps)
     blurred = torch.cat([blur(lr, k) for k in kernels])  # (steps + 1, C, h, w)
     path, derivative = blurred[1:], (blurred[1:] - blurred[:-1]) * steps
-    batch_size = batch_size or plan_batches(model, lr.shape[-2] * lr.shape[-1], steps, device)
-    grads = path_gradients(model, path, x, y, window, batch_size, progress)
+    from vtdemo import limits
+
+    fast = context is not None
+    batch_size = batch_size or plan_batches(model, lr.shape[-2] * lr.shape[-1], steps, device, fast)
+    clock = clock or LamClock(steps, limits.max_lam_seconds(), fast)
+    grads = path_gradients(model, path, x, y, window, batch_size, progress, clock)
     attribution = (grads * derivative).mean(dim=0)  # (C, h, w)
     grad_2d = attribution.sum(dim=0).abs().double().cpu().numpy()
     peak = grad_2d.max()
