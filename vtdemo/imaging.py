@@ -201,15 +201,30 @@ def decode_image(source: ImageSource) -> DecodedImage:
         check_pixels(*source.size)
         return _normalise(source)
     data, name = read_limited(source)
+    return _normalise(_open(data, name, decode=True))
+
+
+def check_header(source: ImageSource) -> tuple[int, int]:
+    """(width, height) of an upload whose bytes, format and header pass every limit decode_image checks, without
+    decoding its pixels (milliseconds: an upload is checked on arrival); ImageError with the same sentence
+    otherwise."""
+    if isinstance(source, (np.ndarray, Image.Image)):
+        return decode_image(source).rgb.size
+    return _open(*read_limited(source), decode=False).size
+
+
+def _open(data: bytes, name: str, decode: bool) -> Image.Image:
+    """The image in ``data``, its header checked (and with ``decode`` its first frame decoded and checked again)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit was checked
             Image.init()  # registers every plugin, so that ``formats`` can name them
             img = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
             check_pixels(*img.size, name=name)
-            img.seek(0)  # first frame of GIF / WebP / APNG / multi-page TIFF
-            img.load()
-            check_pixels(*img.size, name=name)  # what was decoded, not only what the header said
+            if decode:
+                img.seek(0)  # first frame of GIF / WebP / APNG / multi-page TIFF
+                img.load()
+                check_pixels(*img.size, name=name)  # what was decoded, not only what the header said
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -222,7 +237,7 @@ def decode_image(source: ImageSource) -> DecodedImage:
                          "(VTDEMO_MAX_INPUT_PIXELS).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{name} is truncated or corrupt ({exc}).") from None
-    return _normalise(img)
+    return img
 
 
 FAST_PNG_PIXELS = 4_000_000  # above this, PNGs are written with zlib level 1: ~3× faster, ~25 % larger files

@@ -12,6 +12,7 @@ from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.choices import head_choices
 from vtdemo.ui.components import Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, Radio, Slider
+from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.availability import usable
@@ -228,6 +229,7 @@ def build(demo: gr.Blocks) -> None:
                                          elem_id="attn-compare", label="The same query in each model")
         compare_run.click(on_compare, [image, compare_models, x, y, depth, compare_head, shared], compare_gallery,
                           api_visibility="private", concurrency_id=SEVERAL, concurrency_limit=2)
+        check_on_arrival(image)
         inputs = [image, model, x, y, layer, head, mode]
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")

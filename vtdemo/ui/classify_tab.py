@@ -7,6 +7,7 @@ from vtdemo.classify.labels import label_names
 from vtdemo.classify.out_of_class import FALSE_ALARMS
 from vtdemo.ui.components import Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
 from vtdemo.ui import on_device, validate
+from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.availability import unavailable, usable
 from vtdemo.zoo.cards import get_card
@@ -123,6 +124,7 @@ def build(demo: gr.Blocks) -> None:
                                 label = HeadlineLabel(visible=False, show_label=False, elem_id=f"cls-label-{i}")
                                 slots.append((label, caption))  # no name chip over the top-1 headline
         outputs = [label for label, _ in slots] + [caption for _, caption in slots]
+        check_on_arrival(image)
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)
         with gr.Column(visible=False):

@@ -78,13 +78,16 @@ def user_errors(fn):
 def in_page(fn, failed):
     """For a page's own handlers (the API endpoints keep raising): a failed run returns ``failed(message)`` — its
     outputs with the message in the page's message area and the previous results cleared — instead of Gradio's
-    red "Error" pills over results that no longer match the inputs."""
+    red "Error" pills over results that no longer match the inputs; the message also comes as a toast (a warning;
+    for a run its visitor stopped, a note), so it is seen wherever the page is scrolled."""
+    from vtdemo.ui.stop import Stopped
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except gr.Error as exc:
+            (gr.Info if isinstance(exc, Stopped) else gr.Warning)(exc.message)
             return failed(exc.message)
 
     return wrapper

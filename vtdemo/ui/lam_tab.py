@@ -14,6 +14,7 @@ from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import head_choices, sr_choices as model_choices
 from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider
+from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, save_png
@@ -252,10 +253,11 @@ def build(demo: gr.Blocks) -> None:
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")
         output.select(on_output_click, [scale, preview_offset], [x, y], api_visibility="private")
-        running = run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
-                            [maps, di_plot, summary, output, preview_offset], api_visibility="private",
-                            concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)
-        stop.click(stop_lam, None, summary, cancels=[running], queue=False, api_visibility="private")
+        check_on_arrival(image)
+        run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
+                  [maps, di_plot, summary, output, preview_offset], api_visibility="private",
+                  concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)
+        stop.click(stop_lam, None, summary, queue=False, api_visibility="private")
         hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
         att_inputs = [image, hat_model, x, y, group, block, head]
         show.click(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")

@@ -17,6 +17,7 @@ from vtdemo.sr.engine import BICUBIC, SCALES
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.components import ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio, Slider
+from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, safe_name, save_png
@@ -420,12 +421,13 @@ def build(demo: gr.Blocks) -> None:
         checkpoint.upload(in_page(on_checkpoint, lambda text: (message(text), gr.skip(), gr.skip())),
                           [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
                           api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
-        running = run.click(in_page(run_comparison, _comparison_failed),
-                            [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
-                            [state, summary, left, right, slider, inspector, table, plot, files],
-                            show_progress_on=slider, api_visibility="private", concurrency_id=HEAVY,
-                            concurrency_limit=HEAVY_WORKERS)
-        stop.click(stop_comparison, None, summary, cancels=[running], queue=False, api_visibility="private")
+        check_on_arrival(image, reference)
+        run.click(in_page(run_comparison, _comparison_failed),
+                  [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
+                  [state, summary, left, right, slider, inspector, table, plot, files],
+                  show_progress_on=slider, api_visibility="private", concurrency_id=HEAVY,
+                  concurrency_limit=HEAVY_WORKERS)
+        stop.click(stop_comparison, None, summary, queue=False, api_visibility="private")
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")
         image.select(on_input_click, image, [cx, cy], api_visibility="private") \
@@ -451,11 +453,11 @@ def build(demo: gr.Blocks) -> None:
             bench_table = gr.Markdown(elem_id="sr-bench-table")
             bench_files_out = gr.File(label="The table as CSV and Markdown", file_count="multiple",
                                       elem_id="sr-bench-downloads")
-        benchmarking = bench_run.click(run_benchmark, [bench_files, models, scale, dataset, uploads],
-                                       [bench_table, bench_files_out], api_visibility="private",
-                                       concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
-        bench_stop.click(stop_benchmark, None, bench_table, cancels=[benchmarking],
-                         queue=False, api_visibility="private")
+        bench_run.click(in_page(run_benchmark, lambda text: (message(text), None)),
+                        [bench_files, models, scale, dataset, uploads],
+                        [bench_table, bench_files_out], api_visibility="private",
+                        concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+        bench_stop.click(stop_benchmark, None, bench_table, queue=False, api_visibility="private")
 
         # Stable API endpoints (gradio_client), independent of the page's layout.
         with gr.Column(visible=False):

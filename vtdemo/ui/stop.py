@@ -97,7 +97,11 @@ def ask_stop(job: str, request: gr.Request | None) -> bool:
         return bool(runs)
 
 
+STOPPING = "Stopping: the run ends at its next step."
+
+
 def stopped_message(job: str, request: gr.Request | None):
-    """A Stop button's handler body: stop the job and say so in the tab's message area (the button cancels the
-    event in the page, so the job's own last message never arrives there)."""
-    return f"⚠️ {STOPPED}" if ask_stop(job, request) else gr.skip()
+    """A Stop button's handler body: stop the job and say so in the tab's message area at once; the run itself ends
+    at its next progress report, and its handler then writes STOPPED there (the page keeps waiting for it, so no
+    cancelled event leaves an "Error" badge and an empty message area)."""
+    return f"⏹ {STOPPING}" if ask_stop(job, request) else gr.skip()
