@@ -55,3 +55,27 @@ def _sequence(page, tmp_path, mode, model_name, new_mode):
     click(0.7, 0.6)
     click(0.2, 0.8)  # and again
     assert page.console_errors == []
+
+
+def test_a_full_session_still_gets_its_controls_updated(served, monkeypatch):
+    """The per-session cap refuses heavy work, not the handlers that keep the page's controls in step: with the
+    session's one request running, switching the model still updates layer, head and mode (a refused update left
+    the page offering the previous model's modes, and every later view failed)."""
+    from tests.e2e.helpers import upload
+    from tests.e2e.test_request_checks import completed, fn_index, join
+
+    url, demo = served
+    monkeypatch.setenv("VTDEMO_MAX_REQUESTS_PER_SESSION", "1")
+    heavy = fn_index(url, "upscale")
+    on_model = next(i for i, f in demo.fns.items() if getattr(f.fn, "__name__", "") == "on_model"
+                    and f.inputs and f.inputs[0].elem_id == "attn-model" and f.targets[0][1] == "change")
+    big = upload(url, Image.fromarray(np.random.default_rng(1).integers(0, 256, (240, 240, 3), dtype=np.uint8)))
+    session = "fullsession1"
+    assert join(url, heavy, [big, "hat-demo-x4", 4], session).status_code == 200
+    assert join(url, on_model, ["swin-demo"], session).status_code == 200
+    assert join(url, heavy, [big, "bicubic", 2], session).status_code == 200  # refused: the cap still holds
+    messages = completed(url, session, count=3)
+    by_success = sorted(messages, key=lambda m: m["success"])
+    refused, *answered = by_success
+    assert "limit per visitor is 1" in refused["output"]["error"]
+    assert all(m["success"] for m in answered)

@@ -3,6 +3,7 @@ HAT attention click once its block is cached."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 HELP = ("LAM batched vs one step at a time (ms per step, same maps), the cached HAT attention click, and (--estimates) "
@@ -15,6 +16,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, default=20, help="path steps (default 20)")
     parser.add_argument("--batch", type=int, help="steps per pass (default: 10 on CPU, 25 on CUDA)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    parser.add_argument("--di", type=Path, metavar="FOLDER",
+                        help="instead: the diffusion index (LAM, 50 steps, whole input) of --models on the centre "
+                             "box of each image's centre crop in FOLDER (e.g. a benchmark's LR_bicubic/X4): the HAT "
+                             "paper's CNN vs SwinIR vs HAT comparison")
+    from vtdemo.zoo.cards import COMPARISON_DEMOS
+
+    parser.add_argument("--models", nargs="+", default=list(COMPARISON_DEMOS),
+                        help="with --di: SR model ids (default: the three demo families at ×4)")
+    parser.add_argument("--crop", type=int, default=64, help="with --di: LR crop side (default 64)")
     parser.add_argument("--estimates", action="store_true",
                         help="instead: the estimate a LAM is admitted by (projected from its first passes) against "
                              "its real time, for the LAM tab's default job (50 steps) on photos of several sizes, "
@@ -22,11 +32,50 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    if args.di:
+        print("\n".join(bench_di(args.di, args.models, args.crop)))
+        return 0
     if args.estimates:
         print("\n".join(bench_estimates(args.model)))
         return 0
     print("\n".join(bench_lam(args.model, args.size, args.steps, args.batch, args.device)))
     return 0
+
+
+def bench_di(folder: Path, model_ids: list[str], crop: int, steps: int = 50) -> list[str]:
+    """Mean and spread of each model's DI over the images of ``folder``: the same pixels for every model (each
+    image's centre ``crop``×``crop`` crop, the 16×16 output box at its centre)."""
+    import numpy as np
+    import torch
+
+    from vtdemo.imaging import IMAGE_SUFFIXES, decode_image, pil_to_tensor
+    from vtdemo.sr.lam import attribution_map, box_at, sr_module
+    from vtdemo.zoo.cards import get_card
+
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    crops = []
+    for path in files:
+        rgb = decode_image(path).rgb
+        if min(rgb.size) >= crop:
+            left, top = (rgb.width - crop) // 2, (rgb.height - crop) // 2
+            crops.append((path.stem, pil_to_tensor(rgb.crop((left, top, left + crop, top + crop)))))
+    if not crops:
+        return [f"no image in {folder} is at least {crop} px on each side"]
+    table = {}
+    for model_id in model_ids:
+        scale = get_card(model_id).scale
+        model = sr_module(model_id, scale)
+        x, y = box_at((crop / 2, crop / 2), (crop, crop), scale, 16)
+        table[model_id] = [attribution_map(model, lr, x, y, steps=steps)[1] for _, lr in crops]
+    wins = Counter(max(table, key=lambda m: table[m][i]) for i in range(len(crops)))
+    lines = [f"LAM diffusion index, {len(crops)} images of {folder} (centre {crop}×{crop} LR crop, box at its centre, "
+             f"{steps} steps, whole crop attributed), {torch.get_num_threads()} threads:",
+             "| model | mean DI | median | min–max | highest DI on |", "|---|---|---|---|---|"]
+    for model_id, values in table.items():
+        v = np.array(values)
+        lines.append(f"| {model_id} | {v.mean():.2f} | {np.median(v):.2f} | {v.min():.2f}–{v.max():.2f} | "
+                     f"{wins[model_id]}/{len(crops)} |")
+    return lines
 
 
 ESTIMATE_CASES = ((481, 321, True), (240, 160, True), (240, 160, False), (64, 64, False))  # (w, h, fast)

@@ -1,6 +1,7 @@
 """Who gets the server's time, and in which order.
 
-* **Caps**: a session may have VTDEMO_MAX_REQUESTS_PER_SESSION requests waiting or running, an address
+* **Caps**: a session may have VTDEMO_MAX_REQUESTS_PER_SESSION requests waiting or running (handlers marked
+  ``light``, which only keep the page's controls in step, are neither refused by nor counted in it), an address
   VTDEMO_MAX_REQUESTS_PER_CLIENT (larger: a classroom behind one NAT is one address). Gradio 6.31 bounds its queue
   only in total (``max_size``); ``limit_per_client`` has ``gradio_internals`` ask it before each request is queued.
 * **Order**: waiting events are served round-robin by address, not first come first served, so one address's pile
@@ -63,13 +64,29 @@ def client_address(request) -> str:
     return entries[-1] if entries else peer
 
 
+def light(fn):
+    """Mark a page handler that only keeps controls in step (a click's coordinates, a model's layer and head
+    choices): it computes nothing heavy, so the per-session cap does not refuse it (a refused one would leave the
+    page's controls describing another model) and it does not count against the session's heavy requests. The
+    per-address cap and the queue's size still bound it."""
+    fn.vtdemo_light = True
+    return fn
+
+
+def _is_light(block_function) -> bool:
+    """Whether a Gradio event's function (``BlockFunction``) was marked ``light``."""
+    return bool(getattr(getattr(block_function, "fn", None), "vtdemo_light", False))
+
+
 def limit_per_client(demo: gr.Blocks) -> None:
     """Install the caps, the round-robin order, the readable refusals and the session shares on ``demo``'s queue
     (after ``demo.queue()``), through ``gradio_internals``."""
     def refusal(body, request, events) -> str | None:
         client = client_address(request)
         mine = sum(1 for e in events if client_address(e.request) == client)
-        session = sum(1 for e in events if body.session_hash and e.session_hash == body.session_hash)
+        asked = demo.fns.get(body.fn_index) if gradio_internals.names_event(demo, body.fn_index) else None
+        session = 0 if _is_light(asked) else sum(
+            1 for e in events if body.session_hash and e.session_hash == body.session_hash and not _is_light(e.fn))
         for count, most, where in ((session, limits.max_requests_per_session(), "in this session"),
                                    (mine, limits.max_requests_per_client(), "from your address")):
             if count >= most:

@@ -11,7 +11,9 @@ import numpy as np
 from vtdemo.explain.registry import layer_infos, probe_for
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.choices import head_choices
-from vtdemo.ui.components import Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, Radio, Slider
+from vtdemo.ui.admission import light
+from vtdemo.ui.components import (Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, RadioInput, Slider,
+                                  SliderInput)
 from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import user_errors
 from vtdemo.ui.files import run_dir, save_png
@@ -41,6 +43,18 @@ def attention_view(image, model_id, x, y, layer, head, mode):
     return str(path), f"{info}. Server time {ms:.0f} ms.", cap, ms
 
 
+def fit_controls(model_id: str, layer, head, mode) -> tuple[int, str, str]:
+    """(layer, head, mode) as they fit ``model_id``. The controls follow the model one request later: a click sent
+    while the model was being switched still carries the previous model's layer, head and mode (Swin has no "cls"
+    mode, a 5-layer model no layer 11); the page answers with the nearest view of the new model, not an error."""
+    infos = layer_infos(get_card(model_id))
+    layer = min(max(validate.integer(layer, "layer"), -len(infos)), len(infos) - 1)
+    head = str(head) if isinstance(head, int) else validate.text(head or "mean", "head")
+    modes = _modes(model_id)
+    mode = mode if mode in modes else modes[0]
+    return layer, head if head in head_choices(infos[layer].heads) else "mean", mode
+
+
 @user_errors
 def on_show(image, model_id, x, y, layer, head, mode):
     if not image:
@@ -48,6 +62,9 @@ def on_show(image, model_id, x, y, layer, head, mode):
     if not model_id:
         raise gr.Error("No classifier is available: see the Classify tab.")
     from vtdemo.explain.probes import click_analysis
+
+    model_id = validate.text(model_id, "model_id")
+    layer, head, mode = fit_controls(model_id, layer, head, mode)
     from vtdemo.viz.attention import analysis_figures
 
     path, info, cap, _ = attention_view(image, model_id, x, y, layer, head, mode)
@@ -57,6 +74,7 @@ def on_show(image, model_id, x, y, layer, head, mode):
     return path, info, *(gr.update(value=f, visible=True) for f in analysis_figures(analysis))
 
 
+@light
 @user_errors
 def on_image_click(image, evt: gr.SelectData):
     if not image:
@@ -65,6 +83,7 @@ def on_image_click(image, evt: gr.SelectData):
     return int(x), int(y)
 
 
+@light
 @user_errors
 def on_view_click(image, model_id, evt: gr.SelectData):
     """A click on the overlay (the model's view) -> the original pixel under it."""
@@ -134,6 +153,7 @@ def on_distance(image, model_ids):
     return depth_distance_figure(tables), "<br>".join(lines) + f"<br>Server time {ms:.0f} ms."
 
 
+@light
 def on_model(model_id: str | None):
     if not model_id:
         return gr.skip(), gr.skip(), gr.skip()
@@ -148,6 +168,7 @@ def _head_choices(heads: int, value="mean"):
     return gr.update(choices=head_choices(heads), value=value)
 
 
+@light
 def on_layer(model_id: str | None, layer, head):
     """The head choices of the selected layer (layers may have different head counts)."""
     if not model_id:
@@ -186,9 +207,10 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     x = NumberInput(value=0, precision=0, label="x", elem_id="attn-x")
                     y = NumberInput(value=0, precision=0, label="y", elem_id="attn-y")
-                layer = Slider(0, 11, value=11, step=1, label="Layer", elem_id="attn-layer")
-                head = Dropdown(["mean"], value="mean", label="Head", elem_id="attn-head")
-                mode = Radio(_modes(first), value=_modes(first)[0], label="Mode", elem_id="attn-mode")
+                # the three follow the model (on_model): their values reach on_show as sent, fitted there
+                layer = SliderInput(0, 11, value=11, step=1, label="Layer", elem_id="attn-layer")
+                head = ChoiceInput(["mean"], value="mean", label="Head", elem_id="attn-head")
+                mode = RadioInput(_modes(first), value=_modes(first)[0], label="Mode", elem_id="attn-mode")
                 show = gr.Button("Show", variant="primary", elem_id="attn-show")
             with gr.Column(scale=3, min_width=420):
                 info = gr.Markdown(elem_id="attn-info")
@@ -234,15 +256,18 @@ def build(demo: gr.Blocks) -> None:
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")
         model.change(on_model, model, [layer, head, mode], api_visibility="private")
-        image.select(on_image_click, image, [x, y], api_visibility="private") \
-            .then(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
-        overlay.select(on_view_click, [image, model], [x, y], api_visibility="private") \
-            .then(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
+        # every view request is "always_last": a click while the previous view is drawn is answered once that one
+        # ends (Gradio's default, "once", drops it and leaves the overlay at the old point)
+        view = dict(api_visibility="private", show_progress="minimal", trigger_mode="always_last")
+        image.select(on_image_click, image, [x, y], api_visibility="private", trigger_mode="always_last") \
+            .then(on_show, inputs, outputs, **view)
+        overlay.select(on_view_click, [image, model], [x, y], api_visibility="private", trigger_mode="always_last") \
+            .then(on_show, inputs, outputs, **view)
         show.click(on_show, inputs, outputs, api_visibility="private")
-        layer.release(on_layer, [model, layer, head], head, api_visibility="private") \
-            .then(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
+        layer.release(on_layer, [model, layer, head], head, api_visibility="private", trigger_mode="always_last") \
+            .then(on_show, inputs, outputs, **view)
         for control in (head, mode):
-            control.input(on_show, inputs, outputs, api_visibility="private", show_progress="minimal")
+            control.input(on_show, inputs, outputs, **view)
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")

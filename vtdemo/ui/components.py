@@ -148,6 +148,14 @@ class ChoiceInput(_Passthrough, _GradioFrontEnd, gr.Dropdown):
     """``gr.Dropdown`` whose value reaches the handler's checks as sent."""
 
 
+class RadioInput(_Passthrough, _GradioFrontEnd, gr.Radio):
+    """``gr.Radio`` whose value reaches the handler's checks as sent (its choices change with another control)."""
+
+
+class SliderInput(_Passthrough, _GradioFrontEnd, gr.Slider):
+    """``gr.Slider`` whose value reaches the handler's checks as sent (its range changes with another control)."""
+
+
 class _Quiet:
     """Gradio's own checks of the value, answered in one sentence: Gradio's message repeats the client's value (a
     megabyte, if that is what was sent) and its log gets a traceback for every such request."""
@@ -188,3 +196,11 @@ class HeadlineLabel(_GradioFrontEnd, gr.Label):
                              confidences=[LabelConfidence(label=c["label"], confidence=c["confidence"])
                                           for c in value["confidences"]])
         return super().postprocess(value)
+
+
+def bring_into_view_on_click(button: gr.Button, elem_id: str, narrow: int = 900) -> None:
+    """When ``button`` is pressed on a narrow screen (a phone: the inputs and the results are stacked), scroll the
+    element ``elem_id`` (a result or its progress line) into view; in the page only, no request."""
+    button.click(None, None, None, api_visibility="private", js=(
+        f"() => {{ if (window.innerWidth < {narrow}) document.getElementById({elem_id!r})"
+        "?.scrollIntoView({behavior: 'smooth', block: 'start'}); }"))

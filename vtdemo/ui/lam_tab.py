@@ -13,17 +13,25 @@ from vtdemo.sr.lam import CONTEXT
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import head_choices, sr_choices as model_choices
-from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider
+from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider, bring_into_view_on_click
 from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.viz.attention import lam_overlay
 from vtdemo.zoo.availability import usable
-from vtdemo.zoo.cards import get_card
+from vtdemo.zoo.cards import COMPARISON_DEMOS, get_card
 
 WINDOW = 16
-MAX_LAM_MODELS = 3
+MAX_LAM_MODELS = 4
+
+
+def _default_models() -> list[str]:
+    """The HAT paper's comparison where its demo models are here (a CNN, SwinIR and HAT at one budget), else
+    bicubic and the first model."""
+    here = [v for _, v in model_choices(4)]
+    trio = [m for m in COMPARISON_DEMOS if m in here]
+    return trio if len(trio) > 1 else [BICUBIC] + here[1:2]
 
 
 def _hat_choices() -> list[tuple[str, str]]:
@@ -210,9 +218,9 @@ def build(demo: gr.Blocks) -> None:
                     x = NumberInput(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
                     y = NumberInput(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
                 scale = Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
-                models = Dropdown(model_choices(4), value=[BICUBIC] + [v for _, v in model_choices(4)][1:2],
-                                     multiselect=True, max_choices=MAX_LAM_MODELS,
-                                     label=f"Models (up to {MAX_LAM_MODELS})", elem_id="lam-models")
+                models = Dropdown(model_choices(4), value=_default_models(), multiselect=True,
+                                  max_choices=MAX_LAM_MODELS, label=f"Models (up to {MAX_LAM_MODELS})",
+                                  elem_id="lam-models")
                 steps = Slider(5, limits.max_lam_steps(), value=50, step=5, label="Path steps (the paper: 50)")
                 fast = Checkbox(value=True, label=f"Fast: attribute only within {CONTEXT} input px of the box "
                                    "(exact for local models, an approximation for global channel attention)")
@@ -254,6 +262,7 @@ def build(demo: gr.Blocks) -> None:
                   api_visibility="private", show_progress="hidden")
         output.select(on_output_click, [scale, preview_offset], [x, y], api_visibility="private")
         check_on_arrival(image)
+        bring_into_view_on_click(run, "lam-maps")
         run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
                   [maps, di_plot, summary, output, preview_offset], api_visibility="private",
                   concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS, show_progress_on=maps)

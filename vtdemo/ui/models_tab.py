@@ -14,8 +14,8 @@ from vtdemo.ui.stop import stoppable, stopped_message
 from vtdemo.zoo import table, weights
 from vtdemo.zoo.cards import UnknownModelError, cards, get_card
 
-# what a visitor looks for first (which model, for what, can it run here) before the details
-COLUMNS = ["id", "task", "status", "name", "params", "family", "paper", "licence", "source", "builder"]
+# what a visitor looks for first (which model, can it run here — both in view on a phone) before the details
+COLUMNS = ["id", "status", "task", "name", "params", "family", "paper", "licence", "source", "builder"]
 
 
 def models_table() -> list[list[str]]:

@@ -16,7 +16,8 @@ from vtdemo.sr.benchmark import BENCHMARKS
 from vtdemo.sr.engine import BICUBIC, SCALES
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
-from vtdemo.ui.components import ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio, Slider
+from vtdemo.ui.components import (ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio,
+                                  Slider, bring_into_view_on_click)
 from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.stop import stoppable, stopped_message
@@ -422,6 +423,7 @@ def build(demo: gr.Blocks) -> None:
                           [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
                           api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         check_on_arrival(image, reference)
+        bring_into_view_on_click(run, "sr-slider")  # its progress line is drawn over the slider
         run.click(in_page(run_comparison, _comparison_failed),
                   [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
                   [state, summary, left, right, slider, inspector, table, plot, files],

@@ -168,14 +168,14 @@ def _hat_cards() -> list[ModelCard]:
 
 
 SWINIR_URL = "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
+SWINIR_PAPER = "Liang et al., SwinIR: Image Restoration Using Swin Transformer (ICCVW 2021)"
 
 
 def _swinir_card(scale: int, sha256: str | None, size: int | None, params: int) -> ModelCard:
     name = f"001_classicalSR_DF2K_s64w8_SwinIR-M_x{scale}.pth"
     return ModelCard(
         id=f"swinir-m-x{scale}", task="sr", family="SwinIR", name=f"SwinIR-M ×{scale} (DF2K)",
-        paper="Liang et al., SwinIR: Image Restoration Using Swin Transformer (ICCVW 2021)",
-        paper_url="https://arxiv.org/abs/2108.10257", builder="spandrel",
+        paper=SWINIR_PAPER, paper_url="https://arxiv.org/abs/2108.10257", builder="spandrel",
         sources=(WeightSource("url", name, url=SWINIR_URL + name, sha256=sha256, size=size),
                  WeightSource("hub", f"SwinIR/{name}", repo_id="uwg/upscaler", sha256=sha256, size=size)),
         licence="Apache-2.0", params=params, scale=scale,
@@ -221,9 +221,32 @@ def _hat_demo_card(scale: int) -> ModelCard:
     )
 
 
+def _comparison_demo_card(model_id: str, family: str, name: str, paper: str, paper_url: str, config: dict,
+                          licence: str, scale: int = 4) -> ModelCard:
+    """A demo model trained with exactly hat-demo's data, recipe and budget in another family (the HAT paper's
+    comparison, offline): scores from its record, spandrel's architecture."""
+    from vtdemo.zoo.demo_records import record, sr_scores
+
+    return ModelCard(
+        id=model_id, task="sr", family=family, name=name, paper=paper, paper_url=paper_url, builder="spandrel",
+        sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence=licence,
+        params=record(model_id).get("parameters", 0), config=_cfg(**config, upscale=scale), scale=scale,
+        reported=sr_scores(model_id),
+        notes="trained by vtdemo with hat-demo's data, schedule and parameter budget, for the papers' comparison",
+    )
+
+
+# the HAT paper's comparison offline: a CNN, SwinIR and HAT at one budget (the LAM tab's default, `bench lam --di`)
+COMPARISON_DEMOS = ("cnn-demo-x4", "swinir-demo-x4", "hat-demo-x4")
+
 SR_CARDS: list[ModelCard] = [
     _hat_demo_card(4),
     _hat_demo_card(2),
+    _comparison_demo_card("swinir-demo-x4", "SwinIR", "SwinIR-demo ×4 (hat-demo's size, trained by vtdemo)",
+                          SWINIR_PAPER, "https://arxiv.org/abs/2108.10257", SWINIR_DEMO_CONFIG, "Apache-2.0"),
+    _comparison_demo_card("cnn-demo-x4", "Real-ESRGAN", "CNN-demo ×4 (compact SRVGG, hat-demo's size, trained by "
+                          "vtdemo)", REALESRGAN_PAPER, "https://arxiv.org/abs/2107.10833", CNN_DEMO_CONFIG,
+                          "BSD-3-Clause"),
     *_hat_cards(),
     ModelCard(
         id="real-hat-gan-x4", task="sr", family="HAT", name="Real-HAT-GAN ×4 (sharper)", paper=HAT_PAPER,
