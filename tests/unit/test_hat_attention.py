@@ -213,3 +213,18 @@ def test_hat_names_its_blocks_and_stays_out_of_the_classifier_registry(setup):
     with pytest.raises(ValueError, match="no attention probe for the HAT family"):
         probe_for("HAT")
 
+
+
+def test_the_lam_tab_says_an_ocab_has_no_channel_chart(tmp_path):
+    """A HAB's click shows its CAB's channel weights; the group's OCAB has none: the chart is hidden and the caption
+    says why (an empty chart with a title was shown before)."""
+    from PIL import Image
+
+    from vtdemo.ui import lam_tab
+
+    path = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(path)
+    _, hab_plot, hab_caption = lam_tab.on_attention(str(path), "hat-demo-x4", 5, 5, 0, 0, "mean")
+    _, ocab_plot, ocab_caption = lam_tab.on_attention(str(path), "hat-demo-x4", 5, 5, 0, 2, "mean")
+    assert hab_plot["visible"] is True and hab_plot["value"] is not None and "no channel" not in hab_caption
+    assert ocab_plot["visible"] is False and "OCAB has no channel attention" in ocab_caption

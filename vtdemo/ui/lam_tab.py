@@ -140,7 +140,7 @@ def lam_api(image: str, model_id: str, x: float, y: float, steps: int = 50):
 
 
 def attention_view(image, model_id, x, y, group, block, head):
-    """(overlay PNG path, channel-attention figure, caption, server milliseconds)."""
+    """(overlay PNG path, channel-attention figure or None for the OCAB, caption, server milliseconds)."""
     from vtdemo.explain import head_index
     from vtdemo.viz.attention import hat_overlay
     from vtdemo.viz.plots import channel_figure
@@ -160,7 +160,9 @@ def attention_view(image, model_id, x, y, group, block, head):
                f"green, input region x {left + ox}–{right - 1 + ox}, y {top + oy}–{bottom - 1 + oy}; cyan = its "
                + ("window; amber = the overlapping window its keys come from" if found.kind == "OCAB"
                   else "(shifted) window") + f". Weights sum to {found.heat.sum():.3f}. Server time {ms:.0f} ms.")
-    return path, channel_figure(found.channel), caption, ms
+    if found.channel is None:
+        caption += " The OCAB has no channel attention (CAB), so there is no channel chart for this block."
+    return path, None if found.channel is None else channel_figure(found.channel), caption, ms
 
 
 @user_errors
@@ -170,7 +172,7 @@ def on_attention(image, model_id, x, y, group, block, head):
     if not model_id:
         raise gr.Error("No HAT model is available.")
     path, figure, caption, _ = attention_view(image, model_id, x, y, group, block, head)
-    return path, figure, caption
+    return path, gr.update(value=figure, visible=figure is not None), caption
 
 
 @user_errors

@@ -45,9 +45,6 @@ def di_figure(values: list[tuple[str, float]]) -> go.Figure:
 def channel_figure(weights) -> go.Figure:
     """Channel-attention weights of one HAB's CAB, one bar per channel."""
     fig = go.Figure()
-    if weights is None:
-        fig.update_layout(title="No channel attention in this block (OCAB)", height=240, template="plotly_white")
-        return fig
     fig.add_bar(x=list(range(len(weights))), y=[float(w) for w in weights], marker_color="#f97316")
     fig.update_layout(title="Channel-attention weights (sigmoid) of this block's CAB", xaxis_title="channel",
                       yaxis_range=[0, 1], height=260, margin=dict(l=40, r=20, t=50, b=40), template="plotly_white")
