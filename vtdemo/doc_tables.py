@@ -19,10 +19,14 @@ def demo_sr_table() -> str:
     from vtdemo.zoo.cards import demo_ids, get_card
     from vtdemo.zoo.demo_records import record
 
-    rows = ["| model | scale | params | file | training | Set5 PSNR-Y / SSIM-Y | Set14 PSNR-Y / SSIM-Y | "
-            "bicubic Set5 / Set14 PSNR-Y |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | family | scale | params | file | training | Set5 PSNR-Y / SSIM-Y | Set14 PSNR-Y / SSIM-Y | "
+            "bicubic Set5 / Set14 PSNR-Y |", "|---|---|---|---|---|---|---|---|---|"]
     for model_id in demo_ids("sr"):
         info, card = record(model_id), get_card(model_id)
+        if not info:
+            rows.append(f"| {model_id} | {card.family} | ×{card.scale} | — | missing | no record of its training "
+                        "here | — | — | — |")
+            continue
         init = str(info.get("init_from") or "")
         source = next((other for other in demo_ids("sr") if other != model_id and other in init), None)
         start = "from scratch" if not init else f"from {source or 'another model'}'s weights"
@@ -31,7 +35,7 @@ def demo_sr_table() -> str:
         scores = info["results"]
         cells = [f"{scores[s]['psnr_y']:.2f} / {scores[s]['ssim_y']:.4f}" for s in ("Set5", "Set14")]
         bicubic = " / ".join(f"{scores[s]['bicubic_psnr_y']:.2f}" for s in ("Set5", "Set14"))
-        rows.append(f"| {model_id} | ×{card.scale} | {info['parameters']:,} | {info['file_bytes'] / 1e6:.1f} MB | "
+        rows.append(f"| {model_id} | {info['architecture']} | ×{card.scale} | {info['parameters']:,} | {info['file_bytes'] / 1e6:.1f} MB | "
                     f"{training} | {cells[0]} | {cells[1]} | {bicubic} |")
     return "\n".join(rows)
 

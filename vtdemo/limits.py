@@ -56,8 +56,9 @@ LIMITS: dict[str, Limit] = {limit.env: limit for limit in (
     Limit("VTDEMO_MAX_LAM_STEPS", 100, "count", "LAM path steps per request (each a forward and a backward pass)"),
     Limit("VTDEMO_LAM_MEMORY_MB", 1500, "MB", "activations of one LAM batch (its size follows from the model's "
           "activation cost, measured once)", "≈ 1.5 GB + the model"),
-    Limit("VTDEMO_MAX_LAM_SECONDS", 120, "seconds", "a LAM's time per model, projected from its own first path "
-          "step at its real size and re-checked after each batch", "refused after one step (1/steps of the work)"),
+    Limit("VTDEMO_MAX_LAM_SECONDS", 120, "seconds", "a LAM's time per model, projected from its own first passes "
+          "at its real size (two steps alone, then a batch) and re-checked after each pass", "refused after one "
+          "step when twice over, else after the first batch at most"),
     Limit("VTDEMO_MAX_LAM_PIXELS", 128 * 128, "pixels", "the largest input LAM attributes whole; larger ones are "
           "attributed within 24 px of the box"),
     Limit("VTDEMO_MAX_ATTENTION_PIXELS", 192 * 192, "pixels", "the largest input whose HAT attention is captured "

@@ -136,7 +136,7 @@ def test_demo_classifier_endpoint_matches_timms_transform(client, photo, model_i
     result = client.predict(handle_file(photo), model_id, 10, api_name="/classify")
     names = label_names("imagenette")
     got = {c["label"]: c["confidence"] for c in result["confidences"]}
-    # the out-of-class check, recomputed: features before the head, Mahalanobis distance to the nearest class mean
+    # the out-of-class check, recomputed: features before the head, the probe's logit on standardised features
     import json
 
     from safetensors.numpy import load_file
@@ -147,11 +147,12 @@ def test_demo_classifier_endpoint_matches_timms_transform(client, photo, model_i
     with torch.no_grad():
         f = (model.forward_head(model.forward_features(x.unsqueeze(0)), pre_logits=True)
              if hasattr(model, "forward_head") else model.forward_features(x.unsqueeze(0)))[0].numpy()
-    stats = load_file(str(embedded_dir() / f"{model_id}.ood.safetensors"))
-    distance = min((f - m) @ stats["precision"] @ (f - m) for m in stats["means"])
+    probe = load_file(str(embedded_dir() / f"{model_id}.ood.safetensors"))
+    logit = float(((f - probe["mean"]) / probe["scale"]) @ probe["weight"] + probe["bias"][0])
     threshold = json.loads((embedded_dir() / f"{model_id}.json").read_text())["out_of_class"]["threshold"]
-    sure = -distance >= threshold  # else the headline warns instead of answering
-    assert result["label"] == (names[int(probs.argmax())] if sure else "⚠ probably none of its 10 classes")
+    sure = logit >= threshold  # else the headline warns instead of answering
+    assert result["label"] == (names[int(probs.argmax())] if sure else
+                               "⚠ probably none of its 10 classes; the closest of them:")
     assert [got[n] for n in names] == pytest.approx(probs.tolist(), abs=1e-3)
 
 

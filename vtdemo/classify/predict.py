@@ -74,6 +74,17 @@ def classify_heads(image: ImageSource, model: str | ModelCard, top_k: int = 5, d
     return Prediction(card.id, heads, time.perf_counter() - start, flagged)
 
 
-def classify(image: ImageSource, model: str | ModelCard, top_k: int = 5, device=None) -> list[tuple[str, float]]:
-    """[(label, probability)] of the ``top_k`` classes (distilled DeiT: the average of its two heads)."""
-    return classify_heads(image, model, top_k, device).top
+class TopK(list):
+    """[(label, probability)], best first, with ``out_of_class``: True when the image is probably none of the
+    model's classes (then these are only the closest of them), None for a model without a detector."""
+
+    out_of_class: bool | None = None
+
+
+def classify(image: ImageSource, model: str | ModelCard, top_k: int = 5, device=None) -> TopK:
+    """[(label, probability)] of the ``top_k`` classes (distilled DeiT: the average of its two heads), as a list
+    that also carries ``out_of_class``."""
+    pred = classify_heads(image, model, top_k, device)
+    result = TopK(pred.top)
+    result.out_of_class = pred.out_of_class
+    return result

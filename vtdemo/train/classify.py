@@ -314,7 +314,9 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
             raise BuildError(f"the installed {card['id']} card expects another input size; install this card and "
                              f"its weights, then run `python -m vtdemo.train out-of-class --data "
                              f"{portable(args.data)} --models {card['id']}`")
-        card["out_of_class"], stats = calibrate(card["id"], args.data, path=args.export)
+        from vtdemo.train.sr import DEFAULT_TRAIN  # photos of other things: the probe's outlier exposure
+
+        card["out_of_class"], stats = calibrate(card["id"], args.data, DEFAULT_TRAIN, path=args.export)
         from safetensors.numpy import save_file
 
         save_file(stats, str(args.export.with_suffix(".ood.safetensors")))

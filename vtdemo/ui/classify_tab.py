@@ -38,7 +38,7 @@ def default_classifiers() -> list[str]:
 
 def none_of(card) -> str:
     """The headline shown instead of a top-1 a model is not sure of."""
-    return f"⚠ probably none of its {len(label_names(card.labels))} classes"
+    return f"⚠ probably none of its {len(label_names(card.labels))} classes; the closest of them:"
 
 
 def _flagged_value(pred, card) -> dict:
@@ -71,8 +71,8 @@ def run_classify(image, models, top_k):
             caption += f"<br>knows only the {len(label_names(card.labels))} {card.labels} classes"
         if pred.out_of_class:
             caption += (f"<br>⚠ this image looks less like its classes than {1 - FALSE_ALARMS:.0%} of their own "
-                        "validation images do (distance of its features to the nearest class): it is probably none "
-                        "of them, whatever the top-1 says")
+                        "validation images do (a probe on its features, trained against photos of other things): "
+                        "it is probably none of them, and the list shows only the closest of its classes")
         value = _flagged_value(pred, card) if pred.out_of_class else _label_value(pred.top)
         labels.append(gr.update(value=value, label=card.name, visible=True))
         captions.append(gr.update(value=caption, visible=True))
