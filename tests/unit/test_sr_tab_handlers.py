@@ -150,12 +150,13 @@ def test_transparency_survives_the_sr_tab_as_it_does_upscale(tmp_path):
 
 
 def _page_handler(elem_id: str):
-    """The function the built page runs for the click on ``elem_id`` (the button), as Gradio will call it."""
+    """The function the built page runs for the click on ``elem_id`` (the button), as Gradio will call it (not its
+    page-only script, which has no server function)."""
     from vtdemo.ui.app import build_app
 
     demo = build_app()
     for fn in demo.fns.values():
-        if any(getattr(demo.blocks.get(t[0]), "elem_id", None) == elem_id for t in fn.targets):
+        if fn.fn is not None and any(getattr(demo.blocks.get(t[0]), "elem_id", None) == elem_id for t in fn.targets):
             return fn.fn
     raise AssertionError(f"no handler for {elem_id}")
 
@@ -275,3 +276,20 @@ def test_stop_reaches_every_run_of_the_session_and_the_table_empties():
     assert stop._RUNNING == {}
     with stop.stoppable(me, "sr") as third:
         third()  # a new run starts unstopped
+
+
+def test_the_slider_can_show_the_input_and_the_reference(tmp_path):
+    """Beside the results, the slider's pickers offer the input at the output's size (nearest: the pixels given,
+    nothing made up) and the high-resolution reference when there is one."""
+    rng = np.random.default_rng(4)
+    path = tmp_path / "hr.png"
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path)
+    state, _, left, right, pair, *_ = sr_tab.run_comparison(str(path), ["bicubic"], "degrade", 2, None, {}, 0,
+                                                            0.5, 0.5, 2)
+    keys = [key for _, key in left["choices"]]
+    assert keys == ["bicubic", sr_tab.INPUT_VIEW, sr_tab.REFERENCE_VIEW] and left["value"] == "bicubic"
+    nearest, reference = sr_tab.slider_pair(state, sr_tab.INPUT_VIEW, sr_tab.REFERENCE_VIEW)
+    lr = Image.open(state["input"])
+    expected = np.asarray(lr).repeat(2, axis=0).repeat(2, axis=1)  # nearest ×2, written out
+    assert np.array_equal(np.asarray(Image.open(nearest)), expected)
+    assert np.array_equal(np.asarray(Image.open(reference)), np.asarray(Image.open(state["reference"])))

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from vtdemo import limits
 from vtdemo.imaging import png_level
@@ -115,10 +116,15 @@ def save_comparison(comparison, progress=None) -> dict:
         results.append(dict(model=r.model, name=r.name, path=str(path), caption=r.caption()))
     input_path = folder / "input.png"
     comparison.input.save(input_path)
+    size = comparison.results[0].image.size if comparison.results else comparison.input.size
+    nearest = comparison.input.resize(size, Image.Resampling.NEAREST)  # the pixels given, at the output's size
+    views = [(INPUT_VIEW, f"Input (nearest ×{comparison.scale})", folder / "input-nearest.png")]
+    nearest.save(views[0][2], compress_level=png_level(nearest))
     reference_path = None
     if comparison.reference is not None:
         reference_path = folder / "reference.png"
         comparison.reference.save(reference_path)
+        views.append((REFERENCE_VIEW, "High-resolution reference", reference_path))
     zip_path = folder / f"vtdemo-x{comparison.scale}-results.zip"
     if progress is not None:
         progress(n / (n + 1), "packing the zip")
@@ -126,7 +132,8 @@ def save_comparison(comparison, progress=None) -> dict:
         for r in results:
             z.write(r["path"], Path(r["path"]).name)
     return dict(scale=comparison.scale, mode=comparison.mode, input=str(input_path),
-                reference=str(reference_path) if reference_path else None, results=results, zip=str(zip_path))
+                reference=str(reference_path) if reference_path else None, results=results, zip=str(zip_path),
+                views=[dict(model=key, name=name, path=str(path)) for key, name, path in views])
 
 
 # --- views of a finished comparison ------------------------------------------------------------------------------
@@ -170,10 +177,19 @@ def _keep_newest(folder: Path, most: int, keep: set[str]) -> None:
             old.unlink(missing_ok=True)
 
 
+# the slider's other choices beside the results: keys no model id or upload key takes
+INPUT_VIEW, REFERENCE_VIEW = "view:input", "view:reference"
+
+
+def slider_choices(state: dict) -> list[tuple[str, str]]:
+    """(label, key) of what the slider can show: every result, the input upsampled (nearest) and the reference."""
+    return [(r["name"], r["model"]) for r in state["results"] + state.get("views", [])]
+
+
 def slider_pair(state: dict | None, left: str | None, right: str | None):
     if not state or not state["results"]:
         return None
-    paths = {r["model"]: r["path"] for r in state["results"]}
+    paths = {r["model"]: r["path"] for r in state["results"] + state.get("views", [])}
     first = state["results"][0]["path"]
     last = state["results"][-1]["path"]
     return paths.get(left, first), paths.get(right, last)
@@ -246,8 +262,8 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
     from vtdemo.viz.plots import sr_metrics_figure
 
     rows = comparison.rows()
-    choices = [(r["name"], r["model"]) for r in state["results"]]
-    left, right = choices[0][1], choices[-1][1]
+    choices = slider_choices(state)
+    left, right = state["results"][0]["model"], state["results"][-1]["model"]
     scored = comparison.reference is not None
     summary = (f"**{len(rows)} model(s), ×{comparison.scale}**, input {comparison.input.width}×"
                f"{comparison.input.height} → {rows[0]['size']}"
