@@ -224,6 +224,9 @@ def test_the_progress_says_the_estimated_time_before_the_work(monkeypatch, tmp_p
     seen = []
     compare_module.compare(str(image), ["bicubic", "hat-demo-x4"], scale=4, progress=lambda f, w: seen.append(w))
     assert seen[0].startswith("model 1/2") and seen[0].endswith("about 32 s in all (estimated)")  # 3200 px × 0.01
+    hat = [line for line in seen if line.startswith("model 2/2")]
+    assert len(hat) > 1 and all(line.startswith("model 2/2 · HAT-demo ×4") for line in hat)  # one name per model
+    assert not any("hat-demo-x4" in line for line in hat)
     assert compare_module.duration(3000) == "50 min" and compare_module.duration(7200) == "2.0 h"
 
 

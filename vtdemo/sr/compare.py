@@ -166,12 +166,14 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         check_estimate(seconds, max_seconds, f"Upscaling {rgb.width}×{rgb.height} ×{scale} with {n} model(s)")
         estimate = f" · about {duration(seconds)} in all (estimated)"
     for i, (model, net) in enumerate(zip(models, nets)):
-        def step(fraction: float, what: str, i=i) -> None:
-            if progress:
-                progress((i + fraction) / n, f"model {i + 1}/{n} · {what}{estimate}")
-
         key, name = _label(model, net)
-        step(0.0, f"{name}: running")
+
+        def step(fraction: float, what: str, i=i, name=name, own=f"{net.name}: ") -> None:
+            if progress:  # one name per model: the engine's lines start with its id, shown as the card's name
+                what = what[len(own):] if what.startswith(own) else what
+                progress((i + fraction) / n, f"model {i + 1}/{n} · {name}: {what}{estimate}")
+
+        step(0.0, "running")
         start = time.perf_counter()
         out = upscale(rgb, net, scale=scale, tile=tile, device=device, backend=backend, progress=step,
                       precision=precision)
