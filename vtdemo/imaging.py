@@ -37,6 +37,14 @@ class ImageError(ValueError):
     """The upload is not an image we can use; the message says why."""
 
 
+class TooManyPixels(ImageError):
+    """An image over VTDEMO_MAX_INPUT_PIXELS (``size``: its width and height), which a visitor may downscale."""
+
+    def __init__(self, message: str, size: tuple[int, int]):
+        super().__init__(message)
+        self.size = size
+
+
 @dataclass
 class DecodedImage:
     rgb: Image.Image  # mode "RGB", 8 bits per channel, EXIF orientation applied
@@ -96,8 +104,9 @@ def read_limited(source) -> tuple[bytes, str]:
 def check_pixels(width: int, height: int, name: str = "The image") -> None:
     max_pixels = limits.max_input_pixels()
     if width * height > max_pixels:
-        raise ImageError(f"{name} is {width}×{height} = {width * height / 1e6:.1f} megapixels; the limit is "
-                         f"{max_pixels / 1e6:.1f} MP (VTDEMO_MAX_INPUT_PIXELS). Downscale it first.")
+        raise TooManyPixels(f"{name} is {width}×{height} = {width * height / 1e6:.1f} megapixels; the limit is "
+                            f"{max_pixels / 1e6:.1f} MP (VTDEMO_MAX_INPUT_PIXELS). Downscale it first.",
+                            (width, height))
     if width < 1 or height < 1:
         raise ImageError(f"{name} has no pixels ({width}×{height}).")
 
@@ -211,6 +220,48 @@ def check_header(source: ImageSource) -> tuple[int, int]:
     if isinstance(source, (np.ndarray, Image.Image)):
         return decode_image(source).rgb.size
     return _open(*read_limited(source), decode=False).size
+
+
+DOWNSCALE_FACTOR = 4  # an image up to this many times the pixel limit may be downscaled to fit (bounded decode)
+
+
+def fit_size(width: int, height: int) -> tuple[int, int]:
+    """The largest size of the same aspect within VTDEMO_MAX_INPUT_PIXELS."""
+    factor = min(1.0, (limits.max_input_pixels() / (width * height)) ** 0.5)
+    return max(1, int(width * factor)), max(1, int(height * factor))
+
+
+def downscale_to_fit(source: ImageSource, folder: Path) -> Path:
+    """An image over the pixel limit (by at most DOWNSCALE_FACTOR) resized to fit it (Lanczos; JPEGs decoded at a
+    reduced scale first), written as PNG to a new file in ``folder``; ImageError when it is not such an image."""
+    import uuid
+
+    data, name = read_limited(source)
+    try:
+        check_header(data)
+        raise ImageError(f"{name} is within the pixel limit already.")
+    except TooManyPixels as big:
+        width, height = big.size
+    if width * height > DOWNSCALE_FACTOR * limits.max_input_pixels():
+        raise ImageError(f"{name} is {width}×{height}: over {DOWNSCALE_FACTOR}× the pixel limit "
+                         "(VTDEMO_MAX_INPUT_PIXELS), too large to downscale here. Downscale it before uploading.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # bounded above
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
+            img.draft("RGB", fit_size(width, height))  # JPEG: decoded at 1/2–1/8 scale while still large enough
+            img.seek(0)
+            img.load()
+            small = _normalise(img)  # EXIF orientation applied: the size to fit is taken after it
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"{name} is truncated or corrupt ({exc}).") from None
+    target = fit_size(*small.rgb.size)
+    out = reattach_alpha(small.rgb.resize(target, Image.Resampling.LANCZOS),
+                         small.alpha.resize(target, Image.Resampling.LANCZOS) if small.alpha else None)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.png"
+    out.save(path)
+    return path
 
 
 def _open(data: bytes, name: str, decode: bool) -> Image.Image:

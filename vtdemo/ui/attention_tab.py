@@ -201,6 +201,7 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None, label="Image (click a point)",
                                     sources=["upload", "clipboard"], elem_id="att-input", height=320)
+                check_on_arrival(image)
                 gr.Examples([[str(p)] for p in example_files() if p.stem in PHOTOS or p.stem in SCENES],
                             inputs=image)
                 model = Dropdown(choices, value=first, label="Model", elem_id="attn-model")
@@ -251,7 +252,6 @@ def build(demo: gr.Blocks) -> None:
                                          elem_id="attn-compare", label="The same query in each model")
         compare_run.click(on_compare, [image, compare_models, x, y, depth, compare_head, shared], compare_gallery,
                           api_visibility="private", concurrency_id=SEVERAL, concurrency_limit=2)
-        check_on_arrival(image)
         inputs = [image, model, x, y, layer, head, mode]
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")

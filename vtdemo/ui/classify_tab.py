@@ -106,6 +106,7 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None, label="Image",
                                     sources=["upload", "clipboard"], elem_id="cls-input", height=320)
+                check_on_arrival(image)
                 gr.Examples(photos, inputs=image, label="Examples (a rendered golf ball; scikit-image's public-domain "
                             "photos)")
                 models = Dropdown(classifier_choices(), value=default_classifiers(), multiselect=True,
@@ -124,7 +125,6 @@ def build(demo: gr.Blocks) -> None:
                                 label = HeadlineLabel(visible=False, show_label=False, elem_id=f"cls-label-{i}")
                                 slots.append((label, caption))  # no name chip over the top-1 headline
         outputs = [label for label, _ in slots] + [caption for _, caption in slots]
-        check_on_arrival(image)
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)
         with gr.Column(visible=False):

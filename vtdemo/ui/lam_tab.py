@@ -215,6 +215,7 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2, min_width=320):
                 image = ImageUpload(type="filepath", image_mode=None, label="Input (click to place the box)",
                                     elem_id="lam-input", sources=["upload", "clipboard"], height=320)
+                check_on_arrival(image)
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
                 with gr.Row():
                     x = NumberInput(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
@@ -263,7 +264,6 @@ def build(demo: gr.Blocks) -> None:
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")
         output.select(on_output_click, [scale, preview_offset], [x, y], api_visibility="private")
-        check_on_arrival(image)
         bring_into_view_on_click(run, "lam-maps")
         run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
                   [maps, di_plot, summary, output, preview_offset], api_visibility="private",

@@ -387,11 +387,13 @@ def build(demo: gr.Blocks) -> None:
                 image = ImageUpload(type="filepath", image_mode=None,
                                     label="Image (click to centre the zoom inspector)",
                                     sources=["upload", "clipboard"], elem_id="sr-input", height=240)
+                check_on_arrival(image)
                 mode = Radio(MODES, value="lr", elem_id="sr-mode",
                                 label="What is this image? (high-res: bicubic ×scale down, then scored, as in the "
                                       "papers)")
                 reference = ImageUpload(type="filepath", image_mode=None, label="High-resolution reference",
                                         visible=False, elem_id="sr-reference", height=200)
+                check_on_arrival(reference)
                 scale = Radio(scale_choices(SCALES), value=4, label="Scale", elem_id="sr-scale")
                 models = Dropdown(model_choices(4), value=default_models(4), multiselect=True,
                                      max_choices=limits.max_compare_models(), label="Models (up to "
@@ -438,7 +440,6 @@ def build(demo: gr.Blocks) -> None:
         checkpoint.upload(in_page(on_checkpoint, lambda text: (message(text), gr.skip(), gr.skip())),
                           [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
                           api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
-        check_on_arrival(image, reference)
         bring_into_view_on_click(run, "sr-slider")  # its progress line is drawn over the slider
         run.click(in_page(run_comparison, _comparison_failed),
                   [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
