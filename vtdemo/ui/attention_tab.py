@@ -9,7 +9,7 @@ import gradio as gr
 import numpy as np
 
 from vtdemo.explain.registry import layer_infos, probe_for
-from vtdemo.ui import on_device, validate
+from vtdemo.ui import on_device, validate, where
 from vtdemo.ui.choices import head_choices
 from vtdemo.ui.admission import light
 from vtdemo.ui.components import (Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, RadioInput, Slider,
@@ -213,6 +213,8 @@ def build(demo: gr.Blocks) -> None:
                 head = ChoiceInput(["mean"], value="mean", label="Head", elem_id="attn-head")
                 mode = RadioInput(_modes(first), value=_modes(first)[0], label="Mode", elem_id="attn-mode")
                 show = gr.Button("Show", variant="primary", elem_id="attn-show")
+                where_click = where.picture("Where: the click (green) in the model's centre crop (yellow)",
+                                            "attn-where")
             with gr.Column(scale=3, min_width=420):
                 info = gr.Markdown(elem_id="attn-info")
                 overlay = gr.Image(type="filepath", format="png", interactive=False, elem_id="attn-overlay",
@@ -253,6 +255,8 @@ def build(demo: gr.Blocks) -> None:
         compare_run.click(on_compare, [image, compare_models, x, y, depth, compare_head, shared], compare_gallery,
                           api_visibility="private", concurrency_id=SEVERAL, concurrency_limit=2)
         inputs = [image, model, x, y, layer, head, mode]
+        gr.on([image.change, model.change, x.change, y.change], where.for_attention, [image, model, x, y], where_click,
+              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         outputs = [overlay, info, distance, heads_plot]
         demo.load(on_model, model, [layer, head, mode], api_visibility="private")
         model.change(on_model, model, [layer, head, mode], api_visibility="private")

@@ -6,7 +6,7 @@ import gradio as gr
 from vtdemo.classify.labels import label_names
 from vtdemo.classify.out_of_class import FALSE_ALARMS
 from vtdemo.ui.components import Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
-from vtdemo.ui import on_device, validate
+from vtdemo.ui import on_device, validate, where
 from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.availability import unavailable, usable
@@ -115,6 +115,7 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Accordion("Classifiers not available here", open=False):
                     gr.Markdown(unavailable_classifiers())
                 run = gr.Button("Classify", variant="primary", elem_id="cls-run")
+                where_crop = where.picture("What the classifiers see (yellow: their centre crop)", "cls-where")
             with gr.Column(scale=3, min_width=420):
                 slots = []
                 for row in range(0, SLOTS, 2):  # two per row: four fit as 2 + 2, not 3 + 1 full-width
@@ -125,6 +126,8 @@ def build(demo: gr.Blocks) -> None:
                                 label = HeadlineLabel(visible=False, show_label=False, elem_id=f"cls-label-{i}")
                                 slots.append((label, caption))  # no name chip over the top-1 headline
         outputs = [label for label, _ in slots] + [caption for _, caption in slots]
+        gr.on([image.change, models.change], where.for_classifiers, [image, models], where_crop,
+              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
                   concurrency_id=HEAVY_CLS, concurrency_limit=2)
         with gr.Column(visible=False):

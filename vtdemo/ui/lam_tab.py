@@ -10,7 +10,7 @@ from vtdemo import limits
 from vtdemo.explain.hat import has_attention, layer_infos
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.sr.lam import CONTEXT
-from vtdemo.ui import on_device, validate
+from vtdemo.ui import on_device, validate, where
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import head_choices, sr_choices as model_choices
 from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider, bring_into_view_on_click
@@ -220,6 +220,7 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     x = NumberInput(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
                     y = NumberInput(value=32, precision=0, label="y (input px)", elem_id="lam-y", minimum=0)
+                where_box = where.picture("Where: the output box on the input (green)", "lam-where")
                 scale = Radio([2, 4], value=4, label="Scale", elem_id="lam-scale")
                 models = Dropdown(model_choices(4), value=_default_models(), multiselect=True,
                                   max_choices=MAX_LAM_MODELS, label=f"Models (up to {MAX_LAM_MODELS})",
@@ -264,6 +265,8 @@ def build(demo: gr.Blocks) -> None:
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")
         output.select(on_output_click, [scale, preview_offset], [x, y], api_visibility="private")
+        gr.on([image.change, x.change, y.change, scale.change], where.for_lam, [image, x, y, scale], where_box,
+              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         bring_into_view_on_click(run, "lam-maps")
         run.click(in_page(run_lam, _lam_failed), [image, models, scale, steps, fast, x, y],
                   [maps, di_plot, summary, output, preview_offset], api_visibility="private",

@@ -15,8 +15,8 @@ from vtdemo.imaging import png_level
 from vtdemo.sr.compare import MODES as COMPARE_MODES
 from vtdemo.sr.benchmark import BENCHMARKS
 from vtdemo.sr.engine import BICUBIC, SCALES
-from vtdemo.ui import on_device, validate
-from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
+from vtdemo.ui import on_device, validate, where
+from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot, light
 from vtdemo.ui.components import (ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio,
                                   Slider, bring_into_view_on_click)
 from vtdemo.ui.arrival import check_on_arrival
@@ -426,6 +426,7 @@ def build(demo: gr.Blocks) -> None:
                         cx = Slider(0, 100, value=50, step=0.1, label="Centre x (%)", elem_id="sr-cx")
                         cy = Slider(0, 100, value=50, step=0.1, label="Centre y (%)", elem_id="sr-cy")
                         zoom = Slider(1, MAX_ZOOM, value=4, step=1, label="Zoom", elem_id="sr-zoom")
+                    where_zoom = where.picture("Where: the inspector's region on the input (red)", "sr-where")
                     inspector = gr.Gallery(label="Zoom inspector: the same region of every result (nearest-neighbour)",
                                            columns=3, height="auto", format="png", elem_id="sr-inspector",
                                            object_fit="contain", allow_preview=True)
@@ -440,6 +441,10 @@ def build(demo: gr.Blocks) -> None:
         checkpoint.upload(in_page(on_checkpoint, lambda text: (message(text), gr.skip(), gr.skip())),
                           [checkpoint, scale, uploads, models], [checkpoint_message, uploads, models],
                           api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+        gr.on([image.change, cx.change, cy.change, zoom.change, scale.change],
+              light(lambda image, cx, cy, zoom, scale: where.for_zoom(image, cx, cy, zoom, scale, VIEW)),
+              [image, cx, cy, zoom, scale], where_zoom, api_visibility="private", show_progress="hidden",
+              trigger_mode="always_last")
         bring_into_view_on_click(run, "sr-slider")  # its progress line is drawn over the slider
         run.click(in_page(run_comparison, _comparison_failed),
                   [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
