@@ -268,7 +268,8 @@ def build(demo: gr.Blocks) -> None:
         overlay.select(on_view_click, [image, model], [x, y], api_visibility="private", trigger_mode="always_last") \
             .then(on_show, inputs, outputs, **view)
         show.click(on_show, inputs, outputs, api_visibility="private")
-        layer.release(on_layer, [model, layer, head], head, api_visibility="private", trigger_mode="always_last") \
+        # "input", not "release": a value typed into the slider's box applies at once (release waits for a blur)
+        layer.input(on_layer, [model, layer, head], head, api_visibility="private", trigger_mode="always_last") \
             .then(on_show, inputs, outputs, **view)
         for control in (head, mode):
             control.input(on_show, inputs, outputs, **view)

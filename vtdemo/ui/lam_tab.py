@@ -275,9 +275,9 @@ def build(demo: gr.Blocks) -> None:
         hat_model.change(on_hat_model, hat_model, [group, block, head], api_visibility="private")
         att_inputs = [image, hat_model, x, y, group, block, head]
         show.click(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
-        for control in (group, block):
-            control.release(on_attention, att_inputs, [att_image, channel_plot, att_caption],
-                            api_visibility="private")
+        for control in (group, block):  # "input": a typed value applies at once (release waits for a blur)
+            control.input(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private",
+                          trigger_mode="always_last")
         head.change(on_attention, att_inputs, [att_image, channel_plot, att_caption], api_visibility="private")
 
         with gr.Column(visible=False):
