@@ -58,7 +58,7 @@ LIMITS: dict[str, Limit] = {limit.env: limit for limit in (
           "activation cost, measured once)", "≈ 1.5 GB + the model"),
     Limit("VTDEMO_MAX_LAM_SECONDS", 120, "seconds", "a LAM's time per model, projected from its own first passes "
           "at its real size (two steps alone, then a batch) and re-checked after each pass", "refused after one "
-          "step when twice over, else after the first batch at most"),
+          "step when 8× over, else after two steps or the first batch"),
     Limit("VTDEMO_MAX_LAM_PIXELS", 128 * 128, "pixels", "the largest input LAM attributes whole; larger ones are "
           "attributed within 24 px of the box"),
     Limit("VTDEMO_MAX_ATTENTION_PIXELS", 192 * 192, "pixels", "the largest input whose HAT attention is captured "

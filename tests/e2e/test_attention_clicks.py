@@ -79,3 +79,28 @@ def test_a_full_session_still_gets_its_controls_updated(served, monkeypatch):
     refused, *answered = by_success
     assert "limit per visitor is 1" in refused["output"]["error"]
     assert all(m["success"] for m in answered)
+
+
+@pytest.mark.browser
+def test_a_layer_typed_into_the_slider_box_applies_without_leaving_it(browser, app_url, tmp_path):
+    """Typing a layer number into the slider's box redraws the view at once (the view listened to "release", which
+    Gradio's slider sends only when the box loses focus)."""
+    from tests.e2e.conftest import local_page
+    from tests.e2e.helpers import image_position
+
+    with local_page(browser, app_url, viewport=(1440, 900)) as page:
+        fresh = tmp_path / "typed.png"
+        Image.fromarray((np.random.default_rng(5).random((10, 14, 3)) * 255).astype(np.uint8)).resize(
+            (280, 200), Image.BICUBIC).save(fresh)
+        page.get_by_role("tab", name="Attention").click()
+        page.locator("#att-input input[type=file]").set_input_files(str(fresh))
+        img = page.locator("#att-input img").first
+        img.wait_for(timeout=15_000)
+        img.click(position=image_position(img, 0.5, 0.5))
+        info = page.locator("#attn-info")
+        info.get_by_text("block 4:").wait_for(timeout=60_000)  # vit-demo's last layer, the default
+        box = page.locator("#attn-layer input[type=number]")
+        box.fill("1")
+        box.press("Enter")
+        info.get_by_text("block 1:").wait_for(timeout=30_000)  # while the box still has the focus
+        assert page.evaluate("document.activeElement === document.querySelector('#attn-layer input[type=number]')")

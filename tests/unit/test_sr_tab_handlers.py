@@ -296,3 +296,38 @@ def test_the_slider_can_show_the_input_and_the_reference(tmp_path):
     expected = np.asarray(lr).repeat(2, axis=0).repeat(2, axis=1)  # nearest ×2, written out
     assert np.array_equal(np.asarray(Image.open(nearest)), expected)
     assert np.array_equal(np.asarray(Image.open(reference)), np.asarray(Image.open(state["reference"])))
+
+
+def test_one_refused_lam_model_keeps_the_others_maps(tmp_path, monkeypatch):
+    """Three models, the second refused (its time over the limit): the first and third maps are shown, the refusal
+    is a line in the summary (the first model's finished map was thrown away before)."""
+    from vtdemo.ui import on_device
+
+    real = on_device.lam_for_image
+
+    def refuse_hat(image, model, point, **kwargs):
+        if model == "hat-demo-x4":
+            raise gr.Error("LAM with 5 path steps would take about 999 s here, over this server's limit",
+                           print_exception=False)
+        return real(image, model, point, **kwargs)
+
+    monkeypatch.setattr(on_device, "lam_for_image", refuse_hat)
+    handler = _page_handler("lam-run")
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(image)
+    maps, plot, summary, preview, offset = handler(str(image), ["bicubic", "hat-demo-x4", "cnn-demo-x4"], 4, 5, True,
+                                                   10, 10, progress=lambda *a, **k: None)
+    assert [caption.split(" · ")[-1] for _, caption in maps] == ["Bicubic", "CNN-demo ×4 (compact SRVGG, hat-demo's "
+                                                                  "size, trained by vtdemo)"]
+    assert "HAT-demo ×4" in summary and "999 s" in summary and preview is not None
+    monkeypatch.setattr(on_device, "lam_for_image", lambda *a, **k: refuse_hat(a[0], "hat-demo-x4", a[2]))
+    maps, _, summary, _, _ = handler(str(image), ["bicubic"], 4, 5, True, 10, 10, progress=lambda *a, **k: None)
+    assert maps == [] and summary.startswith("⚠️") and "999 s" in summary  # nothing ran: the run failed
+
+
+def test_a_click_outside_the_models_crop_is_a_message_not_an_error(tmp_path):
+    handler = _page_handler("attn-show")
+    image = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (60, 200, 3), dtype=np.uint8)).save(image)
+    overlay, info, *_ = handler(str(image), "vit-demo", 2, 30, -1, "mean", "patch")  # left of the centre crop
+    assert isinstance(overlay, type(gr.skip())) and info.startswith("⚠️") and "centre crop" in info

@@ -159,11 +159,14 @@ class TooLong(ValueError):
 class LamClock:
     """The projection of a LAM's time from its own steps at its real size (the time so far + the rest at the best
     rate per sample seen), checked against the limit after every pass: its first two steps run alone (the first pays
-    one-off set-up, so only a clear excess refuses there), then a batch; the projection after that batch is the
+    one-off set-up, so only a gross excess refuses there), then a batch; the projection after that batch is the
     estimate (a fifth of a 50-step job spent at most) and must be within the limit; later passes may run 1.5× over
     before a slowed-down machine stops the job."""
 
-    SLACK = (2.0, 2.0, 1.0)  # allowed projection / limit after the first, second and third pass; 1.5 after
+    # allowed projection / limit after the first, second and third pass (1.5 after): the first step alone can
+    # take ten times a warm one (one-off set-up at a new size, seen 5.9 s against 0.45 s), so only a gross excess
+    # refuses there; the second, warm step is the estimate
+    SLACK = (8.0, 1.5, 1.0)
 
     def __init__(self, steps: int, limit: float, fast: bool):
         import time

@@ -27,9 +27,10 @@ CSS = """
    bar's maximum */
 label[data-testid="block-label"].float { position: static !important; margin-bottom: 4px; }
 .icon-button-wrapper.top-panel { position: static !important; justify-content: flex-end; }
-/* gallery captions ("16.67 s · bf16 · HAT-demo ×4 …") whole, under each image, not cut to one line over it */
-.caption-label { position: static !important; max-width: 100% !important; white-space: normal !important;
-  text-overflow: clip !important; overflow: visible !important; }
+/* gallery captions ("16.67 s · bf16 · HAT-demo ×4 …") whole: wrapped over the image's foot, not cut to one line
+   (a caption moved under the image falls outside the thumbnail's clipped box) */
+.caption-label { max-width: calc(100% - 2 * var(--block-label-margin)) !important; white-space: normal !important;
+  text-overflow: clip !important; opacity: 0.9 !important; }
 /* phones: the inspector's crops one per row at full width, wide tables scroll sideways instead of being cut */
 @media (max-width: 640px) {
   #sr-inspector .grid-container { grid-template-columns: 1fr !important; }

@@ -15,7 +15,7 @@ from vtdemo.ui.admission import light
 from vtdemo.ui.components import (Checkbox, ChoiceInput, Dropdown, ImageUpload, NumberInput, RadioInput, Slider,
                                   SliderInput)
 from vtdemo.ui.arrival import check_on_arrival
-from vtdemo.ui.errors import user_errors
+from vtdemo.ui.errors import in_page, message, user_errors
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.zoo.availability import usable
 from vtdemo.zoo.cards import cards, get_card
@@ -258,21 +258,30 @@ def build(demo: gr.Blocks) -> None:
         gr.on([image.change, model.change, x.change, y.change], where.for_attention, [image, model, x, y], where_click,
               api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         outputs = [overlay, info, distance, heads_plot]
-        demo.load(on_model, model, [layer, head, mode], api_visibility="private")
-        model.change(on_model, model, [layer, head, mode], api_visibility="private")
         # every view request is "always_last": a click while the previous view is drawn is answered once that one
         # ends (Gradio's default, "once", drops it and leaves the overlay at the old point)
         view = dict(api_visibility="private", show_progress="minimal", trigger_mode="always_last")
+        # the page's views: a refusal (a click outside the model's crop) is a warning and a line in the info area,
+        # not a red error badge on the overlay
+        show_view = in_page(on_show, lambda text: (gr.skip(), message(text), gr.skip(), gr.skip()))
+
+        def redraw(image, model_id, x, y, layer, head, mode, shown):
+            """After a model change: the same point in the new model, when a view is on the page already."""
+            return show_view(image, model_id, x, y, layer, head, mode) if image and shown else (gr.skip(),) * 4
+
+        demo.load(on_model, model, [layer, head, mode], api_visibility="private")
+        model.change(on_model, model, [layer, head, mode], api_visibility="private") \
+            .then(redraw, [*inputs, overlay], outputs, **view)
         image.select(on_image_click, image, [x, y], api_visibility="private", trigger_mode="always_last") \
-            .then(on_show, inputs, outputs, **view)
+            .then(show_view, inputs, outputs, **view)
         overlay.select(on_view_click, [image, model], [x, y], api_visibility="private", trigger_mode="always_last") \
-            .then(on_show, inputs, outputs, **view)
-        show.click(on_show, inputs, outputs, api_visibility="private")
+            .then(show_view, inputs, outputs, **view)
+        show.click(show_view, inputs, outputs, api_visibility="private")
         # "input", not "release": a value typed into the slider's box applies at once (release waits for a blur)
         layer.input(on_layer, [model, layer, head], head, api_visibility="private", trigger_mode="always_last") \
-            .then(on_show, inputs, outputs, **view)
+            .then(show_view, inputs, outputs, **view)
         for control in (head, mode):
-            control.input(on_show, inputs, outputs, **view)
+            control.input(show_view, inputs, outputs, **view)
         with gr.Column(visible=False):
             api_image = ImageUpload(type="filepath", image_mode=None, label="image")
             api_model = gr.Textbox(label="model_id", value="vit-demo")

@@ -16,7 +16,7 @@ from vtdemo.ui.choices import head_choices, sr_choices as model_choices
 from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider, bring_into_view_on_click
 from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import in_page, message, user_errors
-from vtdemo.ui.stop import stoppable, stopped_message
+from vtdemo.ui.stop import Stopped, stoppable, stopped_message
 from vtdemo.ui.files import run_dir, save_png
 from vtdemo.viz.attention import lam_overlay
 from vtdemo.zoo.availability import usable
@@ -78,20 +78,32 @@ def _run_lam(image, models, scale, steps, fast, x, y, progress, check):
     scale = validate.integer(scale, "scale", 2, 4)
     steps = validate.integer(steps, "steps", 1, limits.max_lam_steps())
     x, y = validate.integer(x, "x"), validate.integer(y, "y")
-    results = []
+    results, failed = [], []
     for i, model in enumerate(models):
         name = "Bicubic" if model == BICUBIC else get_card(model).name
 
         part = on_device.Report(progress, check).part(i, len(models), f"{name}: ")
-        with heavy_slot(lambda what: part(0.0, what)):  # bicubic too: its LAM is not small
-            results.append(on_device.lam_for_image(image, model, (x, y), scale=scale, steps=steps,
-                                                   context=CONTEXT if fast else None, report=part, name=name))
+        try:
+            with heavy_slot(lambda what: part(0.0, what)):  # bicubic too: its LAM is not small
+                results.append((model, on_device.lam_for_image(image, model, (x, y), scale=scale, steps=steps,
+                                                               context=CONTEXT if fast else None, report=part,
+                                                               name=name)))
+        except Stopped:
+            raise
+        except gr.Error as exc:  # one model refused (its time, its weights): the others' maps are kept
+            failed.append(f"{name}: {exc.message}")
+    if not results:
+        raise gr.Error(" ".join(failed), print_exception=False)
     gallery = [(_save(lam_overlay(r), f"lam-{i}.png"), f"DI {r.di:.2f} · {r.seconds:.1f} s · {r.model}")
-               for i, r in enumerate(results)]
-    box = results[0].box
+               for i, (_, r) in enumerate(results)]
+    box = results[0][1].box
     summary = (f"Box {WINDOW}×{WINDOW} at output ({box[0]}, {box[1]}) — input pixel ({x}, {y}), ×{scale}, "
-               f"{int(steps)} path steps" + (f", attributed within {CONTEXT} input px of the box" if fast else ""))
-    preview, offset = sr_output(image, models[0], results[0])
+               f"{int(steps)} path steps" + (f", attributed within {CONTEXT} input px of the box" if fast else "")
+               + "".join(f"<br>⚠️ {line}" for line in failed))
+    for line in failed:
+        gr.Warning(line)
+    preview, offset = sr_output(image, results[0][0], results[0][1])
+    results = [r for _, r in results]
     return gallery, di_figure([(r.model, r.di) for r in results]), summary, preview, offset
 
 

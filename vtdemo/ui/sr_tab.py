@@ -201,7 +201,13 @@ def metrics_rows(state_rows: list[dict]) -> list[list]:
     def psnr(value):  # a number in the table, except ∞ which the table cannot show
         return format_psnr(value) if value == float("inf") else value
 
-    return [[r["name"], r["seconds"], r["size"], psnr(r["psnr_y"]), r["ssim_y"]] for r in state_rows]
+    return [[short_name(r["name"]), r["seconds"], r["size"], psnr(r["psnr_y"]), r["ssim_y"]] for r in state_rows]
+
+
+def short_name(name: str) -> str:
+    """A model's name without its parenthesised note ("HAT-demo ×4 (small, trained by vtdemo)" → "HAT-demo ×4"):
+    the table and the chart must fit a phone; the slider's pickers and captions keep the whole name."""
+    return name.split(" (")[0]
 
 
 METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]
@@ -430,8 +436,8 @@ def build(demo: gr.Blocks) -> None:
                     inspector = gr.Gallery(label="Zoom inspector: the same region of every result (nearest-neighbour)",
                                            columns=3, height="auto", format="png", elem_id="sr-inspector",
                                            object_fit="contain", allow_preview=True)
-                table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics", interactive=False,
-                                     elem_id="sr-metrics")
+                table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics", interactive=False, wrap=True,
+                                     column_widths=["30%", "15%", "21%", "18%", "16%"], elem_id="sr-metrics")
                 plot = gr.Plot(label="PSNR vs time", elem_id="sr-plot")
                 files = gr.File(label="Downloads: every result as PNG, and all of them as a zip",
                                 file_count="multiple", elem_id="sr-downloads")

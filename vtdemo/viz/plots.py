@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 def sr_metrics_figure(rows: list[dict]) -> go.Figure:
     """PSNR-Y (left axis) and time (right axis) per model as side-by-side bars, both axes from zero (a cut axis
     makes 0.3 dB look like a doubling; the numbers are written on the bars); time only when nothing was scored."""
-    names = [r["name"] for r in rows]
+    names = [r["name"].split(" (")[0] for r in rows]  # without the card's note: the axis must fit a phone
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     scored = finite = [r for r in rows if r.get("psnr_y") is not None and math.isfinite(r["psnr_y"])]
     if scored:  # an identical result (PSNR ∞) has no bar: its label says so
@@ -21,12 +21,12 @@ def sr_metrics_figure(rows: list[dict]) -> go.Figure:
         fig.update_yaxes(title_text="PSNR-Y (dB)", range=[0, max(r["psnr_y"] for r in scored) * 1.2],
                          secondary_y=False)
     fig.add_bar(x=names, y=[r["seconds"] for r in rows], name="time (s)", marker_color="#f97316",
-                text=[f"{r['seconds']:.2f} s" for r in rows], textposition="outside", offsetgroup="time",
-                secondary_y=bool(scored))
+                text=[f"{r['seconds']:.2f} s" for r in rows], textposition="outside",
+                offsetgroup="time" if scored else None, secondary_y=bool(scored))  # alone: centred on its name
     top = max((r["seconds"] for r in rows), default=0) or 1.0
     fig.update_yaxes(title_text="time (s)", range=[0, top * 1.2], secondary_y=bool(scored))  # room for labels
-    title = "PSNR-Y and time per model" if scored else "Time per model (no reference: nothing to score)"
-    fig.update_layout(title=title, height=340, margin=dict(l=40, r=40, t=50, b=40), legend=dict(orientation="h"),
+    title = "PSNR-Y and time per model" if scored else "Time per model<br><sup>no reference: nothing to score</sup>"
+    fig.update_layout(title=title, height=340, margin=dict(l=40, r=40, t=60, b=40), legend=dict(orientation="h"),
                       template="plotly_white", barmode="group", uniformtext=dict(minsize=9, mode="show"))
     return fig
 
