@@ -39,19 +39,23 @@ def _sequence(page, tmp_path, mode, model_name, new_mode):
                                " return i !== null && i.src !== src; }", arg=before, timeout=60_000)
 
     def click(fx: float, fy: float) -> None:
-        before, point = shown(), (x_box.input_value(), y_box.input_value())
+        before, point = shown(), [x_box.input_value(), y_box.input_value()]
         img.click(position=image_position(img, fx, fy))
-        answered(before)  # a new picture for the new point
-        assert (x_box.input_value(), y_box.input_value()) != point
+        page.wait_for_function("p => [document.querySelector('#attn-x input[type=number]').value,"
+                               " document.querySelector('#attn-y input[type=number]').value].join() !== p.join()",
+                               arg=point, timeout=60_000)  # the point moved
+        answered(before)  # and a new picture came
 
     click(0.3, 0.3)
     before = shown()
     page.locator("#attn-mode").get_by_text(mode, exact=True).click()
     answered(before)
     model = page.locator("#attn-model input")
+    before = shown()
     model.click()
     page.get_by_role("option", name=model_name).first.click()
     page.locator("#attn-mode").get_by_text(new_mode, exact=True).wait_for(timeout=30_000)
+    answered(before)  # the model change redraws the shown view at the same point
     click(0.7, 0.6)
     click(0.2, 0.8)  # and again
     assert page.console_errors == []
