@@ -5,7 +5,7 @@ import pytest
 def test_models_endpoint_lists_the_zoo_with_live_status(client):
     table = client.predict(api_name="/models")
     headers, rows = table["headers"], table["data"]
-    assert headers[:3] == ["id", "task", "status"]
+    assert headers[:3] == ["id", "status", "task"]
     by_id = {row[0]: dict(zip(headers, row)) for row in rows}
     assert len(by_id) >= 20
     assert by_id["hat-x4"]["status"] == "unavailable offline"
@@ -55,6 +55,6 @@ def test_the_models_tables_status_is_on_screen(page):
     table = page.locator("#models-table")
     table.get_by_text("hat-x4", exact=True).first.wait_for(timeout=15_000)
     headers = [h.strip() for h in table.locator("th").all_inner_texts() if h.strip()]
-    assert headers[:3] == ["id", "task", "status"], headers
+    assert headers[:3] == ["id", "status", "task"], headers
     status = table.locator("th").nth(headers.index("status")).bounding_box()
     assert status["x"] + status["width"] <= 1400

@@ -59,7 +59,7 @@ def test_compare_endpoint_in_degrade_mode_scores_like_an_independent_metric(clie
     gallery, table = client.predict(handle_file(photo), ["bicubic", "hat-demo-x4"], "degrade", 4, None,
                                     api_name="/compare")
     original = Image.open(photo).convert("RGB")
-    assert [row[0] for row in table["data"]] == ["Bicubic", "HAT-demo ×4 (small, trained by vtdemo)"]
+    assert [row[0] for row in table["data"]] == ["Bicubic", "HAT-demo ×4"]  # short names: the table fits a phone
     for item, row in zip(gallery, table["data"]):
         result = Image.open(item["image"])
         assert result.size == original.size and row[2] == "120×88"
