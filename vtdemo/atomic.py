@@ -34,3 +34,14 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def save_tensors(tensors: dict, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """torch or numpy tensors as a safetensors file, written whole with the user's normal mode (safetensors'
+    ``save_file`` creates its files 0600)."""
+    first = next(iter(tensors.values()), None)
+    if first is not None and type(first).__module__.startswith("numpy"):
+        from safetensors.numpy import save
+    else:
+        from safetensors.torch import save
+    write_atomically(Path(path), save(tensors, metadata=metadata))

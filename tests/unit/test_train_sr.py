@@ -105,3 +105,24 @@ def test_schedules():
     assert lr_factor(90, 100, "step", milestones=(0.5, 0.8), gamma=0.5) == 0.25
     with pytest.raises(ValueError):
         lr_factor(0, 1, "linear")
+
+
+def test_exported_weights_have_the_users_normal_mode_and_load_back(tmp_path):
+    """safetensors' own save_file creates 0600 files; exported weights and detector files read like the user's."""
+    import numpy as np
+    import torch
+    from safetensors.numpy import load_file as load_numpy
+    from safetensors.torch import load_file
+
+    from vtdemo.atomic import UMASK, save_tensors
+    from vtdemo.train.common import export_weights
+
+    model = torch.nn.Linear(3, 2)
+    path = tmp_path / "w.safetensors"
+    export_weights(model, path, metadata={"scale": "4"})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~UMASK
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in load_file(str(path)).items())
+    probe = {"weight": np.arange(4, dtype=np.float32)}
+    save_tensors(probe, tmp_path / "p.safetensors")
+    assert np.array_equal(load_numpy(str(tmp_path / "p.safetensors"))["weight"], probe["weight"])
+    assert (tmp_path / "p.safetensors").stat().st_mode & 0o777 == 0o666 & ~UMASK

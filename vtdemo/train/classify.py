@@ -317,9 +317,9 @@ def export(args, arch, classes, best, best_path, seconds, device, n_train, n_val
         from vtdemo.train.sr import DEFAULT_TRAIN  # photos of other things: the probe's outlier exposure
 
         card["out_of_class"], stats = calibrate(card["id"], args.data, DEFAULT_TRAIN, path=args.export)
-        from safetensors.numpy import save_file
+        from vtdemo.atomic import save_tensors
 
-        save_file(stats, str(args.export.with_suffix(".ood.safetensors")))
+        save_tensors(stats, args.export.with_suffix(".ood.safetensors"))
     except UnknownModelError:
         pass  # not a zoo model: nothing to calibrate against
     except BuildError as exc:

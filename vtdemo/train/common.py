@@ -42,11 +42,11 @@ def load_state(path: Path) -> dict:
 
 def export_weights(model: nn.Module, path: Path, metadata: dict[str, str] | None = None) -> int:
     """Save ``model``'s state dict as safetensors (contiguous float32 copies); returns the file size in bytes."""
-    from safetensors.torch import save_file
+    from vtdemo.atomic import save_tensors
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(tensors, str(path), metadata=metadata or {})
+    save_tensors(tensors, path, metadata=metadata or {})
     return path.stat().st_size
 
 

@@ -23,9 +23,9 @@ def build_parser(sub) -> None:
 
 def save(weights: Path, entry: dict, stats: dict) -> None:
     """The probe beside ``weights`` (<id>.ood.safetensors) and the entry in its JSON card."""
-    from safetensors.numpy import save_file
+    from vtdemo.atomic import save_tensors
 
-    save_file(stats, str(weights.with_suffix(".ood.safetensors")))
+    save_tensors(stats, weights.with_suffix(".ood.safetensors"))
     card_path = weights.with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["out_of_class"] = entry
