@@ -225,10 +225,11 @@ def _raw(url: str):
 
 
 def _fn(config: dict, trigger_elem: str, event: str) -> int:
-    """The fn index of the page's ``event`` on the component ``trigger_elem``."""
+    """The fn index of the page's ``event`` on the component ``trigger_elem`` (its server function, not a page-only
+    script on the same event)."""
     elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
-    return next(d["id"] for d in config["dependencies"]
-                if any(elem.get(t[0]) == trigger_elem and t[1] == event for t in d.get("targets", [])))
+    return next(d["id"] for d in config["dependencies"] if d.get("backend_fn", True)
+                and any(elem.get(t[0]) == trigger_elem and t[1] == event for t in d.get("targets", [])))
 
 
 def _session_hash_flood(url: str, attacks: dict, count: int = 300) -> None:
