@@ -62,11 +62,10 @@ def on_show(image, model_id, x, y, layer, head, mode):
     if not model_id:
         raise gr.Error("No classifier is available: see the Classify tab.")
     from vtdemo.explain.probes import click_analysis
+    from vtdemo.viz.attention import analysis_figures
 
     model_id = validate.text(model_id, "model_id")
     layer, head, mode = fit_controls(model_id, layer, head, mode)
-    from vtdemo.viz.attention import analysis_figures
-
     path, info, cap, _ = attention_view(image, model_id, x, y, layer, head, mode)
     analysis = click_analysis(cap, (float(x), float(y)), int(layer))  # validated above
     if analysis is None:
@@ -83,9 +82,8 @@ def on_image_click(image, evt: gr.SelectData):
     return int(x), int(y)
 
 
-@light
 @user_errors
-def on_view_click(image, model_id, evt: gr.SelectData):
+def on_view_click(image, model_id, evt: gr.SelectData):  # not light: on a cache miss it runs the model
     """A click on the overlay (the model's view) -> the original pixel under it."""
     from vtdemo.viz.attention import view_to_image
 
