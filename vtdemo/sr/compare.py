@@ -58,8 +58,9 @@ class Comparison:
     results: list[SRResult] = field(default_factory=list)
 
     def rows(self) -> list[dict]:
-        """The metrics table: one row per model."""
-        return [dict(model=r.model, name=r.name, seconds=round(r.seconds, 3),
+        """The metrics table: one row per model (``short``: its name without the card's parenthesised note,
+        "HAT-demo ×4 (small, trained by vtdemo)" → "HAT-demo ×4", for the table and chart that must fit a phone)."""
+        return [dict(model=r.model, name=r.name, short=r.name.split(" (")[0], seconds=round(r.seconds, 3),
                      size=f"{r.image.width}×{r.image.height}",
                      psnr_y=None if r.psnr_y is None else round(r.psnr_y, 3),
                      ssim_y=None if r.ssim_y is None else round(r.ssim_y, 4)) for r in self.results]

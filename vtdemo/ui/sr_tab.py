@@ -201,13 +201,7 @@ def metrics_rows(state_rows: list[dict]) -> list[list]:
     def psnr(value):  # a number in the table, except ∞ which the table cannot show
         return format_psnr(value) if value == float("inf") else value
 
-    return [[short_name(r["name"]), r["seconds"], r["size"], psnr(r["psnr_y"]), r["ssim_y"]] for r in state_rows]
-
-
-def short_name(name: str) -> str:
-    """A model's name without its parenthesised note ("HAT-demo ×4 (small, trained by vtdemo)" → "HAT-demo ×4"):
-    the table and the chart must fit a phone; the slider's pickers and captions keep the whole name."""
-    return name.split(" (")[0]
+    return [[r["short"], r["seconds"], r["size"], psnr(r["psnr_y"]), r["ssim_y"]] for r in state_rows]
 
 
 METRIC_HEADERS = ["model", "time (s)", "output", "PSNR-Y (dB)", "SSIM-Y"]

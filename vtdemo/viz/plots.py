@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 def sr_metrics_figure(rows: list[dict]) -> go.Figure:
     """PSNR-Y (left axis) and time (right axis) per model as side-by-side bars, both axes from zero (a cut axis
     makes 0.3 dB look like a doubling; the numbers are written on the bars); time only when nothing was scored."""
-    names = [r["name"].split(" (")[0] for r in rows]  # without the card's note: the axis must fit a phone
+    names = [r["short"] for r in rows]  # the axis must fit a phone
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     scored = finite = [r for r in rows if r.get("psnr_y") is not None and math.isfinite(r["psnr_y"])]
     if scored:  # an identical result (PSNR ∞) has no bar: its label says so
