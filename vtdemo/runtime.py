@@ -82,18 +82,36 @@ def describe_device(device: "torch.device | None" = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def _load_malloc_trim():
+def _glibc(name: str):
     import ctypes
     import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        return getattr(libc, name)
     except (OSError, AttributeError):  # not glibc (macOS, musl, Windows)
         return None
 
 
-_MALLOC_TRIM = _load_malloc_trim()
+_MALLOC_TRIM, _MALLOPT = _glibc("malloc_trim"), _glibc("mallopt")
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameters
+_REUSING = False
+
+
+def reuse_freed_memory() -> None:
+    """Let glibc keep freed memory for the next allocation instead of mapping every large block afresh: by default
+    each activation over 32 MB is a new mmap whose pages fault in (zero-filled) on every forward, which made a
+    256² HAT tile 27 % slower per pixel than a 64² one (bf16, measured). Freed memory then stays in the process
+    until ``release_memory`` (after every request) hands it back. Blocks too large for a thread's arena are still
+    mapped. Once per process; nothing where the C library is not glibc."""
+    global _REUSING
+    if _REUSING or _MALLOPT is None:
+        return
+    _MALLOPT(_M_MMAP_MAX, 0)
+    _MALLOPT(_M_TRIM_THRESHOLD, 1 << 30)  # ...and the heap's top is not trimmed on every free either
+    _REUSING = True
 
 
 def release_memory() -> None:

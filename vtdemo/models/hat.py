@@ -525,6 +525,19 @@ class HAT(nn.Module):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
+    def bf16_trunk(self) -> "HAT":
+        """A copy that computes in bf16 from the first convolution's output to the last one's input — the residual
+        stream, LayerNorms, attention and MLPs — with no casts in between; the two convolutions that touch the image
+        keep fp32 (see ``forward_aligned``). Faster than bf16 autocast on a CPU with AVX512-BF16/AMX, which casts
+        around every LayerNorm and residual add (docs/performance.md)."""
+        import copy
+
+        trunk = copy.deepcopy(self).to(torch.bfloat16)
+        trunk.conv_first.float()
+        trunk.conv_last.float()
+        trunk.mean = self.mean.clone()  # added back to the output in fp32: rounded to bf16 it shifts every pixel
+        return trunk.eval()
+
     @property
     def scale(self) -> int:
         return self.upscale
@@ -550,6 +563,8 @@ class HAT(nn.Module):
         # to a grey level (measured: 0.0085 dB on Set5 ×2); the input may come in bf16 (LAM blurs it under autocast)
         with full_precision(x):
             x = self.conv_first(((x - mean) * self.img_range).to(self.conv_first.weight.dtype))
+        # the trunk runs in its weights' precision: bf16 throughout in a ``bf16_trunk`` copy (autocast is off there)
+        x = x.to(self.norm.weight.dtype)
         x = self.conv_after_body(self.forward_features(x)) + x
         x = self.upsample(self.conv_before_upsample(x))
         with full_precision(x):

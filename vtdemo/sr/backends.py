@@ -93,7 +93,7 @@ def on_device(module: nn.Module, device: torch.device) -> nn.Module:
 
 
 _INT8: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
-_INT8_LOCK = threading.Lock()
+_INT8_LOCK = threading.Lock()  # also for the bf16 copies
 
 
 def int8_copy(module: nn.Module) -> nn.Module:
@@ -115,10 +115,28 @@ def int8_copy(module: nn.Module) -> nn.Module:
         return _INT8[module]
 
 
+_BF16: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
+
+
+def bf16_copy(module: nn.Module) -> nn.Module | None:
+    """The module's bf16 copy where its architecture makes one (``bf16_trunk``: our HAT), made once per module on
+    the CPU; None otherwise (autocast runs it). The shared fp32 module is never changed."""
+    make = getattr(module, "bf16_trunk", None)
+    if make is None:
+        return None
+    with _INT8_LOCK:
+        if module not in _BF16:
+            with torch.inference_mode(False):
+                _BF16[module] = make().cpu()
+        return _BF16[module]
+
+
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _torch_tile_fn(net: SRNet, device: torch.device, tile: int, precision: str) -> TileFn:
+    if precision == "bf16" and device.type == "cpu" and (trunk := bf16_copy(net.module)) is not None:
+        return lambda t: trunk(t.cpu()).float()
     module = int8_copy(net.module) if precision == "int8" else on_device(net.module, device)
     # spandrel's descriptor pads a tile to the model's size requirements, calls it its way and crops the result
     descriptor = descriptor_of(module) if net.descriptor is not None else None

@@ -2,9 +2,14 @@
 
 Memory: only one tile's activations live at a time; the output and its weight sum are the only full-size buffers,
 so peak memory grows with the output size, not with the model's activations over the whole image.
+
+Throughput: a tile costs its pixels, so the plan computes as few as it can — the whole image when it fits in one
+tile; otherwise the fewest tiles per axis that reach the overlap, all of one size (a multiple of the model's window,
+so nothing is padded inside the model) and spread evenly, instead of full tiles with a sliver left at the end.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -13,14 +18,19 @@ TileFn = Callable[[torch.Tensor], torch.Tensor]  # (1, 3, th, tw) -> (1, 3, th·
 TileProgress = Callable[[int, int], None]  # (tiles done, tiles total)
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets covering [0, length) with tiles of ``tile`` overlapping by at least ``overlap``."""
+def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> tuple[list[int], int]:
+    """(start offsets, tile length) covering [0, length) with the fewest tiles of at most ``tile`` that overlap by
+    at least ``overlap``: all of one length — the shortest that still overlaps enough, rounded up to ``multiple``
+    where that stays within ``tile`` — spaced evenly."""
     if length <= tile:
-        return [0]
-    step = max(1, tile - overlap)
-    starts = list(range(0, length - tile, step))
-    starts.append(length - tile)
-    return starts
+        return [0], length
+    overlap = min(overlap, tile - 1)
+    n = -(-(length - overlap) // (tile - overlap))  # fewest tiles: n·tile − (n−1)·overlap ≥ length
+    size = -(-(length + (n - 1) * overlap) // n)
+    rounded = -(-size // multiple) * multiple
+    size = min(length, rounded if rounded <= tile else size)
+    # consecutive starts differ by at most ceil((length − size)/(n − 1)) ≤ size − overlap
+    return [i * (length - size) // (n - 1) for i in range(n)], size
 
 
 def ramp(length: int, fade_start: int, fade_end: int) -> torch.Tensor:
@@ -33,36 +43,60 @@ def ramp(length: int, fade_start: int, fade_end: int) -> torch.Tensor:
     return w
 
 
-def count_tiles(h: int, w: int, tile: int, overlap: int) -> int:
-    return len(tile_starts(h, tile, overlap)) * len(tile_starts(w, tile, overlap))
+@dataclass(frozen=True)
+class Plan:
+    """Where the tiles of an (h, w) image go: row and column starts, and the one tile size (th, tw)."""
+
+    rows: list[int]
+    cols: list[int]
+    th: int
+    tw: int
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    @property
+    def pixels(self) -> int:
+        """LR pixels the network computes (the image's own plus the overlaps)."""
+        return self.count * self.th * self.tw
+
+
+def plan(h: int, w: int, tile: int, overlap: int, multiple: int = 1) -> Plan:
+    rows, th = tile_starts(h, tile, overlap, multiple)
+    cols, tw = tile_starts(w, tile, overlap, multiple)
+    return Plan(rows, cols, th, tw)
+
+
+def count_tiles(h: int, w: int, tile: int, overlap: int, multiple: int = 1) -> int:
+    return plan(h, w, tile, overlap, multiple).count
 
 
 def run_tiled(fn: TileFn, lr: torch.Tensor, scale: int, tile: int, overlap: int,
-              progress: TileProgress | None = None) -> torch.Tensor:
-    """Upscale ``lr`` (1, C, h, w) with ``fn`` tile by tile; returns (1, C, h·s, w·s) float32 on the CPU.
+              progress: TileProgress | None = None, multiple: int = 1) -> torch.Tensor:
+    """Upscale ``lr`` (1, C, h, w) with ``fn`` tile by tile (``plan``); returns (1, C, h·s, w·s) float32 on the CPU.
 
-    Neighbouring tiles overlap by ``overlap`` LR pixels; in the overlap each output pixel is a weighted mean with
-    weights that ramp linearly from the tile's edge, so seams vanish. Image borders get full weight.
+    Neighbouring tiles overlap by at least ``overlap`` LR pixels; in the overlap each output pixel is a weighted
+    mean with weights that ramp linearly from the tile's edge, so seams vanish. Image borders get full weight.
     """
     _, c, h, w = lr.shape
-    rows, cols = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    if len(rows) == 1 and len(cols) == 1:
+    p = plan(h, w, tile, overlap, multiple)
+    if p.count == 1:
         out = fn(lr).float().cpu()
         if progress:
             progress(1, 1)
         return out
     out = torch.zeros(1, c, h * scale, w * scale)
     weight = torch.zeros(1, 1, h * scale, w * scale)
-    total, done = len(rows) * len(cols), 0
+    rows, cols, th, tw = p.rows, p.cols, p.th, p.tw
+    done = 0
     for ri, y in enumerate(rows):
-        th = min(tile, h - y)
         for ci, x in enumerate(cols):
-            tw = min(tile, w - x)
             result = fn(lr[:, :, y:y + th, x:x + tw]).float().cpu()
             # fade only towards neighbours: the actual overlap with the previous / next tile
-            top = (rows[ri - 1] + tile - y) * scale if ri else 0
+            top = (rows[ri - 1] + th - y) * scale if ri else 0
             bottom = (y + th - rows[ri + 1]) * scale if ri + 1 < len(rows) else 0
-            left = (cols[ci - 1] + tile - x) * scale if ci else 0
+            left = (cols[ci - 1] + tw - x) * scale if ci else 0
             right = (x + tw - cols[ci + 1]) * scale if ci + 1 < len(cols) else 0
             win = ramp(th * scale, top, bottom)[:, None] * ramp(tw * scale, left, right)[None, :]
             ys, xs = slice(y * scale, (y + th) * scale), slice(x * scale, (x + tw) * scale)
@@ -70,5 +104,5 @@ def run_tiled(fn: TileFn, lr: torch.Tensor, scale: int, tile: int, overlap: int,
             weight[:, :, ys, xs] += win
             done += 1
             if progress:
-                progress(done, total)
+                progress(done, p.count)
     return out.div_(weight)  # in place: the output is the largest buffer of a request
