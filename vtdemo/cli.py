@@ -132,7 +132,8 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
 
     choice = backends.measure(net, torch.device("cpu"), args.tile)
     times = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in choice["seconds_per_tile"].items())
-    print(f"per {args.tile}² tile: {times} -> backend='auto' uses {choice['backend']} for {args.id}")
+    print(f"per {args.tile}² tile: {times} -> backend='auto' uses {choice['backend']} in {choice['precision']} "
+          f"for {args.id}")
     return 0
 
 

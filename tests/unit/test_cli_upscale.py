@@ -74,8 +74,8 @@ def test_export_onnx_measures_and_records_the_auto_choice(tmp_path, monkeypatch,
     assert main(["export-onnx", "hat-demo-x2", "--tile", "16"]) == 0
     out = capsys.readouterr().out
     net = resolve_net("hat-demo-x2", device="cpu")
-    recorded = backends.choose(net, __import__("torch").device("cpu"), 16)
-    assert f"backend='auto' uses {recorded} for hat-demo-x2" in out
+    backend, precision = backends.choose(net, __import__("torch").device("cpu"), 16)
+    assert f"backend='auto' uses {backend} in {precision} for hat-demo-x2" in out
 
 
 def test_the_precision_is_chosen_printed_and_refused_where_it_cannot_run(tmp_path, capsys, monkeypatch):

@@ -33,11 +33,25 @@ def _photo(w=96, h=72) -> Image.Image:
     return Image.fromarray(data.astronaut()).resize((w, h), Image.Resampling.BICUBIC)
 
 
-def test_tile_starts_cover_and_overlap():
-    for length, tile, overlap in [(100, 32, 8), (64, 64, 16), (65, 64, 16), (10, 32, 8)]:
-        starts = tiling.tile_starts(length, tile, overlap)
-        assert starts[0] == 0 and starts[-1] + min(tile, length) == length
-        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+def test_tile_plan_covers_overlaps_and_wastes_little():
+    import math
+
+    for length, tile, overlap, multiple in [(100, 32, 8, 1), (64, 64, 16, 1), (65, 64, 16, 1), (10, 32, 8, 1),
+                                            (320, 256, 16, 16), (480, 256, 16, 16), (1500, 512, 16, 8),
+                                            (1000, 96, 16, 16), (97, 40, 12, 8)]:
+        starts, size = tiling.tile_starts(length, tile, overlap, multiple)
+        assert size <= min(tile, length)
+        assert starts[0] == 0 and starts[-1] + size == length  # covers, never past the edge
+        assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))  # overlaps enough
+        # the fewest tiles that can: n tiles of side ``tile`` cover at most n·tile − (n−1)·overlap
+        assert len(starts) == (1 if length <= tile else math.ceil((length - overlap) / (tile - overlap)))
+        steps = [b - a for a, b in zip(starts, starts[1:])]
+        assert not steps or max(steps) - min(steps) <= 1  # spread evenly: no sliver left at the end
+        shortest = math.ceil((length + (len(starts) - 1) * overlap) / len(starts))
+        assert size == length or size == shortest or (size % multiple == 0 and size - shortest < multiple)
+    # a 480×320 photo in 256 tiles: 4 tiles of 176×256 (1.17× the pixels; full 256² tiles would compute 1.7×)
+    p = tiling.plan(320, 480, 256, 16, 16)
+    assert (p.count, p.th, p.tw) == (4, 176, 256)
 
 
 def test_tiled_equals_untiled_to_50_db(net):
@@ -106,10 +120,16 @@ def test_onnx_backend_matches_torch(net, tmp_path, monkeypatch):
     monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
     from vtdemo.sr import onnx_backend
 
+    cpu = torch.device("cpu")
+    tile = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():  # the onnx graph is fp32: so is the torch run it is compared with
+        assert (backends.tile_fn(net, "torch", cpu, 32, "fp32")(tile)
+                - backends.tile_fn(net, "onnxruntime", cpu, 32)(tile)).abs().max() <= 1e-4
     lr = torch.rand(1, 3, 40, 56)
-    ours = upscale_tensor(net, lr, tile=32, overlap=8, backend="torch", precision="fp32")  # the onnx graph is fp32
-    ort = upscale_tensor(net, lr, tile=32, overlap=8, backend="onnxruntime")
-    assert (ours - ort).abs().max() <= 1e-4
+    ours = upscale_tensor(net, lr, tile=32, overlap=12, backend="torch", precision="fp32")
+    ort = upscale_tensor(net, lr, tile=32, overlap=12, backend="onnxruntime")  # its own tiles: all 32×32
+    # two tilings, each seamless to 50 dB from the untiled output: at least 44 dB from each other (errors add)
+    assert 10 * torch.log10(1 / (ours - ort).pow(2).mean()) >= 44
     assert onnx_backend.onnx_path(net, 32).is_file()
     other = SRNet(HAT(**CFG).eval(), 2, "tiny-hat")  # same name, other weights: never the same graph
     assert onnx_backend.onnx_path(other, 32) != onnx_backend.onnx_path(net, 32)
@@ -125,15 +145,25 @@ def test_auto_backend_reads_a_choice_measured_outside_the_request(net, tmp_path,
     measured = []
     real_measure = backends._measure
     monkeypatch.setattr(backends, "_measure", lambda fn, tile: measured.append(tile) or real_measure(fn, tile))
-    assert backends.choose(net, cpu, 32) == "torch"  # no graph: torch, nothing measured
+    for default in ("fp32", "bf16"):  # a CPU without native bf16, and one with it
+        monkeypatch.setenv("VTDEMO_PRECISION", default)
+        assert backends.choose(net, cpu, 32) == ("torch", default)  # no graph: torch, nothing measured
     onnx_backend.ensure_exported(net, 32)
-    assert backends.choose(net, cpu, 32) == "torch" and measured == []  # not measured in a request
-    choice = backends.measure(net, cpu, 32)  # what `export-onnx` does
-    assert measured == [32, 32] and backends.choose(net, cpu, 32) == choice["backend"]
+    assert backends.choose(net, cpu, 32) == ("torch", "bf16") and measured == []  # not measured in a request
+    # ...nor does auto raise because onnxruntime cannot run the default precision: it is a candidate in fp32
+    assert backends.candidates(net, cpu, 32) == [("torch", "bf16"), ("torch", "fp32"), ("onnxruntime", "fp32")]
+    choice = backends.measure(net, cpu, 32)  # what `export-onnx` does: every pair, timed
+    assert measured == [32] * 3 and set(choice["seconds_per_tile"]) == {"torch/bf16", "torch/fp32",
+                                                                         "onnxruntime/fp32"}
+    fastest = min(choice["seconds_per_tile"], key=choice["seconds_per_tile"].get)
+    assert backends.choose(net, cpu, 32) == (choice["backend"], choice["precision"]) == tuple(fastest.split("/"))
     record = json.loads((tmp_path / "onnx" / "backend-choices.json").read_text())
     assert list(record.values()) == [choice]
+    monkeypatch.setenv("VTDEMO_PRECISION", "fp32")  # another default: other candidates, not measured yet
+    assert backends.choose(net, cpu, 32) == ("torch", "fp32")
+    monkeypatch.setenv("VTDEMO_PRECISION", "bf16")
     (tmp_path / "onnx" / "backend-choices.json").write_text('{"half a fi')  # corrupt: torch, no error
-    assert backends.choose(net, cpu, 32) == "torch"
+    assert backends.choose(net, cpu, 32) == ("torch", "bf16")
     assert upscale_tensor(net, torch.rand(1, 3, 20, 20), backend="auto").shape == (1, 3, 40, 40)
 
 

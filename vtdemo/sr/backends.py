@@ -76,6 +76,7 @@ class Backend:
     identity: Callable[[SRNet, int], str]
     remote: bool = False  # computed elsewhere (ray-serve): never timed here; ``auto`` takes it whenever it is ready
     precisions: tuple[str, ...] = ()  # the only ones it runs (the first when none is asked); empty: any
+    fixed_tile: bool = False  # runs tile×tile inputs only (an exported graph): the engine's tiles are that size
 
 
 _MOVE_LOCK = threading.Lock()
@@ -156,7 +157,8 @@ BACKENDS: dict[str, Backend] = {
     "torch": Backend("torch", _torch_tile_fn, ready=lambda net, device, tile: True,
                      identity=lambda net, tile: f"{net.name}-torch"),
     "onnxruntime": Backend("onnxruntime", lambda net, device, tile, precision: onnx_backend.tile_fn(net, tile),
-                           ready=onnx_backend.ready, identity=onnx_backend.identity, precisions=("fp32",)),
+                           ready=onnx_backend.ready, identity=onnx_backend.identity, precisions=("fp32",),
+                           fixed_tile=True),
 }  # ray-serve registers itself when vtdemo.sr.serve_backend is imported (it imports this module)
 
 
@@ -164,26 +166,34 @@ def register(backend: Backend) -> None:
     BACKENDS[backend.name] = backend
 
 
-def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None) -> TileFn:
-    """The function that upscales one tile with ``backend`` ("auto" or one of BACKENDS) in ``precision`` (None:
-    ``runtime.precision(device)``, or fp32 where the model's descriptor declares that unsupported; a backend's
-    first ``precisions`` when it runs only those)."""
-    named = BACKENDS.get(backend)
-    if named is not None and named.precisions and precision is None:
-        precision = named.precisions[0]  # the device's default is not a request for a precision it cannot run
-    precision = net.precision(device, precision) if net.module is not None else precision or "fp32"
+def chosen(net: SRNet, backend: str, device: torch.device, tile: int,
+           precision: str | None = None) -> tuple[str, str]:
+    """The (backend, precision) that ``tile_fn`` runs for ``backend`` ("auto" or one of BACKENDS) and ``precision``
+    (None: the device's default, ``runtime.precision``; for a backend that cannot run that, the backend's own —
+    never an error; fp32 where the model's descriptor declares the default unsupported)."""
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(['auto', *BACKENDS])}, not {str(backend)[:40]!r}")
+    if net.module is None:
+        return ("torch" if backend == "auto" else backend), precision or "fp32"
     if backend == "auto":
         remote = [name for name, b in BACKENDS.items() if b.remote and b.ready(net, device, tile)]
-        backend = remote[0] if remote else choose(net, device, tile) if precision == "fp32" else "torch"
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(['auto', *BACKENDS])}, not {str(backend)[:40]!r}")
+        return (remote[0], net.precision(device, precision)) if remote else choose(net, device, tile, precision)
     runs = BACKENDS[backend].precisions
-    if runs and precision not in runs:
-        raise ValueError(f"the {backend} backend runs {', '.join(runs)} only, not {precision}")
+    if precision is None and runs and net.precision(device) not in runs:
+        precision = runs[0]  # the device's default is not a request for a precision this backend cannot run
+    used = net.precision(device, precision)
+    if runs and used not in runs:
+        raise ValueError(f"the {backend} backend runs {', '.join(runs)} only, not {used}")
     if BACKENDS[backend].remote and not BACKENDS[backend].ready(net, device, tile):
         raise ValueError(f"the {backend} backend cannot run {net.name}: it serves zoo models only, with "
                          "VTDEMO_RAY_SERVE set")
-    return BACKENDS[backend].tile_fn(net, device, tile, precision)
+    return backend, used
+
+
+def tile_fn(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None) -> TileFn:
+    """The function that upscales one tile with ``backend`` in ``precision``, as ``chosen`` resolves them."""
+    name, used = chosen(net, backend, device, tile, precision)
+    return BACKENDS[name].tile_fn(net, device, tile, used)
 
 
 # --- recorded choices --------------------------------------------------------------------------------------------
@@ -204,12 +214,40 @@ def _read_choices() -> dict:
     return choices if isinstance(choices, dict) else {}
 
 
-def _choice_key(net: SRNet, device: torch.device, tile: int, candidates: list[str]) -> str:
-    import onnxruntime
+def candidates(net: SRNet, device: torch.device, tile: int, precision: str | None = None) -> list[tuple[str, str]]:
+    """The (backend, precision) pairs ``auto`` chooses among: every local backend ready for ``net`` here, in
+    ``precision`` when one is asked, else in the device's default or fp32 — the precisions measured within the
+    quality bound (docs/performance.md) — where the backend runs it. Torch in the default comes first."""
+    default = net.precision(device, precision)
+    wanted = [default] if precision is not None or default == "fp32" else [default, "fp32"]
+    pairs = []
+    for name, b in BACKENDS.items():
+        if b.remote or not b.ready(net, device, tile):
+            continue
+        pairs += [(name, p) for p in wanted if not b.precisions or p in b.precisions]
+    return pairs
 
-    names = "+".join(BACKENDS[c].identity(net, tile) for c in candidates)
+
+def _label(pair: tuple[str, str]) -> str:
+    return f"{pair[0]}/{pair[1]}"
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("onnxruntime", "openvino"):
+        try:
+            found.append(f"{package}{version(package)}")
+        except PackageNotFoundError:
+            pass
+    return "|".join(found)
+
+
+def _choice_key(net: SRNet, device: torch.device, tile: int, pairs: list[tuple[str, str]]) -> str:
+    names = "+".join(f"{BACKENDS[b].identity(net, tile)}/{p}" for b, p in pairs)
     return (f"{names}|{device.type}|t{tile}|threads{torch.get_num_threads()}|torch{torch.__version__}"
-            f"|ort{onnxruntime.__version__}")
+            f"|{_versions()}")
 
 
 def _measure(fn: TileFn, tile: int, repeats: int = 2) -> float:
@@ -223,12 +261,13 @@ def _measure(fn: TileFn, tile: int, repeats: int = 2) -> float:
 
 
 def measure(net: SRNet, device: torch.device, tile: int) -> dict:
-    """Time every backend that is ready for ``net`` on one tile and record the fastest (atomically: other processes
-    may read the file at any moment). Run by ``export-onnx``, outside any request."""
-    candidates = [name for name, b in BACKENDS.items() if not b.remote and b.ready(net, device, tile)]
-    times = {name: _measure(BACKENDS[name].tile_fn(net, device, tile, "fp32"), tile) for name in candidates}
-    choice = {"backend": min(times, key=times.get), "seconds_per_tile": times}
-    key = _choice_key(net, device, tile, candidates)
+    """Time every (backend, precision) pair ``auto`` may choose for ``net`` on one tile and record the fastest
+    (atomically: other processes may read the file at any moment). Run by ``export-onnx``, outside any request."""
+    pairs = candidates(net, device, tile)
+    times = {_label(pair): _measure(BACKENDS[pair[0]].tile_fn(net, device, tile, pair[1]), tile) for pair in pairs}
+    best = min(pairs, key=lambda pair: times[_label(pair)])
+    choice = {"backend": best[0], "precision": best[1], "seconds_per_tile": times}
+    key = _choice_key(net, device, tile, pairs)
     with _lock:
         choices = _read_choices()
         choices[key] = choice
@@ -238,12 +277,14 @@ def measure(net: SRNet, device: torch.device, tile: int) -> dict:
     return choice
 
 
-def choose(net: SRNet, device: torch.device, tile: int) -> str:
-    """The backend recorded as fastest for ``net`` on ``device`` at ``tile``; torch when only torch is ready or
-    nothing is recorded. Cheap: nothing is measured or exported here."""
-    if net.module is None:
-        return "torch"
-    candidates = [name for name, b in BACKENDS.items() if not b.remote and b.ready(net, device, tile)]
-    if candidates == ["torch"]:
-        return "torch"
-    return _read_choices().get(_choice_key(net, device, tile, candidates), {}).get("backend", "torch")
+def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = None) -> tuple[str, str]:
+    """The (backend, precision) recorded as fastest for ``net`` on ``device`` at ``tile`` (``candidates``); torch
+    in the device's default (or the asked precision) when only torch is ready or nothing is recorded. Cheap:
+    nothing is measured or exported here."""
+    default = ("torch", net.precision(device, precision))
+    pairs = candidates(net, device, tile, precision)
+    if len(pairs) <= 1:
+        return default
+    record = _read_choices().get(_choice_key(net, device, tile, pairs), {})
+    pair = (record.get("backend"), record.get("precision")) if isinstance(record, dict) else None
+    return pair if pair in pairs else default
