@@ -185,3 +185,44 @@ def test_under_autocast_the_image_enters_and_leaves_in_fp32(pair):
     assert dtypes["conv_after_body"][1] == torch.bfloat16  # the body really ran in bf16
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):  # an input made under autocast
         assert ours(torch.rand(1, 3, 16, 16).bfloat16()).dtype == torch.float32
+
+
+def test_the_bf16_trunk_computes_in_bf16_between_fp32_ends_and_leaves_the_model_alone(pair):
+    """The copy that runs bf16 without autocast: every tensor between the first and the last convolution is bf16
+    (no casts), the image enters and leaves in fp32, the RGB mean added back is the fp32 one, the shared model is
+    unchanged; its output is as close to fp32 as autocast's."""
+    ours, _ = pair
+    before = {k: v.clone() for k, v in ours.state_dict().items()}
+    trunk = ours.bf16_trunk()
+    dtypes = {}
+    hooks = [module.register_forward_hook(
+        lambda mod, inp, out, name=name: dtypes.__setitem__(name, (inp[0].dtype, out.dtype)))
+        for name, module in trunk.named_modules() if isinstance(module, (torch.nn.Linear, torch.nn.LayerNorm,
+                                                                            torch.nn.Conv2d))]
+    x = torch.rand(1, 3, 24, 16)
+    with torch.inference_mode():
+        y = trunk(x)
+        fp32 = ours(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast = ours(x)
+    for h in hooks:
+        h.remove()
+    assert dtypes.pop("conv_first") == (torch.float32, torch.float32)
+    assert dtypes.pop("conv_last") == (torch.float32, torch.float32) and y.dtype == torch.float32
+    assert dtypes and all(d == (torch.bfloat16, torch.bfloat16) for d in dtypes.values()), dtypes
+    assert trunk.mean.dtype == torch.float32 and torch.equal(trunk.mean, ours.mean)
+    assert all(torch.equal(v, before[k]) and v.dtype == before[k].dtype for k, v in ours.state_dict().items())
+    assert 0 < (y - fp32).abs().max() <= 2 * max((autocast - fp32).abs().max(), 1e-3)
+
+
+def test_the_torch_backend_runs_hat_in_bf16_through_the_trunk_copy_made_once(pair):
+    from vtdemo.sr import backends
+    from vtdemo.sr.backends import SRNet
+
+    ours, _ = pair
+    net = SRNet(ours, 2, "small-hat")
+    x = torch.rand(1, 3, 16, 16)
+    with torch.inference_mode():
+        got = backends.tile_fn(net, "torch", torch.device("cpu"), 16, "bf16")(x)
+        assert torch.equal(got, backends.bf16_copy(ours)(x))
+    assert backends.bf16_copy(ours) is backends.bf16_copy(ours)  # made once per model

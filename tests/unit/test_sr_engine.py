@@ -138,9 +138,10 @@ def test_onnx_backend_matches_torch(net, tmp_path, monkeypatch):
 def test_auto_backend_reads_a_choice_measured_outside_the_request(net, tmp_path, monkeypatch):
     import json
 
-    from vtdemo.sr import backends, onnx_backend
+    from vtdemo.sr import backends, onnx_backend, openvino_backend
 
     monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(openvino_backend, "available", lambda: False)  # the same graph's other backend: below
     cpu = torch.device("cpu")
     measured = []
     real_measure = backends._measure
@@ -165,6 +166,37 @@ def test_auto_backend_reads_a_choice_measured_outside_the_request(net, tmp_path,
     (tmp_path / "onnx" / "backend-choices.json").write_text('{"half a fi')  # corrupt: torch, no error
     assert backends.choose(net, cpu, 32) == ("torch", "bf16")
     assert upscale_tensor(net, torch.rand(1, 3, 20, 20), backend="auto").shape == (1, 3, 40, 40)
+
+
+def test_openvino_runs_the_exported_graph_in_fp32_and_bf16_and_auto_weighs_its_full_tiles(net, tmp_path,
+                                                                                           monkeypatch):
+    pytest.importorskip("openvino")
+    import json
+
+    from vtdemo.sr import onnx_backend
+
+    monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("VTDEMO_PRECISION", "bf16")
+    cpu = torch.device("cpu")
+    assert not backends.BACKENDS["openvino"].ready(net, cpu, 32)  # no graph yet: never exported in a request
+    onnx_backend.ensure_exported(net, 32)
+    tile = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        fp32 = backends.tile_fn(net, "torch", cpu, 32, "fp32")(tile)
+        assert (backends.tile_fn(net, "openvino", cpu, 32, "fp32")(tile) - fp32).abs().max() <= 1e-4
+        bf16 = backends.tile_fn(net, "openvino", cpu, 32)(tile)  # the default precision, bf16 here
+        assert 0 < (bf16 - fp32).abs().max() < 0.05
+    assert ("openvino", "bf16") in backends.candidates(net, cpu, 32)
+    # auto weighs each pair's recorded time per full tile by the pixels its plan computes: a 40×40 image is four
+    # 24×24 torch tiles (2.25× a 32² tile's pixels) or four 32² graph tiles (4×)
+    key = backends._choice_key(net, cpu, 32, backends.candidates(net, cpu, 32))
+    times = {"torch/bf16": 1.0, "torch/fp32": 2.0, "onnxruntime/fp32": 2.0, "openvino/bf16": 0.6,
+             "openvino/fp32": 1.0}
+    file = tmp_path / "onnx" / "backend-choices.json"
+    file.write_text(json.dumps({key: {"backend": "openvino", "precision": "bf16", "seconds_per_tile": times}}))
+    assert backends.choose(net, cpu, 32) == ("openvino", "bf16")  # full tiles: the faster per tile
+    assert backends.choose(net, cpu, 32, image=(40, 40)) == ("torch", "bf16")  # 2.25 s against 2.4 s
+    assert backends.choose(net, cpu, 32, image=(200, 200)) == ("openvino", "bf16")  # 64 full tiles either way
 
 
 def test_fingerprint_once_per_module_and_sessions_bounded(net, tmp_path, monkeypatch):

@@ -18,6 +18,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed forwards per row, best taken (default 3)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: auto)")
     parser.add_argument("--no-onnx", action="store_true", help="only the torch rows (no other backend)")
+    parser.add_argument("--photo", action="store_true",
+                        help="instead: one photo ×4 through vtdemo.upscale per model (as `bench photo`)")
+    from vtdemo.bench.photo import add_photo_arguments
+
+    add_photo_arguments(parser)
     parser.add_argument("--profile", action="store_true",
                         help="instead: torch.profiler's top operators of one forward of the first model (default "
                              "precision)")
@@ -27,6 +32,13 @@ def run(args) -> int:
     device = _compute.device_of(args.device)
     peaks = _compute.peaks(device)
     print(_compute.header(device, peaks))
+    if args.photo:
+        from vtdemo.bench.photo import bench_photo
+
+        for line in bench_photo(args.models, args.device, args.precision, args.photo_size, args.backend,
+                                args.end_to_end, peaks):
+            print(line, flush=True)
+        return 0
     if args.profile:
         print(profile_sr(args.models[0], args.size, args.device))
         return 0
@@ -54,6 +66,22 @@ class Row:
 
 def _precisions(device) -> list[str]:
     return ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16", "fp16"]
+
+
+def _other_backends(device) -> list[tuple[str, str]]:
+    """(backend, precision) rows besides torch's: the local CPU backends installed here, in each precision they run
+    that this CPU computes natively."""
+    from vtdemo.runtime import native_bf16_cpu
+    from vtdemo.sr import backends, openvino_backend
+
+    if device.type != "cpu":
+        return []
+    pairs = []
+    for name, backend in backends.BACKENDS.items():
+        if name == "torch" or backend.remote or (name == "openvino" and not openvino_backend.available()):
+            continue
+        pairs += [(name, p) for p in backend.precisions or ("fp32",) if p != "bf16" or native_bf16_cpu()]
+    return pairs
 
 
 def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, onnx: bool,
@@ -99,13 +127,11 @@ def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, 
             rows.append(Row(model_id, "torch", dev.type, precision, label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
                             (y - y_ref).abs().max().item(), gflop, peaks.get(precision),
                             default=precision == default_precision(dev)))
-        for name, backend in backends.BACKENDS.items() if onnx and dev.type == "cpu" else ():
-            if name == "torch":
-                continue  # the rows above
-            fn = backend.tile_fn(net, dev, size, "fp32")  # exports if needed
+        for name, precision in _other_backends(dev) if onnx else ():
+            fn = backends.BACKENDS[name].tile_fn(net, dev, size, precision)  # exports if needed
             t, y, m = time_fn(fn, x, repeats, dev)
-            rows.append(Row(model_id, name, "cpu", "fp32", label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
-                            (y - y_ref).abs().max().item(), gflop, peaks["fp32"]))
+            rows.append(Row(model_id, name, "cpu", precision, label, t * 1e3, out_mp / t, m / 1e6, t_ref / t,
+                            (y - y_ref).abs().max().item(), gflop, peaks.get(precision)))
     return rows
 
 
@@ -117,8 +143,7 @@ def format_rows(rows: list[Row]) -> str:
     for r in rows:
         diff = "—" if r.max_diff is None else f"{r.max_diff:.1e}"
         rate = r.gflop / (r.ms / 1e3) if r.gflop else None
-        share = f"{100 * rate / r.peak_gflops:.0f} %" if rate and r.peak_gflops and r.backend == "torch" \
-            and r.dtype != "int8" else "—"
+        share = f"{100 * rate / r.peak_gflops:.0f} %" if rate and r.peak_gflops and r.dtype != "int8" else "—"
         lines.append(f"| {r.model} | {r.backend} | {r.device} | {r.dtype}{' (default)' if r.default else ''} | "
                      f"{r.size} | {r.ms:.0f} | {r.mp_per_s:.3f} | {r.gflop or 0:.1f} | "
                      f"{rate or 0:.0f} | {share} | {r.peak_mb:.0f} | {r.speedup:.2f}× | {diff} |")

@@ -1,16 +1,19 @@
 """SR backends behind one interface: a backend turns (network, device, tile side) into a function that upscales one
 tile. The engine depends on this module, never the reverse.
 
-- ``torch``: the module itself in fp32, under bf16 or (GPU) fp16 autocast, or (int8, CPU) a copy with dynamically
+- ``torch``: the module itself in fp32; in bf16 a copy computing in bf16 where the architecture makes one (our HAT
+  on a CPU: ``HAT.bf16_trunk``), else bf16 autocast; fp16 autocast (GPU); or (int8, CPU) a copy with dynamically
   quantized Linear layers — the precision the caller asks for, by default the one ``runtime.precision`` chooses for
   the device;
 - ``onnxruntime``: an exported fixed-tile fp32 graph (``onnx_backend``), CPU only, usable once ``export-onnx`` made
-  it; never chosen for another precision;
+  it;
+- ``openvino``: the same exported graph compiled by OpenVINO (``openvino_backend``) in bf16 or fp32, CPU only;
 - ``ray-serve``: the torch backend run by Ray Serve replicas (``serve_backend``), for zoo models when
   VTDEMO_RAY_SERVE is set; ``auto`` takes it whenever it is ready.
 
-``auto`` picks the backend recorded as faster for this network, device and tile by ``measure`` (run by
-``python -m vtdemo export-onnx``, never inside a request); torch when nothing is recorded.
+``auto`` picks the (backend, precision) pair recorded as fastest for this network, device and tile by ``measure``
+(run by ``python -m vtdemo export-onnx``, never inside a request) among the device's default precision and fp32;
+torch in the default precision when nothing is recorded.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import torch
 from torch import nn
 
 from vtdemo.atomic import write_atomically
-from vtdemo.sr import onnx_backend
+from vtdemo.sr import onnx_backend, openvino_backend
 from vtdemo.sr.checkpoints import descriptor_of
 from vtdemo.sr.tiling import TileFn
 
@@ -159,6 +162,8 @@ BACKENDS: dict[str, Backend] = {
     "onnxruntime": Backend("onnxruntime", lambda net, device, tile, precision: onnx_backend.tile_fn(net, tile),
                            ready=onnx_backend.ready, identity=onnx_backend.identity, precisions=("fp32",),
                            fixed_tile=True),
+    "openvino": Backend("openvino", openvino_backend.tile_fn, ready=openvino_backend.ready,
+                        identity=openvino_backend.identity, precisions=("bf16", "fp32"), fixed_tile=True),
 }  # ray-serve registers itself when vtdemo.sr.serve_backend is imported (it imports this module)
 
 
@@ -166,18 +171,20 @@ def register(backend: Backend) -> None:
     BACKENDS[backend.name] = backend
 
 
-def chosen(net: SRNet, backend: str, device: torch.device, tile: int,
-           precision: str | None = None) -> tuple[str, str]:
+def chosen(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None,
+           image: tuple[int, int] | None = None) -> tuple[str, str]:
     """The (backend, precision) that ``tile_fn`` runs for ``backend`` ("auto" or one of BACKENDS) and ``precision``
     (None: the device's default, ``runtime.precision``; for a backend that cannot run that, the backend's own —
-    never an error; fp32 where the model's descriptor declares the default unsupported)."""
+    never an error; fp32 where the model's descriptor declares the default unsupported). ``image``: the (h, w)
+    to be upscaled, for ``choose``."""
     if backend != "auto" and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(['auto', *BACKENDS])}, not {str(backend)[:40]!r}")
     if net.module is None:
         return ("torch" if backend == "auto" else backend), precision or "fp32"
     if backend == "auto":
         remote = [name for name, b in BACKENDS.items() if b.remote and b.ready(net, device, tile)]
-        return (remote[0], net.precision(device, precision)) if remote else choose(net, device, tile, precision)
+        return (remote[0], net.precision(device, precision)) if remote else \
+            choose(net, device, tile, precision, image)
     runs = BACKENDS[backend].precisions
     if precision is None and runs and net.precision(device) not in runs:
         precision = runs[0]  # the device's default is not a request for a precision this backend cannot run
@@ -277,14 +284,29 @@ def measure(net: SRNet, device: torch.device, tile: int) -> dict:
     return choice
 
 
-def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = None) -> tuple[str, str]:
+def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = None,
+           image: tuple[int, int] | None = None) -> tuple[str, str]:
     """The (backend, precision) recorded as fastest for ``net`` on ``device`` at ``tile`` (``candidates``); torch
-    in the device's default (or the asked precision) when only torch is ready or nothing is recorded. Cheap:
-    nothing is measured or exported here."""
+    in the device's default (or the asked precision) when only torch is ready or nothing is recorded. For an
+    ``image`` (h, w), each pair's recorded time per full tile is scaled by the pixels its tile plan computes: a
+    fixed-size graph pads every tile to the full size, the torch backend's tiles shrink to what the image needs.
+    Cheap: nothing is measured or exported here."""
+    from vtdemo.sr.tiling import plan
+
     default = ("torch", net.precision(device, precision))
     pairs = candidates(net, device, tile, precision)
     if len(pairs) <= 1:
         return default
     record = _read_choices().get(_choice_key(net, device, tile, pairs), {})
-    pair = (record.get("backend"), record.get("precision")) if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return default
+    pair = (record.get("backend"), record.get("precision"))
+    times = record.get("seconds_per_tile")
+    if image is not None and isinstance(times, dict) and all(isinstance(times.get(_label(p)), (int, float))
+                                                             for p in pairs):
+        def expected(p: tuple[str, str]) -> float:
+            multiple = tile if BACKENDS[p[0]].fixed_tile else 1
+            return times[_label(p)] * plan(*image, tile, min(16, tile // 4), multiple).pixels / tile ** 2
+
+        pair = min(pairs, key=expected)
     return pair if pair in pairs else default

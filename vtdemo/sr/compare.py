@@ -19,8 +19,7 @@ from torch import nn
 from vtdemo import limits
 from vtdemo.cache import Cache
 from vtdemo.imaging import ImageError, ImageSource, check_aspect, decode_image, reattach_alpha
-from vtdemo.runtime import precision as default_precision
-from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net,
+from vtdemo.sr.engine import (BICUBIC, Progress, SRNet, check_estimate, check_output_size, resolve_net, runs_with,
                               seconds_per_output_pixel, upscale)
 from vtdemo.sr.metrics import crop_to_multiple, psnr_y, ssim_y
 
@@ -112,14 +111,6 @@ def _label(model: str | nn.Module | SRNet, net: SRNet) -> tuple[str, str]:
     return net.name, net.name
 
 
-def _device(device):
-    import torch
-
-    from vtdemo.runtime import default_device
-
-    return torch.device(device) if device is not None else default_device()
-
-
 def duration(seconds: float) -> str:
     """'3 s', '45 s', '4 min', '1.5 h': how long, for a person."""
     if seconds < 90:
@@ -127,6 +118,13 @@ def duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _ran(net: SRNet, rgb, tile, device, backend: str, precision: str | None) -> str:
+    """The precision the model ran in, with the backend when it is not torch: "bf16", "fp32 (onnxruntime)"."""
+    name, used = runs_with(net, rgb.height, rgb.width, tile=tile, device=device, backend=backend,
+                           precision=precision)
+    return used if name == "torch" else f"{used} ({name})"
 
 
 def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale: int, mode: str = "lr",
@@ -181,8 +179,8 @@ def compare(image: ImageSource, models: list[str | nn.Module | SRNet], *, scale:
         scored = out
         if alpha is not None:  # transparency kept, as upscale() keeps it: alpha upscaled with bicubic
             out = reattach_alpha(out, alpha)
-        result = SRResult(key, name, out, time.perf_counter() - start,
-                          precision="" if net.module is None else precision or default_precision(_device(device)))
+        ran = "" if net.module is None else _ran(net, rgb, tile, device, backend, precision)
+        result = SRResult(key, name, out, time.perf_counter() - start, precision=ran)
         if truth is not None:
             result.psnr_y = float(psnr_y(scored, truth, crop=scale))
             result.ssim_y = float(ssim_y(scored, truth, crop=scale))
