@@ -51,3 +51,20 @@ def test_the_printed_peak_is_the_one_the_table_divides_by(monkeypatch):
     fp32 = next(r for r in rows if r.dtype == "fp32" and "reference" not in r.model)
     share = 100 * fp32.gflop / (fp32.ms / 1e3) / 50.0
     assert f"| {share:.0f} % |" in sr.format_rows([fp32])
+
+
+def test_the_photo_rows_say_what_ran_and_divide_by_its_peak(monkeypatch, tmp_path):
+    """bench photo / bench sr --photo: the backend and precision that ran, the engine's tile plan, and useful
+    GFLOP/s against the peak of the precision that ran."""
+    from vtdemo.bench import photo
+
+    monkeypatch.setenv("VTDEMO_CACHE_DIR", str(tmp_path))  # no recorded backend choice: torch
+    monkeypatch.setenv("VTDEMO_TILE", "32")
+    lines = list(photo.bench_photo(["hat-demo-x2"], "cpu", "fp32", (72, 40), end_to_end=True,
+                                   peaks={"fp32": 50.0, "bf16": 1e6}))
+    assert "72×40" in lines[0] and "PNG → PNG" in lines[0]
+    cells = [c.strip() for c in lines[-1].strip("|").split("|")]
+    # 72 = 3 tiles of 32 overlapping by ≥ 8 (hat-demo's window 8 divides 32), 40 = 2 tiles of 24
+    assert cells[3:5] == ["torch · fp32", "6 × 32×24"]
+    rate, share = int(cells[7]), float(cells[8].rstrip(" %"))
+    assert rate > 0 and abs(share - 100 * rate / 50.0) <= 100 * 0.5 / 50.0 + 0.05  # the fp32 peak, not bf16's

@@ -225,4 +225,14 @@ def test_the_torch_backend_runs_hat_in_bf16_through_the_trunk_copy_made_once(pai
     with torch.inference_mode():
         got = backends.tile_fn(net, "torch", torch.device("cpu"), 16, "bf16")(x)
         assert torch.equal(got, backends.bf16_copy(ours)(x))
-    assert backends.bf16_copy(ours) is backends.bf16_copy(ours)  # made once per model
+    assert backends.bf16_copy(ours) is backends.bf16_copy(ours)  # made once per model...
+    trained = HAT(**SMALL).eval()
+    trained.load_state_dict(ours.state_dict())
+    net = SRNet(trained, 2, "trained-hat")
+    first = backends.bf16_copy(trained)
+    with torch.no_grad():
+        trained.conv_after_body.weight.mul_(0.5)  # ...and its weights: an optimiser step between validations
+    again = backends.bf16_copy(trained)
+    assert again is not first and torch.equal(again.conv_after_body.weight, trained.conv_after_body.weight.bfloat16())
+    with torch.inference_mode():
+        assert torch.equal(backends.tile_fn(net, "torch", torch.device("cpu"), 16, "bf16")(x), again(x))

@@ -96,16 +96,45 @@ def on_device(module: nn.Module, device: torch.device) -> nn.Module:
     return module
 
 
-_INT8: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
-_INT8_LOCK = threading.Lock()  # also for the bf16 copies
+_COPIES_LOCK = threading.Lock()
+
+
+def _weights_version(module: nn.Module) -> tuple:
+    """Changes whenever a weight is replaced or updated in place (``load_state_dict``, an optimiser step): a copy
+    made from older weights is stale."""
+    def version(p: torch.Tensor) -> int:
+        try:
+            return p._version
+        except RuntimeError:  # an inference tensor has no version counter (and cannot be updated outside one)
+            return 0
+
+    return tuple((p.data_ptr(), version(p)) for p in module.parameters())
+
+
+class _Copies:
+    """Derived copies of shared modules (int8, bf16), one per module, made again when its weights changed (a model
+    being trained and validated between steps)."""
+
+    def __init__(self):
+        self._made: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]]" = weakref.WeakKeyDictionary()
+
+    def get(self, module: nn.Module, make) -> nn.Module:
+        version = _weights_version(module)
+        with _COPIES_LOCK:
+            made = self._made.get(module)
+            if made is None or made[0] != version:
+                made = self._made[module] = (version, make())
+            return made[1]
+
+
+_INT8, _BF16 = _Copies(), _Copies()
 
 
 def int8_copy(module: nn.Module) -> nn.Module:
     """A copy of ``module`` whose Linear layers are dynamically quantized to int8 (weights int8, activations
-    quantized per batch), made once per module; the shared fp32 module is never changed. A module with a spandrel
-    descriptor keeps one (the copy's: ``deepcopy`` copies the pair together, quantized in place)."""
-    with _INT8_LOCK:
-        if module not in _INT8:
+    quantized per batch), made once per module and weights; the shared fp32 module is never changed. A module with
+    a spandrel descriptor keeps one (the copy's: ``deepcopy`` copies the pair together, quantized in place)."""
+    def make() -> nn.Module:
             import copy
             import warnings
 
@@ -114,25 +143,24 @@ def int8_copy(module: nn.Module) -> nn.Module:
                 warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
                 from torch.ao.quantization import quantize_dynamic
 
-                _INT8[module] = quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8,
-                                                 inplace=True)
-        return _INT8[module]
+                return quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8,
+                                        inplace=True)
 
-
-_BF16: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
+    return _INT8.get(module, make)
 
 
 def bf16_copy(module: nn.Module) -> nn.Module | None:
-    """The module's bf16 copy where its architecture makes one (``bf16_trunk``: our HAT), made once per module on
-    the CPU; None otherwise (autocast runs it). The shared fp32 module is never changed."""
-    make = getattr(module, "bf16_trunk", None)
-    if make is None:
+    """The module's bf16 copy where its architecture makes one (``bf16_trunk``: our HAT), made once per module and
+    weights, on the CPU; None otherwise (autocast runs it). The shared fp32 module is never changed."""
+    trunk = getattr(module, "bf16_trunk", None)
+    if trunk is None:
         return None
-    with _INT8_LOCK:
-        if module not in _BF16:
-            with torch.inference_mode(False):
-                _BF16[module] = make().cpu()
-        return _BF16[module]
+
+    def make() -> nn.Module:
+        with torch.inference_mode(False):
+            return trunk().cpu()
+
+    return _BF16.get(module, make)
 
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -291,7 +319,7 @@ def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = 
     ``image`` (h, w), each pair's recorded time per full tile is scaled by the pixels its tile plan computes: a
     fixed-size graph pads every tile to the full size, the torch backend's tiles shrink to what the image needs.
     Cheap: nothing is measured or exported here."""
-    from vtdemo.sr.tiling import plan
+    from vtdemo.sr.tiling import overlap_for, plan
 
     default = ("torch", net.precision(device, precision))
     pairs = candidates(net, device, tile, precision)
@@ -306,7 +334,7 @@ def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = 
                                                              for p in pairs):
         def expected(p: tuple[str, str]) -> float:
             multiple = tile if BACKENDS[p[0]].fixed_tile else 1
-            return times[_label(p)] * plan(*image, tile, min(16, tile // 4), multiple).pixels / tile ** 2
+            return times[_label(p)] * plan(*image, tile, overlap_for(tile), multiple).pixels / tile ** 2
 
         pair = min(pairs, key=expected)
     return pair if pair in pairs else default

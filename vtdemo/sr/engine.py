@@ -166,7 +166,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
     reuse_freed_memory()
     h, w = lr.shape[-2:]
     tile = tile or auto_tile(h, w, device)
-    overlap = min(overlap if overlap is not None else 16, tile // 4)
+    overlap = tiling.overlap_for(tile, overlap)
     while True:
         total = tiling.count_tiles(h, w, tile, overlap)
         check_tiles(total, tile)  # also after halving: smaller tiles must stay within the limit
@@ -187,7 +187,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             tile //= 2
-            overlap = min(overlap, tile // 4)
+            overlap = tiling.overlap_for(tile, overlap)
             if progress:
                 progress(0.0, f"{net.name}: out of memory with {total} tiles, retrying with {tile}px tiles")
 

@@ -18,6 +18,14 @@ TileFn = Callable[[torch.Tensor], torch.Tensor]  # (1, 3, th, tw) -> (1, 3, th·
 TileProgress = Callable[[int, int], None]  # (tiles done, tiles total)
 
 
+OVERLAP = 16  # LR pixels neighbouring tiles share by default (at most a quarter of the tile)
+
+
+def overlap_for(tile: int, overlap: int | None = None) -> int:
+    """The overlap used with ``tile``: ``overlap`` (default OVERLAP), at most a quarter of the tile."""
+    return min(OVERLAP if overlap is None else overlap, tile // 4)
+
+
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> tuple[list[int], int]:
     """(start offsets, tile length) covering [0, length) with the fewest tiles of at most ``tile`` that overlap by
     at least ``overlap``: all of one length — the shortest that still overlaps enough, rounded up to ``multiple``
