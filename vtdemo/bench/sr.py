@@ -1,6 +1,6 @@
 """``python -m vtdemo bench sr``: our HAT against the reference implementation (spandrel's verbatim port of the
 official code), same random weights, one process, in every precision this device runs, plus the other backends;
-``--profile``: where one forward's time goes."""
+``--profile``: where one forward's time goes; ``--photo``: one photo through ``vtdemo.upscale`` (``bench photo``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,8 +86,9 @@ def _other_backends(device) -> list[tuple[str, str]]:
 
 def bench_sr(model_ids: list[str], size: int, repeats: int, device: str | None, onnx: bool,
              peaks: dict[str, float] | None = None) -> list[Row]:
-    """Our HAT in every precision this device runs (and ONNX Runtime) against the reference code in fp32, same
-    random weights: time, throughput, GFLOP/s against this machine's matmul peak, difference from the reference."""
+    """Our HAT in every precision this device runs (and the other CPU backends) against the reference code in
+    fp32, same random weights: time, throughput, GFLOP/s against this machine's matmul peak, difference from the
+    reference."""
     import torch
     from spandrel.architectures.HAT.__arch.HAT import HAT as ReferenceHAT
 

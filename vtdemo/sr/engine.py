@@ -109,9 +109,9 @@ def bicubic_image(rgb: Image.Image, scale: int) -> Image.Image:
     return Image.merge("RGB", bands)
 
 
-# LR pixels. Measured (HAT-S ×4 bf16, 480×320 photo, 2-core Xeon with AMX): 256 → 4 tiles of 176×256, 15.1 s, 737 MB;
-# 384 → 2 tiles, 14.9 s, 1362 MB; 512 → the whole photo at once, 15.4 s, 2578 MB. Larger tiles save the overlap but
-# not time, and cost memory.
+# LR pixels. Measured (HAT-S ×4 bf16, 480×320 photo, 2-core Xeon with AMX): 256 → 4 tiles of 176×256, 15.1 s,
+# 737 MB; 384 → 2 tiles, 14.9 s, 1362 MB; 512 → the whole photo at once, 15.4 s, 2578 MB. Larger tiles save the
+# overlap but not time, and cost memory.
 CPU_TILE = 256
 
 
