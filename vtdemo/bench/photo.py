@@ -70,7 +70,7 @@ def bench_photo(model_ids: list[str], device: str | None, precision: str | None 
     from vtdemo.bench._rss import peak_memory
     from vtdemo.sr import backends, tiling
     from vtdemo.sr.backends import SRNet
-    from vtdemo.sr.engine import auto_tile, tile_multiple, upscale
+    from vtdemo.sr.engine import auto_tile, upscale
     from vtdemo.zoo.cards import get_card
 
     dev = _compute.device_of(device)
@@ -92,7 +92,8 @@ def bench_photo(model_ids: list[str], device: str | None, precision: str | None 
         tile = auto_tile(size[1], size[0], dev)
         used, used_precision = backends.chosen(net, backend, dev, tile, precision, (size[1], size[0]))
         upscale(photo, net, device=dev, precision=precision, backend=backend)  # warm-up: the heap, graphs, caches
-        plan = tiling.plan(size[1], size[0], tile, tiling.overlap_for(tile), tile_multiple(net, tile, used))
+        plan = tiling.plan(size[1], size[0], tile, tiling.overlap_for(tile),
+                           backends.tile_multiple(net, tile, used))
         with peak_memory(dev) as mem:
             start = time.perf_counter()
             if end_to_end:

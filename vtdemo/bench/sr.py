@@ -72,13 +72,13 @@ def _other_backends(device) -> list[tuple[str, str]]:
     """(backend, precision) rows besides torch's: the local CPU backends installed here, in each precision they run
     that this CPU computes natively."""
     from vtdemo.runtime import native_bf16_cpu
-    from vtdemo.sr import backends, openvino_backend
+    from vtdemo.sr import backends
 
     if device.type != "cpu":
         return []
     pairs = []
     for name, backend in backends.BACKENDS.items():
-        if name == "torch" or backend.remote or (name == "openvino" and not openvino_backend.available()):
+        if name == "torch" or backend.remote or not backend.installed():
             continue
         pairs += [(name, p) for p in backend.precisions or ("fp32",) if p != "bf16" or native_bf16_cpu()]
     return pairs

@@ -80,6 +80,7 @@ class Backend:
     remote: bool = False  # computed elsewhere (ray-serve): never timed here; ``auto`` takes it whenever it is ready
     precisions: tuple[str, ...] = ()  # the only ones it runs (the first when none is asked); empty: any
     fixed_tile: bool = False  # runs tile×tile inputs only (an exported graph): the engine's tiles are that size
+    installed: Callable[[], bool] = lambda: True  # whether its library is here (an optional extra's is not always)
 
 
 _MOVE_LOCK = threading.Lock()
@@ -191,12 +192,26 @@ BACKENDS: dict[str, Backend] = {
                            ready=onnx_backend.ready, identity=onnx_backend.identity, precisions=("fp32",),
                            fixed_tile=True),
     "openvino": Backend("openvino", openvino_backend.tile_fn, ready=openvino_backend.ready,
-                        identity=openvino_backend.identity, precisions=("bf16", "fp32"), fixed_tile=True),
+                        identity=openvino_backend.identity, precisions=("bf16", "fp32"), fixed_tile=True,
+                        installed=openvino_backend.available),
 }  # ray-serve registers itself when vtdemo.sr.serve_backend is imported (it imports this module)
 
 
 def register(backend: Backend) -> None:
     BACKENDS[backend.name] = backend
+
+
+def tile_multiple(net: SRNet, tile: int, backend: str = "torch") -> int:
+    """The side a tile is best a multiple of: the model's attention window (what it pads to anyway), or its
+    spandrel size requirement; 1 when neither is known. A fixed-size graph (``Backend.fixed_tile``) pads smaller
+    tiles, which changes what the model sees: its tiles are all ``tile`` × ``tile``."""
+    if BACKENDS[backend].fixed_tile:
+        return tile
+    window = getattr(net.module, "window_size", None)
+    if isinstance(window, int) and window > 0:
+        return window
+    requirements = getattr(net.descriptor, "size_requirements", None)
+    return max(1, getattr(requirements, "multiple_of", 1) or 1)
 
 
 def chosen(net: SRNet, backend: str, device: torch.device, tile: int, precision: str | None = None,
@@ -317,7 +332,8 @@ def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = 
     """The (backend, precision) recorded as fastest for ``net`` on ``device`` at ``tile`` (``candidates``); torch
     in the device's default (or the asked precision) when only torch is ready or nothing is recorded. For an
     ``image`` (h, w), each pair's recorded time per full tile is scaled by the pixels its tile plan computes: a
-    fixed-size graph pads every tile to the full size, the torch backend's tiles shrink to what the image needs.
+    fixed-size graph pads every tile to the full size, the torch backend's tiles shrink to what the image needs
+    (``tile_multiple``).
     Cheap: nothing is measured or exported here."""
     from vtdemo.sr.tiling import overlap_for, plan
 
@@ -333,8 +349,8 @@ def choose(net: SRNet, device: torch.device, tile: int, precision: str | None = 
     if image is not None and isinstance(times, dict) and all(isinstance(times.get(_label(p)), (int, float))
                                                              for p in pairs):
         def expected(p: tuple[str, str]) -> float:
-            multiple = tile if BACKENDS[p[0]].fixed_tile else 1
-            return times[_label(p)] * plan(*image, tile, overlap_for(tile), multiple).pixels / tile ** 2
+            pixels = plan(*image, tile, overlap_for(tile), tile_multiple(net, tile, p[0])).pixels
+            return times[_label(p)] * pixels / tile ** 2
 
         pair = min(pairs, key=expected)
     return pair if pair in pairs else default

@@ -125,19 +125,6 @@ def auto_tile(h: int, w: int, device: torch.device) -> int:
     return CPU_TILE
 
 
-def tile_multiple(net: SRNet, tile: int, backend: str = "torch") -> int:
-    """The side a tile is best a multiple of: the model's attention window (what it pads to anyway), or its
-    spandrel size requirement; 1 when neither is known. A fixed-size graph (``Backend.fixed_tile``) pads smaller
-    tiles, which changes what the model sees: its tiles are all ``tile`` × ``tile``."""
-    if backends.BACKENDS[backend].fixed_tile:
-        return tile
-    window = getattr(net.module, "window_size", None)
-    if isinstance(window, int) and window > 0:
-        return window
-    requirements = getattr(net.descriptor, "size_requirements", None)
-    return max(1, getattr(requirements, "multiple_of", 1) or 1)
-
-
 def runs_with(net: SRNet, h: int, w: int, *, tile: int | None = None, device=None, backend: str = "auto",
               precision: str | None = None) -> tuple[str, str]:
     """The (backend, precision) ``upscale_tensor`` runs ``net`` with on an h×w image (what a caption says)."""
@@ -172,7 +159,7 @@ def upscale_tensor(net: SRNet, lr: torch.Tensor, *, tile: int | None = None, ove
         check_tiles(total, tile)  # also after halving: smaller tiles must stay within the limit
         name, used = backends.chosen(net, backend, device, tile, precision, (h, w))  # per tile size and image
         fn = backends.BACKENDS[name].tile_fn(net, device, tile, used)
-        multiple = tile_multiple(net, tile, name)
+        multiple = backends.tile_multiple(net, tile, name)
 
         def tick(done: int, of: int) -> None:
             if progress:

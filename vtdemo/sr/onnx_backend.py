@@ -120,17 +120,23 @@ def ensure_exported(net, tile: int) -> Path:
     return path
 
 
-def tile_fn(net, tile: int):
-    """A tile function running the exported graph; tiles smaller than ``tile`` are reflect-padded and cropped."""
+def fixed_tile_fn(net, tile: int, infer):
+    """A tile function for a graph of fixed (1, 3, tile, tile) input: ``infer`` maps that array to the output
+    array; tiles smaller than ``tile`` (an image smaller than one) are reflect-padded and cropped."""
     from vtdemo.models.padding import pad_bottom_right
 
-    sess = session(ensure_exported(net, tile))
     s = net.scale
 
     def run(t: torch.Tensor) -> torch.Tensor:
         h, w = t.shape[-2:]
         padded = pad_bottom_right(t.float().cpu(), tile - h, tile - w)
-        out = sess.run(["sr"], {"lr": padded.numpy()})[0]
+        out = infer(padded.numpy())
         return torch.from_numpy(np.ascontiguousarray(out[:, :, : h * s, : w * s]))
 
     return run
+
+
+def tile_fn(net, tile: int):
+    """A tile function running the exported graph in onnxruntime."""
+    sess = session(ensure_exported(net, tile))
+    return fixed_tile_fn(net, tile, lambda lr: sess.run(["sr"], {"lr": lr})[0])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 
-import numpy as np
 import torch
 
 from vtdemo.cache import Cache
@@ -47,16 +46,8 @@ def compiled(net, tile: int, precision: str):
 
 
 def tile_fn(net, device: torch.device, tile: int, precision: str):
-    """A tile function running the compiled graph; smaller tiles are reflect-padded to ``tile`` and cropped."""
-    from vtdemo.models.padding import pad_bottom_right
-
+    """A tile function running the compiled graph (``onnx_backend.fixed_tile_fn``: smaller tiles padded)."""
     model = compiled(net, tile, precision)
-    s = net.scale
-
-    def run(t: torch.Tensor) -> torch.Tensor:
-        h, w = t.shape[-2:]
-        padded = pad_bottom_right(t.float().cpu(), tile - h, tile - w)
-        out = model.create_infer_request().infer({0: padded.numpy()})[model.output(0)]
-        return torch.from_numpy(np.ascontiguousarray(out[:, :, : h * s, : w * s]))
-
-    return run
+    # a request of its own per call: concurrent tiles never share one
+    return onnx_backend.fixed_tile_fn(net, tile,
+                                      lambda lr: model.create_infer_request().infer({0: lr})[model.output(0)])
