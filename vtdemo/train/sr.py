@@ -6,6 +6,11 @@ Degradation: each training image is cropped to a multiple of the scale and downs
 bicubic (the benchmarks' degradation, MATLAB ``imresize``, up to its kernel details); LR/HR patches are then cut at
 aligned random positions, so every crop sees exactly the LR the whole image would have. Augmentation: the 8 flips /
 90° rotations. All randomness comes from one seeded ``torch.Generator`` whose state is checkpointed.
+
+``--degradation realesrgan`` trains a real-world model instead: each HR crop is degraded on the fly with Real-ESRGAN's
+second-order model (:mod:`vtdemo.sr.degradations`) in a pool of worker processes; batch k is a pure function of
+(seed, k), so batches are prefetched in parallel and a resumed run sees exactly the batches it would have. Validation
+and the card's scores then use the benchmarks' HR images degraded the same way (one fixed seed per image).
 """
 from __future__ import annotations
 
@@ -76,6 +81,76 @@ class PatchSampler:
         return torch.stack(lrs).float() / 255, torch.stack(hrs).float() / 255
 
 
+class RealSampler:
+    """Random HR crops degraded with the second-order real-world model; batch ``k`` depends on (seed, k) alone."""
+
+    def __init__(self, files: list[Path], scale: int, patch: int, seed: int, workers: int = 0, prefetch: int = 0):
+        self.scale, self.patch, self.seed = scale, patch, seed
+        self.crop = patch * scale * 3 // 2  # room for the aligned patch inside the degraded crop
+        self.images = large_enough(files, self.crop)
+        if not self.images:
+            raise SystemExit(f"no training image is at least {self.crop} px on each side")
+        self.pool, self.pending, self.prefetch = None, {}, max(prefetch, workers * 2)
+        if workers:
+            import multiprocessing as mp
+
+            # spawn, not fork: a forked child can hang in a thread pool the parent already used; each worker
+            # decodes the files itself (cheaper than pickling the decoded images to every worker)
+            self.pool = mp.get_context("spawn").Pool(workers, _worker_init, (files, scale, patch, self.crop))
+
+    def batch(self, k: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pool is None:
+            return real_batch(self.images, self.scale, self.patch, self.crop, self.seed, k, size)
+        for j in range(k, k + self.prefetch):
+            if j not in self.pending:
+                self.pending[j] = self.pool.apply_async(_worker_batch, (self.seed, j, size))
+        for j in [j for j in self.pending if j < k]:
+            del self.pending[j]
+        return self.pending.pop(k).get()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+def real_batch(images: list[np.ndarray], scale: int, patch: int, crop: int, seed: int, k: int,
+               size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from vtdemo.sr.degradations import degrade
+
+    rng = np.random.default_rng([seed, k])
+    lrs, hrs, s = [], [], scale
+    for _ in range(size):
+        img = images[int(rng.integers(len(images)))]
+        y, x = int(rng.integers(img.shape[0] - crop + 1)), int(rng.integers(img.shape[1] - crop + 1))
+        hr = torch.from_numpy(img[y:y + crop, x:x + crop].copy()).permute(2, 0, 1).float() / 255
+        hr = torch.rot90(hr, int(rng.integers(4)), (1, 2))
+        hr = hr.flip(2) if rng.integers(2) else hr
+        lr = degrade(hr.contiguous(), scale, rng)
+        py, px = int(rng.integers(lr.shape[1] - patch + 1)), int(rng.integers(lr.shape[2] - patch + 1))
+        lrs.append(lr[:, py:py + patch, px:px + patch])
+        hrs.append(hr[:, py * s:(py + patch) * s, px * s:(px + patch) * s])
+    return torch.stack(lrs), torch.stack(hrs)
+
+
+def large_enough(files: list[Path], crop: int) -> list[np.ndarray]:
+    """The training images (HxWx3 uint8) at least ``crop`` px on each side."""
+    images = (np.asarray(Image.open(f).convert("RGB")) for f in files)
+    return [img for img in images if min(img.shape[:2]) >= crop]
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(files, scale, patch, crop) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(images=large_enough(files, crop), scale=scale, patch=patch, crop=crop)
+
+
+def _worker_batch(seed: int, k: int, size: int):
+    w = _WORKER
+    return real_batch(w["images"], w["scale"], w["patch"], w["crop"], seed, k, size)
+
+
 @dataclass
 class Score:
     psnr_y: float
@@ -92,14 +167,28 @@ def benchmark_pairs(root: Path, scale: int):
         yield hr_path.stem, Image.open(lr_path).convert("RGB"), hr
 
 
+DEGRADED_SEED = 2023  # the held-out degraded benchmarks: image i of a folder is degraded with seed (2023, i)
+
+
+def degraded_pairs(root: Path, scale: int):
+    """(name, LR, HR) of a benchmark's HR images, each degraded with the real-world model at a fixed seed."""
+    from vtdemo.sr.degradations import degrade_image
+    from vtdemo.sr.metrics import crop_to_multiple
+
+    for i, hr_path in enumerate(sorted((root / "HR").glob("*.png"))):
+        hr = crop_to_multiple(Image.open(hr_path).convert("RGB"), scale)
+        yield hr_path.stem, degrade_image(hr, scale, [DEGRADED_SEED, i]), hr
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None) -> Score:
-    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol."""
+def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, degraded: bool = False) -> Score:
+    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol; ``degraded``:
+    on its HR images degraded with the real-world model instead of its bicubic LR files."""
     from vtdemo.sr.engine import upscale
     from vtdemo.sr.metrics import psnr_y, ssim_y
 
     psnrs, ssims = [], []
-    for _, lr, hr in benchmark_pairs(root, scale):
+    for _, lr, hr in (degraded_pairs if degraded else benchmark_pairs)(root, scale):
         sr = upscale(lr, model, scale=scale, device=device, backend="torch")
         psnrs.append(psnr_y(sr, hr, crop=scale))
         ssims.append(ssim_y(sr, hr, crop=scale))
@@ -118,7 +207,8 @@ def init_from(model: torch.nn.Module, path: Path) -> str:
 
 def build_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sr", help="train a super-resolution model (HAT, SwinIR or a compact CNN)",
-                       description="Train an SR model with L1 + Adam on random HR crops and bicubic LR.")
+                       description="Train an SR model with L1 + Adam on random HR crops and bicubic or "
+                       "real-world-degraded LR.")
     p.add_argument("--model", choices=tuple(FAMILIES), default="hat",
                    help="architecture: the demo HAT, SwinIR at its size, or Real-ESRGAN's compact SRVGG CNN")
     p.add_argument("--scale", type=int, default=4, choices=SCALES)
@@ -138,6 +228,11 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", type=Path, help="weights to start from (same-task pre-training; shapes that "
                    "match are copied, e.g. a ×4 body for a ×2 model)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--degradation", choices=("bicubic", "realesrgan"), default="bicubic",
+                   help="bicubic (the benchmarks') or Real-ESRGAN's second-order real-world model, applied on the fly")
+    p.add_argument("--workers", type=int, default=0, help="processes that degrade batches (realesrgan)")
+    p.add_argument("--minutes", type=float, help="time budget: after 200 iterations --iters is lowered to what "
+                   "fits in this many minutes at the pace of iterations 100-200 (the schedule then runs to that total)")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=50)
@@ -145,6 +240,7 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export", type=Path, help="at the end, write the best weights here (.safetensors) with a "
                    "JSON card beside them, scored on Set5 and Set14")
     p.add_argument("--id", help="model id written in the card")
+    p.add_argument("--reference", help="a model id scored beside ours in the card (e.g. hat-demo-x4)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int)
     p.set_defaults(run=train)
@@ -218,20 +314,28 @@ def train(args) -> None:
         optimizer.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         step, best, clock = state["step"], state["best"], Clock(state["seconds"])
+        if args.minutes and "iters" in state:
+            args.iters = state["iters"]  # the total the time budget fixed
         note = f"resumed at iteration {step}"
     elif args.init_from:
         note = "initialised with " + init_from(model, args.init_from)
     if note:
         print(note)
     files = image_files(args.data)
-    sampler = PatchSampler(files, args.scale, args.patch)
-    print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {len(sampler.pairs)} training images; "
-          f"{device_description(device)}")
+    real = args.degradation == "realesrgan"
+    if real:
+        sampler = RealSampler(files, args.scale, args.patch, args.seed, args.workers)
+        n_images = len(sampler.images)
+    else:
+        sampler = PatchSampler(files, args.scale, args.patch)
+        n_images = len(sampler.pairs)
+    print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {n_images} training images "
+          f"({args.degradation} degradation); {device_description(device)}")
 
     def checkpoint() -> None:
         save_state(state_path, arch=json.dumps(arch, sort_keys=True), model=model.state_dict(),
                    optimizer=optimizer.state_dict(), generator=gen.get_state(), step=step, best=best,
-                   seconds=clock.total())
+                   seconds=clock.total(), iters=args.iters)
 
     def log(**row) -> None:
         with log_path.open("a") as f:
@@ -240,10 +344,19 @@ def train(args) -> None:
     bar = tqdm(total=args.iters, initial=step, desc=f"{FAMILIES[args.model].name} ×{args.scale}", unit="it",
                dynamic_ncols=True)
     model.train()
+    started, first = time.perf_counter(), step
     while step < args.iters:
+        if step == first + 100:
+            paced = time.perf_counter()  # the pace is measured after start-up (workers, kernels) is over
+        if args.minutes and step == first + 200:  # fix the total to what the budget allows at the measured pace
+            now = time.perf_counter()
+            pace, left = (now - paced) / 100, args.minutes * 60 - (now - started)
+            args.iters = max(step + 1, min(args.iters, step + int(left / pace)))
+            bar.total = args.iters
+            bar.write(f"{pace * 1000:.1f} ms/iteration: {args.iters} iterations fit in {args.minutes} min")
         for group in optimizer.param_groups:
             group["lr"] = args.lr * lr_factor(step, args.iters, args.schedule, args.warmup)
-        lr, hr = sampler.batch(args.batch, gen)
+        lr, hr = sampler.batch(step, args.batch) if real else sampler.batch(args.batch, gen)
         loss = F.l1_loss(model(lr.to(device)), hr.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -256,18 +369,20 @@ def train(args) -> None:
             log(loss=round(loss.item(), 5), lr=optimizer.param_groups[0]["lr"])
         if step % args.val_every == 0 or step == args.iters:
             model.eval()
-            score = evaluate(model, args.val, args.scale, device)
+            score = evaluate(model, args.val, args.scale, device, degraded=real)
             model.train()
-            log(val=args.val.name, psnr_y=round(score.psnr_y, 3), ssim_y=round(score.ssim_y, 4))
-            bar.write(f"iter {step}: {args.val.name} PSNR-Y {score.psnr_y:.3f} dB, SSIM-Y {score.ssim_y:.4f}")
+            log(val=args.val.name + (" degraded" if real else ""), psnr_y=round(score.psnr_y, 3), ssim_y=round(score.ssim_y, 4))
+            bar.write(f"iter {step}: {args.val.name}{' degraded' if real else ''} PSNR-Y {score.psnr_y:.3f} dB, SSIM-Y {score.ssim_y:.4f}")
             if score.psnr_y > best:
                 best = score.psnr_y
                 export_weights(model, best_path)
         if step % args.save_every == 0 or step == args.iters:
             checkpoint()
     bar.close()
+    if real:
+        sampler.close()
     if args.export:
-        export(args, arch, best_path, clock.total(), device, len(sampler.pairs))
+        export(args, arch, best_path, clock.total(), device, n_images)
 
 
 def export(args, arch: dict, best_path: Path, seconds: float, device: torch.device, n_images: int) -> None:
@@ -279,23 +394,48 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
     model.eval()
     size = export_weights(model, args.export, metadata={"arch": json.dumps(arch), "scale": str(args.scale)})
     results = {}
+    real = args.degradation == "realesrgan"
     for name in ("Set5", "Set14"):
         root = DEFAULT_BENCHMARK / name if not (args.val.parent / name).exists() else args.val.parent / name
-        ours, bicubic = evaluate(model, root, args.scale), evaluate("bicubic", root, args.scale)
-        results[name] = dict(psnr_y=round(ours.psnr_y, 3), ssim_y=round(ours.ssim_y, 4),
-                             bicubic_psnr_y=round(bicubic.psnr_y, 3), bicubic_ssim_y=round(bicubic.ssim_y, 4),
-                             gain_db=round(ours.psnr_y - bicubic.psnr_y, 3))
-        print(f"{name} ×{args.scale}: PSNR-Y {ours.psnr_y:.3f} dB (bicubic {bicubic.psnr_y:.3f}), "
-              f"SSIM-Y {ours.ssim_y:.4f} (bicubic {bicubic.ssim_y:.4f})")
+        for degraded in ((False, True) if real else (False,)):
+            key = f"{name} degraded" if degraded else name
+            ours, bicubic = (evaluate(m, root, args.scale, degraded=degraded) for m in (model, "bicubic"))
+            row = dict(psnr_y=round(ours.psnr_y, 3), ssim_y=round(ours.ssim_y, 4),
+                       bicubic_psnr_y=round(bicubic.psnr_y, 3), bicubic_ssim_y=round(bicubic.ssim_y, 4),
+                       gain_db=round(ours.psnr_y - bicubic.psnr_y, 3))
+            if args.reference:
+                ref = evaluate(args.reference, root, args.scale, degraded=degraded)
+                row.update({f"{args.reference}_psnr_y": round(ref.psnr_y, 3),
+                            f"{args.reference}_ssim_y": round(ref.ssim_y, 4)})
+            results[key] = row
+            print(f"{key} ×{args.scale}: PSNR-Y {ours.psnr_y:.3f} dB (bicubic {bicubic.psnr_y:.3f}), "
+                  f"SSIM-Y {ours.ssim_y:.4f} (bicubic {bicubic.ssim_y:.4f})")
     card = dict(
         id=args.id or args.export.stem, architecture=FAMILIES[args.model].name, config=arch, scale=args.scale,
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=size,
         command=command_line(args.argv), data=[portable(d) for d in args.data], training_images=n_images,
         iterations=args.iters, batch=args.batch, lr_patch=args.patch, lr=args.lr, schedule=args.schedule,
-        init_from=str(args.init_from) if args.init_from else None, seed=args.seed,
+        init_from=str(args.init_from) if args.init_from else None, seed=args.seed, degradation=degradation_record(args),
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
-        evaluation="PSNR-Y / SSIM-Y (BT.601 luma, border of `scale` px removed), LR = the benchmark's bicubic files",
+        evaluation="PSNR-Y / SSIM-Y (BT.601 luma, border of `scale` px removed), LR = the benchmark's bicubic files"
+        + (f"; 'degraded': the HR images degraded with the training pipeline, image i with seed ({DEGRADED_SEED}, i)"
+           if real else ""),
         results=results, date=time.strftime("%Y-%m-%d"),
     )
     write_card(args.export.with_suffix(".json"), card)
     print(f"wrote {args.export} ({size / 1e6:.2f} MB) and {args.export.with_suffix('.json')}")
+
+
+def degradation_record(args) -> dict | str:
+    """The card's exact account of the LR the model was trained on."""
+    if args.degradation == "bicubic":
+        return "bicubic (PIL antialiased), once per image"
+    from dataclasses import asdict
+
+    from vtdemo.sr import degradations as d
+
+    return dict(model="Real-ESRGAN second-order (vtdemo.sr.degradations)", hr_crop=args.patch * args.scale * 3 // 2,
+                kernel_sizes=list(d.KERNEL_SIZES), kernel_kinds=dict(zip(d.KERNEL_KINDS, d.KERNEL_PROBS)),
+                resize_modes=list(d.RESIZE_MODES), first=asdict(d.FIRST), second=asdict(d.SECOND),
+                final_sinc_prob=d.FINAL_SINC_PROB, final_order="resize+sinc then JPEG, or JPEG then resize+sinc (½ each)",
+                loss="L1 on the clean HR (no sharpened target, no perceptual or GAN loss)")
