@@ -40,6 +40,30 @@ def demo_sr_table() -> str:
     return "\n".join(rows)
 
 
+def demo_real_world_table() -> str:
+    """The real-world demo models against the bicubic-trained one they started from, on every input their record
+    scores (the training degradation held out, known JPEG/noise levels, clean bicubic)."""
+    from vtdemo.zoo.cards import REAL_WORLD, demo_ids
+    from vtdemo.zoo.demo_records import record
+
+    rows = ["| model | inputs | Set5: it / bicubic-trained / bicubic | Set14: it / bicubic-trained / bicubic |",
+            "|---|---|---|---|"]
+    for model_id in (m for m in demo_ids("sr") if m in REAL_WORLD):
+        info = record(model_id)
+        if not info:
+            continue
+        ref = str(info.get("init_from") or "").rsplit("/", 1)[-1].removesuffix(".safetensors")
+        for inputs in ("degraded", "JPEG q50", "noise σ10 + JPEG q75", None):
+            cells = []
+            for bench in ("Set5", "Set14"):
+                r = info["results"][f"{bench} {inputs}" if inputs else bench]
+                cells.append(" / ".join(f"{r[k + 'psnr_y']:.2f} dB {r[k + 'ssim_y']:.3f}"
+                                        for k in ("", f"{ref}_", "bicubic_")))
+            label = {"degraded": "training degradation (held out)", None: "clean bicubic"}.get(inputs, inputs)
+            rows.append(f"| {model_id} (vs {ref}) | {label} | {cells[0]} | {cells[1]} |")
+    return "\n".join(rows)
+
+
 def demo_classifier_table() -> str:
     from vtdemo.zoo.cards import demo_ids, get_card
     from vtdemo.zoo.demo_records import record
@@ -56,6 +80,7 @@ def demo_classifier_table() -> str:
 TABLES: dict[str, tuple[str, Callable[[], str]]] = {  # name: (docs file, generator)
     "limits": ("docs/security.md", limits_table),
     "demo-sr": ("docs/models.md", demo_sr_table),
+    "demo-sr-real": ("docs/models.md", demo_real_world_table),
     "demo-classifiers": ("docs/models.md", demo_classifier_table),
 }
 

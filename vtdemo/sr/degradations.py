@@ -6,6 +6,11 @@ resize (up, down or keep; area, bilinear or bicubic) → Gaussian or Poisson noi
 resize to the target LR size with a final sinc filter (ringing), and JPEG, in random order. The probabilities and
 ranges are the paper's; they live in :class:`Round` and :data:`FINAL_SINC_PROB`, typed once.
 
+:func:`degrade` draws that second-order model for half of the samples and, for the other half, the first-order
+*web* model of a downscaled, maybe noisy, JPEG-saved photo (:data:`WEB`). Measured reason: trained on the
+second-order model alone, the demo HAT beat the bicubic-trained one on second-order inputs (+0.30 dB Set5) but lost
+0.6 dB on plain JPEG-50 inputs — it sharpened blur that was not there (docs/models.md).
+
 Everything works on one float image tensor (3, H, W) in [0, 1] and draws from a ``numpy.random.Generator``, so a
 sample is a pure function of its seed (training batches, the held-out degraded benchmarks).
 """
@@ -25,6 +30,19 @@ KERNEL_KINDS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau
 KERNEL_PROBS = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
 RESIZE_MODES = ("area", "bilinear", "bicubic")
 FINAL_SINC_PROB = 0.8
+SECOND_ORDER_PROB = 0.5  # else the web model
+
+
+@dataclass(frozen=True)
+class Web:
+    """The first-order web model: antialiased bicubic downscale, Gaussian noise (maybe), JPEG."""
+    noise_prob: float = 0.5
+    noise_sigma: tuple[float, float] = (1, 15)  # 0..255 units
+    gray_noise_prob: float = 0.4
+    jpeg_quality: tuple[int, int] = (40, 95)
+
+
+WEB = Web()
 
 
 @dataclass(frozen=True)
@@ -173,8 +191,25 @@ def _round(img: torch.Tensor, stage: Round, base: tuple[int, int], rng: np.rando
 
 
 def degrade(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
-    """The second-order real-world degradation of an HR image (3, H, W), H and W multiples of ``scale``: the LR
-    image (3, H/scale, W/scale), rounded to 8 bits."""
+    """The training degradation of an HR image (3, H, W), H and W multiples of ``scale``: second-order with
+    probability :data:`SECOND_ORDER_PROB`, else the web model; the LR image (3, H/scale, W/scale), 8-bit values."""
+    if rng.uniform() < SECOND_ORDER_PROB:
+        return second_order(hr, scale, rng)
+    return web(hr, scale, rng)
+
+
+def web(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    h, w = hr.shape[-2:]
+    img = F.interpolate(hr[None], size=(h // scale, w // scale), mode="bicubic", antialias=True,
+                        align_corners=False)[0]
+    if rng.uniform() < WEB.noise_prob:
+        img = gaussian_noise(img, rng.uniform(*WEB.noise_sigma), rng.uniform() < WEB.gray_noise_prob, rng)
+    img = jpeg(img, int(rng.integers(WEB.jpeg_quality[0], WEB.jpeg_quality[1] + 1)))
+    return (img.clamp(0, 1) * 255).round() / 255
+
+
+def second_order(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    """Real-ESRGAN's second-order degradation (module docstring)."""
     h, w = hr.shape[-2:]
     img = _round(hr, FIRST, (h, w), rng)
     # the second round's resize is relative to the target LR size, as in the paper's pipeline

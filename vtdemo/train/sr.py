@@ -180,15 +180,37 @@ def degraded_pairs(root: Path, scale: int):
         yield hr_path.stem, degrade_image(hr, scale, [DEGRADED_SEED, i]), hr
 
 
+def web_pairs(root: Path, scale: int, quality: int, sigma: float):
+    """(name, LR, HR) at known levels: bicubic LR (the benchmark's files), Gaussian noise σ (0..255, seeded), JPEG."""
+    import io
+
+    rng = np.random.default_rng(DEGRADED_SEED)
+    for name, lr, hr in benchmark_pairs(root, scale):
+        noisy = np.asarray(lr, dtype=np.float64) + rng.normal(0, sigma, (lr.height, lr.width, 3))
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(noisy, 0, 255).round().astype(np.uint8)).save(buf, "JPEG", quality=quality)
+        yield name, Image.open(buf).convert("RGB"), hr
+
+
+# the inputs a card scores on: the benchmark's bicubic files, the training degradation, and known web levels
+INPUTS = {
+    "bicubic": benchmark_pairs,
+    "degraded": degraded_pairs,
+    "JPEG q50": lambda root, scale: web_pairs(root, scale, 50, 0),
+    "noise σ10 + JPEG q75": lambda root, scale: web_pairs(root, scale, 75, 10),
+}
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, degraded: bool = False) -> Score:
-    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol; ``degraded``:
-    on its HR images degraded with the real-world model instead of its bicubic LR files."""
+def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, degraded: bool = False,
+             inputs: str | None = None) -> Score:
+    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol; ``inputs``
+    (a key of :data:`INPUTS`; ``degraded`` means "degraded") says which LR images: default its bicubic files."""
     from vtdemo.sr.engine import upscale
     from vtdemo.sr.metrics import psnr_y, ssim_y
 
     psnrs, ssims = [], []
-    for _, lr, hr in (degraded_pairs if degraded else benchmark_pairs)(root, scale):
+    for _, lr, hr in INPUTS[inputs or ("degraded" if degraded else "bicubic")](root, scale):
         sr = upscale(lr, model, scale=scale, device=device, backend="torch")
         psnrs.append(psnr_y(sr, hr, crop=scale))
         ssims.append(ssim_y(sr, hr, crop=scale))
@@ -397,14 +419,14 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
     real = args.degradation == "realesrgan"
     for name in ("Set5", "Set14"):
         root = DEFAULT_BENCHMARK / name if not (args.val.parent / name).exists() else args.val.parent / name
-        for degraded in ((False, True) if real else (False,)):
-            key = f"{name} degraded" if degraded else name
-            ours, bicubic = (evaluate(m, root, args.scale, degraded=degraded) for m in (model, "bicubic"))
+        for inputs in (INPUTS if real else ("bicubic",)):
+            key = name if inputs == "bicubic" else f"{name} {inputs}"
+            ours, bicubic = (evaluate(m, root, args.scale, inputs=inputs) for m in (model, "bicubic"))
             row = dict(psnr_y=round(ours.psnr_y, 3), ssim_y=round(ours.ssim_y, 4),
                        bicubic_psnr_y=round(bicubic.psnr_y, 3), bicubic_ssim_y=round(bicubic.ssim_y, 4),
                        gain_db=round(ours.psnr_y - bicubic.psnr_y, 3))
             if args.reference:
-                ref = evaluate(args.reference, root, args.scale, degraded=degraded)
+                ref = evaluate(args.reference, root, args.scale, inputs=inputs)
                 row.update({f"{args.reference}_psnr_y": round(ref.psnr_y, 3),
                             f"{args.reference}_ssim_y": round(ref.ssim_y, 4)})
             results[key] = row
@@ -418,8 +440,9 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
         init_from=str(args.init_from) if args.init_from else None, seed=args.seed, degradation=degradation_record(args),
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
         evaluation="PSNR-Y / SSIM-Y (BT.601 luma, border of `scale` px removed), LR = the benchmark's bicubic files"
-        + (f"; 'degraded': the HR images degraded with the training pipeline, image i with seed ({DEGRADED_SEED}, i)"
-           if real else ""),
+        + (f"; 'degraded': the HR images degraded with the training pipeline, image i with seed ({DEGRADED_SEED}, i); "
+           f"'JPEG q50', 'noise σ10 + JPEG q75': the bicubic LR files with Gaussian noise (seed {DEGRADED_SEED}) and "
+           "a Pillow JPEG at that quality" if real else ""),
         results=results, date=time.strftime("%Y-%m-%d"),
     )
     write_card(args.export.with_suffix(".json"), card)
@@ -434,8 +457,9 @@ def degradation_record(args) -> dict | str:
 
     from vtdemo.sr import degradations as d
 
-    return dict(model="Real-ESRGAN second-order (vtdemo.sr.degradations)", hr_crop=args.patch * args.scale * 3 // 2,
+    return dict(model="Real-ESRGAN second-order, or the first-order web model (vtdemo.sr.degradations)", hr_crop=args.patch * args.scale * 3 // 2,
                 kernel_sizes=list(d.KERNEL_SIZES), kernel_kinds=dict(zip(d.KERNEL_KINDS, d.KERNEL_PROBS)),
                 resize_modes=list(d.RESIZE_MODES), first=asdict(d.FIRST), second=asdict(d.SECOND),
                 final_sinc_prob=d.FINAL_SINC_PROB, final_order="resize+sinc then JPEG, or JPEG then resize+sinc (½ each)",
+                second_order_prob=d.SECOND_ORDER_PROB, web=dict(asdict(d.WEB), resize="bicubic, antialiased"),
                 loss="L1 on the clean HR (no sharpened target, no perceptual or GAN loss)")

@@ -221,6 +221,27 @@ def _hat_demo_card(scale: int) -> ModelCard:
     )
 
 
+def _hat_demo_real_card(scale: int) -> ModelCard:
+    """hat-demo fine-tuned on real-world degradations (``vtdemo.sr.degradations``); scores from its record."""
+    from vtdemo.zoo.demo_records import record, sr_scores
+
+    model_id = f"hat-demo-real-x{scale}"
+    return ModelCard(
+        id=model_id, task="sr", family="HAT", name=f"HAT-demo-real ×{scale} (real-world degradations, by vtdemo)",
+        paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
+        sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0",
+        params=record(model_id).get("parameters", 0), config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
+        reported=sr_scores(model_id, inputs="degraded"),
+        notes=f"hat-demo-x{scale} fine-tuned on Real-ESRGAN's second-order degradations and web JPEG/noise, for "
+              "phone photos and web JPEGs; loses on clean bicubic inputs (its record has both)",
+    )
+
+
+# what each SR model was trained on: the inspector's recommendations and the compare defaults read it
+REAL_WORLD = frozenset({"hat-demo-real-x4", "hat-demo-real-x2", "real-hat-gan-x4", "realesrgan-x4plus",
+                        "realesr-general-x4v3"})
+
+
 def _comparison_demo_card(model_id: str, family: str, name: str, paper: str, paper_url: str, config: dict,
                           licence: str, scale: int = 4) -> ModelCard:
     """A demo model trained with exactly hat-demo's data, recipe and budget in another family (the HAT paper's
@@ -242,6 +263,8 @@ COMPARISON_DEMOS = ("cnn-demo-x4", "swinir-demo-x4", "hat-demo-x4")
 SR_CARDS: list[ModelCard] = [
     _hat_demo_card(4),
     _hat_demo_card(2),
+    _hat_demo_real_card(4),
+    _hat_demo_real_card(2),
     _comparison_demo_card("swinir-demo-x4", "SwinIR", "SwinIR-demo ×4 (hat-demo's size, trained by vtdemo)",
                           SWINIR_PAPER, "https://arxiv.org/abs/2108.10257", SWINIR_DEMO_CONFIG, "Apache-2.0"),
     _comparison_demo_card("cnn-demo-x4", "Real-ESRGAN", "CNN-demo ×4 (compact SRVGG, hat-demo's size, trained by "

@@ -16,11 +16,13 @@ def record(model_id: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def sr_scores(model_id: str) -> str:
-    """Set5 / Set14 PSNR-Y, and bicubic's, as the zoo's "reported" column shows a measured SR demo model."""
+def sr_scores(model_id: str, inputs: str | None = None) -> str:
+    """Set5 / Set14 PSNR-Y, and bicubic's, as the zoo's "reported" column shows a measured SR demo model;
+    ``inputs``: the record's rows for those inputs (e.g. "degraded": the real-world models' held-out sets)."""
     results = record(model_id).get("results")
     if not results:
         return "no record of its scores here"
-    ours = " / ".join(f"{results[s]['psnr_y']:.2f}" for s in ("Set5", "Set14"))
-    bicubic = " / ".join(f"{results[s]['bicubic_psnr_y']:.2f}" for s in ("Set5", "Set14"))
-    return f"{ours} (bicubic {bicubic})"
+    keys = [f"{s} {inputs}" if inputs else s for s in ("Set5", "Set14")]
+    ours = " / ".join(f"{results[k]['psnr_y']:.2f}" for k in keys)
+    bicubic = " / ".join(f"{results[k]['bicubic_psnr_y']:.2f}" for k in keys)
+    return f"{ours} (bicubic {bicubic}){' on ' + inputs + ' inputs' if inputs else ''}"
