@@ -4,8 +4,9 @@ The public API lives in ``vtdemo.api``; it is imported on first use so that ``im
 help stay fast (no torch import until a model is needed).
 """
 __version__ = "0.1.0"
-__all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map",
-           "attention_distance", "__version__"]
+__all__ = ["list_models", "load_model", "upscale", "upscale_file", "compare", "attribution_map", "classify",
+           "attention_map", "attention_distance", "inspect_image", "consistency_map", "disagreement_map",
+           "__version__"]
 
 
 def __getattr__(name: str):

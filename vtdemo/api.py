@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from vtdemo.classify import classify
 from vtdemo.explain.probes import attention_distance, attention_map
+from vtdemo.outputs import upscale_file
+from vtdemo.sr.consistency import consistency_map, disagreement_map
+from vtdemo.sr.inspection import inspect_image
 from vtdemo.sr.compare import compare
 from vtdemo.sr.engine import upscale
 from vtdemo.sr.lam import attribution_map
@@ -15,5 +18,5 @@ def list_models(task: Task | None = None) -> list[ModelCard]:
     return cards(task)
 
 
-__all__ = ["list_models", "load_model", "upscale", "compare", "attribution_map", "classify", "attention_map",
-           "attention_distance"]
+__all__ = ["list_models", "load_model", "upscale", "upscale_file", "compare", "attribution_map", "classify",
+           "attention_map", "attention_distance", "inspect_image", "consistency_map", "disagreement_map"]

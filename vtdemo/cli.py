@@ -221,8 +221,11 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         used = "" if args.model == BICUBIC else args.precision or precision(device)
         if used:
             check_precision(used, device)
+        from vtdemo.outputs import OutputSpec
+
+        spec = OutputSpec(args.format, args.quality, args.lossless, args.size)
         job = UpscaleJob(args.model, args.scale if args.model == BICUBIC else None, args.device, used, args.tile,
-                         args.backend)
+                         args.backend, spec)
         summary = upscale_folder(args.inputs, job, args.output, force=args.force, follow_links=args.follow_links,
                                  plan=_plan(args), report=report,
                                  tile_progress=lambda f, what: bar and bar.set_postfix_str(what))
@@ -241,6 +244,28 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     for src, reason in summary.failed:
         print(f"  failed: {shown(src)}: {shown(reason)}")
     return 0 if summary.ok else 1
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from vtdemo.imaging import ImageError
+    from vtdemo.sr.inspection import inspect_image
+
+    status = 0
+    for path in args.images:
+        try:
+            found = inspect_image(path)
+        except (ImageError, OSError) as exc:
+            print(f"vtdemo inspect: {shown(path)}: {shown(exc)}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps({"file": path, **asdict(found), "real_world": found.real_world}))
+        else:
+            print(f"{shown(path)}: {found.summary()}")
+    return status
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
@@ -386,11 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--precision", choices=PRECISIONS,
                     help="default: bf16 where the hardware computes it natively, else fp32 (VTDEMO_PRECISION); "
                          "fp16: GPU only; int8: Linear layers dynamically quantized, CPU only")
+    up.add_argument("--format", choices=("png", "jpeg", "webp"), default="png", help="output format (default png)")
+    up.add_argument("--quality", type=int, default=92, help="JPEG / WebP quality 1-100 (default 92)")
+    up.add_argument("--lossless", action="store_true", help="WebP: lossless")
+    up.add_argument("--size", help="output size: WIDTHxHEIGHT (fitted inside), WIDTHx, xHEIGHT or a factor such as "
+                    "3; the model's native scale, then a Lanczos resize (default: the native scale)")
     up.add_argument("--force", action="store_true", help="overwrite outputs this tool did not write")
     up.add_argument("--follow-links", action="store_true", help="read links in an input folder that point outside "
                     "it (left out by default)")
     _add_engine_options(up)
     up.set_defaults(func=_cmd_upscale)
+
+    ins = sub.add_parser("inspect", help="say how an image was made (JPEG quality, noise, blur, enlargement, "
+                         "profile) and which kind of SR model fits it")
+    ins.add_argument("images", nargs="+", metavar="IMAGE")
+    ins.add_argument("--json", action="store_true", help="one JSON object per image")
+    ins.set_defaults(func=_cmd_inspect)
 
     ev = sub.add_parser("evaluate", help="top-1 of classifiers on a folder of <synset>/<image> files",
                         description="Top-1 accuracy through the app's preprocessing on a folder in ImageNet layout "

@@ -52,10 +52,30 @@ class DecodedImage:
     grayscale: bool  # the source had no colour (L, LA, I;16, F, ...): show results in gray too
     source_mode: str
     source_format: str | None
+    icc_profile: bytes | None = None  # the source's colour profile, carried to every output
+    exif: bytes | None = None  # the source's EXIF without Orientation (applied) and thumbnail (of the old pixels)
 
     @property
     def size(self) -> tuple[int, int]:
         return self.rgb.size
+
+
+ORIENTATION = 0x0112
+
+
+def kept_exif(img: Image.Image) -> bytes | None:
+    """The EXIF an output carries: the source's, minus Orientation (already applied to the pixels) and the IFD1
+    thumbnail (a picture of the input, not of the output); None when there is none or it cannot be read."""
+    try:
+        exif = img.getexif()
+        if not exif:
+            return None
+        exif.pop(ORIENTATION, None)
+        for tag in (0x0201, 0x0202):  # JPEGInterchangeFormat(Length): a thumbnail's pointer, never kept
+            exif.pop(tag, None)
+        return exif.tobytes() if exif else None
+    except Exception:  # malformed EXIF is dropped, never fatal
+        return None
 
 
 def _sniff_non_image(head: bytes) -> str | None:
@@ -171,7 +191,9 @@ def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
 
 def _normalise(img: Image.Image) -> DecodedImage:
     fmt, mode = img.format, img.mode
+    icc = img.info.get("icc_profile") or None
     img = ImageOps.exif_transpose(img) or img  # rotation from EXIF Orientation, then the tag is dropped
+    exif = kept_exif(img)  # read after the rotation: getexif() is the image's own cached copy
     alpha = None
     grayscale = mode in {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
     if mode == "P":
@@ -191,7 +213,8 @@ def _normalise(img: Image.Image) -> DecodedImage:
         img = rgba.convert("RGB")
     if img.mode != "RGB":
         img = img.convert("RGB")  # L, 1, CMYK (Pillow honours Adobe's inverted CMYK), YCbCr, LAB, HSV
-    return DecodedImage(rgb=img, alpha=alpha, grayscale=grayscale, source_mode=mode, source_format=fmt)
+    return DecodedImage(rgb=img, alpha=alpha, grayscale=grayscale, source_mode=mode, source_format=fmt,
+                        icc_profile=icc if isinstance(icc, bytes) else None, exif=exif)
 
 
 def decode_image(source: ImageSource) -> DecodedImage:

@@ -1,13 +1,15 @@
 """Upscale files and folders with one model, resumably, in this process or on Ray (``engines``).
 
-The workers decode (the safe decoder and its limits), upscale (tiles as in the app) and encode PNG; this process
-plans (what the manifest says is done), writes each PNG atomically and records it. Both engines call the same
+The workers decode (the safe decoder and its limits), upscale (tiles as in the app) and encode the file to keep
+(PNG, JPEG or WebP at the requested size, the source's EXIF and profile carried: ``vtdemo.outputs``); this process
+plans (what the manifest says is done), writes each file atomically and records it. Both engines call the same
 ``Upscaler``, so their outputs are the same bytes.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,7 +20,8 @@ from typing import Callable
 from vtdemo.atomic import write_atomically
 from vtdemo.batch.engines import Plan, run, worker_name
 from vtdemo.batch.manifest import Manifest, recorded_outputs
-from vtdemo.imaging import IMAGE_SUFFIXES, encode_png, read_limited
+from vtdemo.imaging import IMAGE_SUFFIXES, decode_image, read_limited
+from vtdemo.outputs import OutputSpec, finish
 from vtdemo.zoo.downloads import sha256_of
 
 
@@ -68,14 +71,14 @@ def _own_results(images: list[Path], output: str | None) -> dict[Path, str]:
     return own
 
 
-def output_paths(images: list[Path], out: str | None, tag: str) -> list[Path]:
-    """Where each result goes: next to its input as <stem>_<tag>.png, into OUT when it is a folder (existing, ending
-    in a slash, or several inputs), or exactly OUT for a single input. Two inputs that would write the same file
-    (a.png and a.jpg) are refused."""
+def output_paths(images: list[Path], out: str | None, tag: str, extension: str = ".png") -> list[Path]:
+    """Where each result goes: next to its input as <stem>_<tag><extension>, into OUT when it is a folder (existing,
+    ending in a slash, or several inputs), or exactly OUT for a single input. Two inputs that would write the same
+    file (a.png and a.jpg) are refused."""
     if out is None:
-        paths = [p.with_name(f"{p.stem}_{tag}.png") for p in images]
+        paths = [p.with_name(f"{p.stem}_{tag}{extension}") for p in images]
     elif Path(out).is_dir() or out.endswith(("/", "\\")) or len(images) > 1:
-        paths = [Path(out) / f"{p.stem}_{tag}.png" for p in images]
+        paths = [Path(out) / f"{p.stem}_{tag}{extension}" for p in images]
     else:
         paths = [Path(out)]
     seen: dict[Path, Path] = {}
@@ -98,6 +101,7 @@ class UpscaleJob:
     precision: str = ""  # resolved once by the caller ("" for bicubic), so that every worker uses the same
     tile: int | None = None
     backend: str = "auto"
+    output: OutputSpec = OutputSpec()  # format, quality, size of the files written
 
 
 def load_net(job: UpscaleJob):
@@ -129,7 +133,7 @@ class Upscaler:
         from vtdemo.sr.engine import upscale
 
         start = time.perf_counter()
-        result = {**row, "ok": False, "error": "", "input_sha256": "", "png": b"", "width": 0, "height": 0,
+        result = {**row, "ok": False, "error": "", "input_sha256": "", "file": b"", "width": 0, "height": 0,
                   "seconds": 0.0, "worker": worker_name()}
         try:
             data, name = read_limited(row["src"])
@@ -138,7 +142,9 @@ class Upscaler:
             source.name = name  # error messages name the file
             image = upscale(source, self.net, tile=self.job.tile, device=self.job.device, backend=self.job.backend,
                             precision=self.job.precision or None, progress=self.progress)
-            result.update(ok=True, png=encode_png(image), width=image.width, height=image.height)
+            # the file to keep: the requested size and format, the source's EXIF and colour profile
+            payload, (width, height) = finish(image, decode_image(data), self.job.output, self.net.scale)
+            result.update(ok=True, file=payload, width=width, height=height)
         except ValueError as exc:  # ImageError and the engine's refusals: a sentence for the user
             result["error"] = str(exc)
         except Exception as exc:  # anything else still fails this image only
@@ -205,15 +211,18 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
     for path, why in own.items():
         report("ignore", path, why)
     images = [p for p in images if p not in own]
-    tag = f"{name}_x{scale}".replace("/", "_")
+    spec = job.output
+    tag = f"{name}_x{scale}".replace("/", "_") + (f"_{re.sub(r'[^0-9a-z.]', '', spec.size.lower())}"
+                                                   if spec.size else "")
     summary = Summary()
     start = time.perf_counter()
     settings = {"model": job.model if name == "bicubic" else name, "model_sha256": model_sha, "scale": scale,
-                "precision": job.precision, "tile": job.tile, "backend": job.backend}
+                "precision": job.precision, "tile": job.tile, "backend": job.backend,
+                "output": spec.describe() + (f" at {spec.size}" if spec.size else "")}
     with ExitStack() as stack:
         manifests: dict[Path, Manifest] = {}
         todo = []
-        for src, dst in zip(images, output_paths(images, output, tag)):
+        for src, dst in zip(images, output_paths(images, output, tag, spec.extension)):
             folder = dst.parent.resolve()
             if folder not in manifests:
                 manifests[folder] = stack.enter_context(Manifest(folder))
@@ -252,8 +261,8 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
                 report("fail", src, row["error"])
                 continue
             manifest.append({**record, "status": "writing"})
-            write_atomically(dst, row["png"])
-            manifest.append({**record, "status": "done", "output_sha256": hashlib.sha256(row["png"]).hexdigest(),
+            write_atomically(dst, row["file"])
+            manifest.append({**record, "status": "done", "output_sha256": hashlib.sha256(row["file"]).hexdigest(),
                              "size": [row["width"], row["height"]]})
             summary.done.append(dst)
             report("done", dst, f"{row['width']}×{row['height']}")
