@@ -218,7 +218,7 @@ def upscale_folder(inputs: list[str], job: UpscaleJob, output: str | None = None
     start = time.perf_counter()
     settings = {"model": job.model if name == "bicubic" else name, "model_sha256": model_sha, "scale": scale,
                 "precision": job.precision, "tile": job.tile, "backend": job.backend,
-                "output": spec.describe() + (f" at {spec.size}" if spec.size else "")}
+                "format": spec.describe() + (f" at {spec.size}" if spec.size else "")}
     with ExitStack() as stack:
         manifests: dict[Path, Manifest] = {}
         todo = []
