@@ -10,7 +10,7 @@ from vtdemo import limits
 from vtdemo.explain.hat import has_attention, layer_infos
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.sr.lam import CONTEXT
-from vtdemo.ui import on_device, validate, where
+from vtdemo.ui import on_device, sr_results, validate, where
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot
 from vtdemo.ui.choices import head_choices, sr_choices as model_choices
 from vtdemo.ui.components import Checkbox, Dropdown, ImageUpload, NumberInput, Radio, Slider, bring_into_view_on_click
@@ -228,6 +228,7 @@ def build(demo: gr.Blocks) -> None:
                 image = ImageUpload(type="filepath", image_mode=None, label="Input (click to place the box)",
                                     elem_id="lam-input", sources=["upload", "clipboard"], height=320)
                 check_on_arrival(image)
+                inspection = gr.Markdown(elem_id="lam-inspection")
                 gr.Examples([[str(p)] for p in example_files()], inputs=image, examples_per_page=8)
                 with gr.Row():
                     x = NumberInput(value=32, precision=0, label="x (input px)", elem_id="lam-x", minimum=0)
@@ -273,6 +274,8 @@ def build(demo: gr.Blocks) -> None:
             return gr.update(choices=choices, value=[BICUBIC] + [v for _, v in choices][1:2])
 
         scale.change(refresh_models, scale, models, api_visibility="private")
+        image.change(in_page(sr_results.inspection_line, message), image, inspection, api_visibility="private",
+                     trigger_mode="always_last")
         image.select(on_click, image, [x, y], api_visibility="private") \
             .then(on_attention, [image, hat_model, x, y, group, block, head], [att_image, channel_plot, att_caption],
                   api_visibility="private", show_progress="hidden")

@@ -15,7 +15,7 @@ from vtdemo.imaging import png_level
 from vtdemo.sr.compare import MODES as COMPARE_MODES
 from vtdemo.sr.benchmark import BENCHMARKS
 from vtdemo.sr.engine import BICUBIC, SCALES
-from vtdemo.ui import on_device, validate, where
+from vtdemo.ui import on_device, sr_results, validate, where
 from vtdemo.ui.admission import HEAVY, HEAVY_WORKERS, heavy_slot, light
 from vtdemo.ui.components import (ChoiceInput, Dropdown, FileUpload, FilesUpload, ImageUpload, NumberInput, Radio,
                                   Slider, bring_into_view_on_click)
@@ -388,6 +388,7 @@ def build(demo: gr.Blocks) -> None:
                                     label="Image (click to centre the zoom inspector)",
                                     sources=["upload", "clipboard"], elem_id="sr-input", height=240)
                 check_on_arrival(image)
+                inspection = gr.Markdown(elem_id="sr-inspection")
                 mode = Radio(MODES, value="lr", elem_id="sr-mode",
                                 label="What is this image? (high-res: bicubic ×scale down, then scored, as in the "
                                       "papers)")
@@ -435,6 +436,29 @@ def build(demo: gr.Blocks) -> None:
                 plot = gr.Plot(label="PSNR vs time", elem_id="sr-plot")
                 files = gr.File(label="Downloads: every result as PNG, and all of them as a zip",
                                 file_count="multiple", elem_id="sr-downloads")
+                with gr.Accordion("Recovered or invented? Where the slider's results depart from the input",
+                                  open=True):
+                    departure_maps = gr.Gallery(columns=3, height="auto", format="png", elem_id="sr-departures",
+                                                object_fit="contain", allow_preview=True, show_label=False)
+                    departure_text = gr.Markdown(elem_id="sr-departure-text")
+                    departure_run = gr.Button("Check the slider's two results", elem_id="sr-departure-run")
+                with gr.Accordion("Download as… (format, quality, size; EXIF and colour profile kept)", open=False):
+                    with gr.Row():
+                        out_format = Radio(sr_results.DOWNLOAD_FORMATS, value="png", label="Format",
+                                           elem_id="sr-out-format")
+                        out_quality = Slider(1, 100, value=92, step=1, label="Quality (JPEG, WebP)",
+                                             elem_id="sr-out-quality")
+                        out_size = gr.Textbox(label="Size: WIDTHxHEIGHT, WIDTHx, xHEIGHT or a factor (empty: "
+                                              "the model's scale)", elem_id="sr-out-size", max_length=20)
+                    out_run = gr.Button("Make the downloads", elem_id="sr-out-run")
+                    out_files = gr.File(label="Results to keep", file_count="multiple", elem_id="sr-out-files")
+                    out_text = gr.Markdown(elem_id="sr-out-text")
+                with gr.Accordion("Share: the comparison as one HTML file and an animated wipe", open=False):
+                    share_run = gr.Button("Export the comparison", elem_id="sr-share-run")
+                    share_files = gr.File(label="Self-contained HTML (opens offline) and animated WebP",
+                                          file_count="multiple", elem_id="sr-share-files")
+                    share_preview = gr.Image(type="filepath", label="The wipe", elem_id="sr-share-preview",
+                                             interactive=False)
 
         mode.change(lambda m: gr.update(visible=m == "reference"), mode, reference, api_visibility="private")
         scale.change(on_scale, [scale, uploads], [models, unavailable], api_visibility="private")
@@ -446,11 +470,24 @@ def build(demo: gr.Blocks) -> None:
               [image, cx, cy, zoom, scale], where_zoom, api_visibility="private", show_progress="hidden",
               trigger_mode="always_last")
         bring_into_view_on_click(run, "sr-slider")  # its progress line is drawn over the slider
-        run.click(in_page(run_comparison, _comparison_failed),
-                  [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
-                  [state, summary, left, right, slider, inspector, table, plot, files],
-                  show_progress_on=slider, api_visibility="private", concurrency_id=HEAVY,
-                  concurrency_limit=HEAVY_WORKERS)
+        ran = run.click(in_page(run_comparison, _comparison_failed),
+                        [image, models, mode, scale, reference, uploads, tile, cx, cy, zoom],
+                        [state, summary, left, right, slider, inspector, table, plot, files],
+                        show_progress_on=slider, api_visibility="private", concurrency_id=HEAVY,
+                        concurrency_limit=HEAVY_WORKERS)
+        image.change(in_page(sr_results.on_image, lambda text: (message(text), gr.skip())),
+                     [image, mode, scale, uploads], [inspection, models], api_visibility="private",
+                     trigger_mode="always_last")
+        for trigger in (ran.success, departure_run.click):
+            trigger(in_page(sr_results.departures, lambda text: ([], message(text))), [state, left, right],
+                    [departure_maps, departure_text], api_visibility="private", concurrency_id=HEAVY,
+                    concurrency_limit=HEAVY_WORKERS)
+        out_run.click(in_page(sr_results.downloads, lambda text: (None, message(text))),
+                      [state, image, out_format, out_quality, out_size], [out_files, out_text],
+                      api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
+        share_run.click(in_page(sr_results.share, lambda text: (None, None)),
+                        [state, left, right, table, cx, cy, zoom], [share_files, share_preview],
+                        api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         stop.click(stop_comparison, None, summary, queue=False, api_visibility="private")
         for picker in (left, right):
             picker.change(slider_pair, [state, left, right], slider, api_visibility="private")

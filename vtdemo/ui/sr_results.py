@@ -1,0 +1,168 @@
+"""The Upscale tab beyond the comparison itself: the inspector's line on upload (and the models it suggests), where
+results depart from their input ("recovered or invented?"), downloads in the format people keep, and the shared
+page and wipe animation. Every file goes into the comparison's own run folder, under fixed names (bounded)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from vtdemo.ui import validate
+from vtdemo.ui.errors import user_errors
+from vtdemo.ui.files import safe_name, save_png
+
+DOWNLOAD_FORMATS = [("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"), ("WebP lossless", "webp-lossless")]
+SHOWN_SIDE = 1024  # px: the departure maps as the page shows them (their numbers use every pixel)
+MAX_CELL = 80  # characters of a metrics cell in the shared page
+
+
+# --- on upload ---------------------------------------------------------------------------------------------------
+
+@user_errors
+def on_image(image: str | None, mode: str, scale: int, uploads: dict | None):
+    """(the inspector's line, the models to compare): pre-filled with the kind that fits when the image is a
+    low-resolution one to upscale; the selection is left alone otherwise."""
+    from vtdemo.sr.inspection import inspect_image, suggested_models
+    from vtdemo.ui.choices import sr_choices
+
+    if not image:
+        return "", gr.skip()
+    found = inspect_image(image)
+    if mode != "lr":
+        return f"**Input:** {found.summary()}", gr.skip()
+    scale = validate.integer(scale, "scale", 2, 4)
+    picked, why = suggested_models(found, scale, [v for _, v in sr_choices(scale, uploads)])
+    return f"**Input:** {found.summary()}  \n**Models pre-selected:** {why}.", gr.update(value=picked)
+
+
+@user_errors
+def inspection_line(image: str | None) -> str:
+    """The inspector's line alone (the LAM tab: which kind of model an attribution is about to explain)."""
+    from vtdemo.sr.inspection import inspect_image
+
+    return f"**Input:** {inspect_image(image).summary()}" if image else ""
+
+
+# --- recovered or invented? ----------------------------------------------------------------------------------------
+
+def _result(state: dict, key: str | None) -> dict | None:
+    return next((r for r in state["results"] if r["model"] == key), None)
+
+
+def _shown(image: Image.Image) -> Image.Image:
+    if max(image.size) <= SHOWN_SIDE:
+        return image
+    f = SHOWN_SIDE / max(image.size)
+    return image.resize((round(image.width * f), round(image.height * f)), Image.Resampling.LANCZOS)
+
+
+@user_errors
+def departures(state: dict | None, left: str | None, right: str | None):
+    """(gallery items, Markdown): the LR-consistency map of the slider's two results and their disagreement."""
+    from vtdemo.sr.consistency import assumed_for, consistency_map, disagreement_map
+
+    if not state or not state.get("results"):
+        return [], ""
+    chosen = [r for r in dict.fromkeys(k for k in (left, right) if _result(state, k))]
+    chosen = [_result(state, k) for k in chosen] or state["results"][:2]
+    folder = Path(state["input"]).parent / "departures"
+    folder.mkdir(exist_ok=True)
+    lr = Image.open(state["input"])
+    items, lines = [], []
+    for r in chosen:
+        with Image.open(r["path"]) as out:
+            found = consistency_map(out, lr, assumed_for(r["model"]))
+            shown = found.overlay(_shown(out.convert("RGB")), vmax=32)
+        path = folder / f"consistency-{safe_name(r['model'])}.png"
+        save_png(shown, path)
+        how = "sampled back" if assumed_for(r["model"]) == "sampling" else "bicubic-downscaled"
+        caption = f"{r['name']}: {found.caption()} (output {how} vs the input)"
+        items.append((str(path), caption))
+        lines.append(f"- {caption}")
+    if len(chosen) == 2:
+        with Image.open(chosen[0]["path"]) as a, Image.open(chosen[1]["path"]) as b:
+            found = disagreement_map(a, b)
+            shown = found.overlay(_shown(a.convert("RGB")), vmax=32)
+        path = folder / "disagreement.png"
+        save_png(shown, path)
+        caption = f"{chosen[0]['name']} vs {chosen[1]['name']}: {found.caption()}"
+        items.append((str(path), caption))
+        lines.append(f"- {caption}")
+    note = ("Bright where a result disagrees with its input once taken back to the input's size (what the model "
+            "changed: noise or JPEG blocks it removed — or something it painted in); detail finer than the input's "
+            "pixels leaves no trace there: the disagreement of two models shows it.")
+    return items, "\n".join(lines) + "\n\n" + note
+
+
+# --- downloads and sharing -------------------------------------------------------------------------------------------
+
+def _spec(fmt: str, quality, size: str | None):
+    from vtdemo.outputs import OutputSpec
+
+    if fmt not in {v for _, v in DOWNLOAD_FORMATS}:
+        raise gr.Error(f"format must be one of {', '.join(v for _, v in DOWNLOAD_FORMATS)}, not {validate.echo(fmt)}.")
+    quality = validate.integer(quality, "quality", 1, 100)
+    size = (size or "").strip() or None
+    try:
+        return OutputSpec("webp" if fmt == "webp-lossless" else fmt, quality, fmt == "webp-lossless", size)
+    except ValueError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+@user_errors
+def downloads(state: dict | None, source: str | None, fmt: str, quality, size: str | None):
+    """Every result of the comparison as the file to keep: (file paths, Markdown of what each is)."""
+    from vtdemo.imaging import decode_image
+    from vtdemo.outputs import caption, file_name, finish
+
+    if not state or not state.get("results"):
+        raise gr.Error("Run a comparison first.")
+    spec = _spec(fmt, quality, size)
+    # the upload's own metadata (profile, EXIF) when it is the image the models were given
+    meta = decode_image(source) if source and state.get("mode") == "lr" else decode_image(state["input"])
+    folder = Path(state["input"]).parent / "downloads"
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():  # one set of downloads per comparison
+        old.unlink(missing_ok=True)
+    stem = Path(source).stem if source else "image"
+    paths, lines = [], []
+    for r in state["results"]:
+        with Image.open(r["path"]) as img:
+            img.load()
+            payload, final = finish(img, meta, spec, state["scale"])
+            native = img.size
+        path = folder / file_name(stem, safe_name(r["model"]), state["scale"], spec, final if spec.size else None)
+        path.write_bytes(payload)
+        paths.append(str(path))
+        lines.append(f"- `{path.name}`: {caption(r['name'], state['scale'], native, final, spec)}, "
+                     f"{len(payload) / 1e6:.2f} MB")
+    return paths, "\n".join(lines)
+
+
+@user_errors
+def share(state: dict | None, left: str | None, right: str | None, rows: list | None, cx: float, cy: float,
+          zoom: float):
+    """The comparison as a self-contained HTML page and an animated WebP wipe between the slider's two images."""
+    from vtdemo.sr.share import Shown, comparison_html, wipe_animation
+    from vtdemo.ui.sr_tab import METRIC_HEADERS, inspector_crops
+
+    if not state or not state.get("results"):
+        raise gr.Error("Run a comparison first.")
+    views = {r["model"]: r for r in state["results"] + state.get("views", [])}
+    a, b = views.get(left) or state["results"][0], views.get(right) or state["results"][-1]
+    with Image.open(a["path"]) as la, Image.open(b["path"]) as lb:
+        left_img, right_img = la.convert("RGB"), lb.convert("RGB")
+    crops = [Shown(c, Image.open(p).convert("RGB")) for p, c in inspector_crops(state, cx, cy, zoom)]
+    table = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    # the table comes back from the page, so the client may have sent anything: the comparison's rows at most,
+    # each cell short (it is escaped in the page, and bounded here)
+    table = [[str(v)[:MAX_CELL] for v in list(row)[:len(METRIC_HEADERS)]] for row in table[:len(state["results"])]]
+    folder = Path(state["input"]).parent
+    page = folder / f"vtdemo-comparison-x{state['scale']}.html"
+    page.write_bytes(comparison_html(Shown(a["name"], left_img, a.get("caption", "")),
+                                     Shown(b["name"], right_img, b.get("caption", "")), crops, METRIC_HEADERS, table,
+                                     title=f"vtdemo ×{state['scale']}: {a['name']} vs {b['name']}"))
+    wipe = folder / f"vtdemo-wipe-x{state['scale']}.webp"
+    wipe.write_bytes(wipe_animation(left_img, right_img))
+    return [str(page), str(wipe)], str(wipe)
