@@ -78,7 +78,9 @@ def test_the_summary_and_the_compare_selection_follow_the_measurements():
     assert picked == ["bicubic", "hat-demo-real-x4", "hat-demo-x4"] and "hat-demo-real-x4 first" in why
     clean = inspect_image(encoded(a))
     picked, why = suggested_models(clean, 4, available)
-    assert picked == ["bicubic", "hat-demo-x4", "hat-demo-real-x4"] and "clean" in why
+    assert picked == ["bicubic", "hat-demo-x4"] and "clean" in why
+    picked, why = suggested_models(degraded, 3, ["bicubic"])  # ×3: nothing but bicubic here
+    assert picked == ["bicubic"] and "no real-world model of this scale" in why
     assert "bicubic-trained model fits" in clean.summary()
 
 

@@ -16,6 +16,7 @@ def photo_with_metadata(path, orientation=6):
     rng = np.random.default_rng(0)
     exif = Image.Exif()
     exif[0x0112], exif[0x010F], exif[0x0110] = orientation, "TestCam", "Model 7"
+    exif.get_ifd(0x8769)[0x9003] = "2026:12:01 10:00:00"  # DateTimeOriginal, in the Exif sub-IFD
     img = Image.fromarray(rng.integers(0, 255, (24, 40, 3), dtype=np.uint8))
     img.save(path, "JPEG", quality=90, exif=exif.tobytes(), icc_profile=ICC)
     return path
@@ -33,6 +34,7 @@ def test_every_format_carries_profile_and_exif_without_orientation(tmp_path, fmt
     assert img.format == pillow and img.size == (48, 80)  # orientation applied: 24×40 seen, ×2
     exif = img.getexif()
     assert exif.get(0x010F) == "TestCam" and exif.get(0x0110) == "Model 7" and 0x0112 not in exif
+    assert exif.get_ifd(0x8769).get(0x9003) == "2026:12:01 10:00:00"
     assert img.info.get("icc_profile") == ICC
     assert out.name == f"cam_bicubic_x2{spec.extension}"
 

@@ -177,20 +177,23 @@ def inspect_image(image: ImageSource) -> Inspection:
         reasons.append(f"JPEG quality ≈ {quality}")
     if sigma > NOISY:
         reasons.append(f"noise σ ≈ {sigma:.1f}")
-    if math.isfinite(blur) and blur > BLURRED:
+    if math.isfinite(blur) and blur > BLURRED and not up:  # an enlargement's blur is said as such instead
         reasons.append(f"blurred (σ ≈ {blur:.1f} px)")
     return Inspection(w, h, fmt, quality, sigma, blur, up, _profile_name(icc), tuple(reasons))
 
 
 def suggested_models(inspection: Inspection, scale: int, available: list[str]) -> tuple[list[str], str]:
-    """The compare selection that fits: bicubic, the bicubic-trained and (when the input is degraded, first) the
-    real-world models of this scale among ``available``, with the reason in words."""
+    """The compare selection that fits, among ``available`` (this scale's): bicubic and the bicubic-trained model
+    for a clean input; for a degraded one the real-world model first, the bicubic-trained one beside it to see
+    the difference. With the reason in words."""
     from vtdemo.zoo.cards import REAL_WORLD
 
     real = [m for m in available if m in REAL_WORLD]
     fidelity = [m for m in available if m not in REAL_WORLD and m != "bicubic"]
-    picked = ["bicubic"] + (real[:1] + fidelity[:1] if inspection.real_world else fidelity[:1] + real[:1])
-    picked = [m for m in dict.fromkeys(picked) if m == "bicubic" or m in available]
-    why = (f"{', '.join(inspection.reasons)}: {real[0]} first" if inspection.real_world and real
-           else "a clean input: the bicubic-trained model first" + (f", {real[0]} beside it" if real else ""))
-    return picked, why
+    demo = f"hat-demo-x{scale}"  # the default bicubic-trained model where it exists
+    fidelity = ([demo] if demo in fidelity else []) + [m for m in fidelity if m != demo]
+    if inspection.real_world and real:
+        return ["bicubic", real[0], *fidelity[:1]], f"{', '.join(inspection.reasons)}: {real[0]} first"
+    why = "a clean input: a bicubic-trained model fits" if not inspection.real_world else \
+        f"{', '.join(inspection.reasons)}, but no real-world model of this scale is available"
+    return ["bicubic", *fidelity[:1]], why
