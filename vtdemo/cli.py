@@ -262,7 +262,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             status = 2
             continue
         if args.json:
-            print(json.dumps({"file": path, **asdict(found), "real_world": found.real_world}))
+            row = {k: (None if isinstance(v, float) and v == float("inf") else v) for k, v in asdict(found).items()}
+            print(json.dumps({"file": path, **row, "real_world": found.real_world}))
         else:
             print(f"{shown(path)}: {found.summary()}")
     return status

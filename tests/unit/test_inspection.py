@@ -92,3 +92,20 @@ def test_profile_and_size_are_reported_and_a_huge_upload_is_measured_on_a_bounde
     assert (found.width, found.height) == (600, 400) and found.profile and "sRGB" in found.profile
     big = np.tile(data.coffee(), (4, 4, 1))  # 2400×1600: measured on a 1024² centre crop
     assert inspect_image(big).width == 2400
+
+
+def test_the_cli_says_it_in_words_and_in_json_and_refuses_a_non_image(tmp_path, capsys):
+    import json
+
+    from vtdemo.cli import main
+
+    path = tmp_path / "web.jpg"
+    path.write_bytes(encoded(data.coffee(), "JPEG", quality=45))
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert main(["inspect", str(path)]) == 0
+    assert "JPEG quality ≈ 45" in capsys.readouterr().out
+    assert main(["inspect", str(path), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["jpeg_quality"] == 45 and row["real_world"] is True and row["width"] == 600
+    assert main(["inspect", str(tmp_path / "notes.txt")]) == 2
+    assert "not an image" in capsys.readouterr().err

@@ -7,8 +7,9 @@ bicubic (the benchmarks' degradation, MATLAB ``imresize``, up to its kernel deta
 aligned random positions, so every crop sees exactly the LR the whole image would have. Augmentation: the 8 flips /
 90° rotations. All randomness comes from one seeded ``torch.Generator`` whose state is checkpointed.
 
-``--degradation realesrgan`` trains a real-world model instead: each HR crop is degraded on the fly with Real-ESRGAN's
-second-order model (:mod:`vtdemo.sr.degradations`) in a pool of worker processes; batch k is a pure function of
+``--degradation realesrgan`` trains a real-world model instead: each HR crop is degraded on the fly
+(:mod:`vtdemo.sr.degradations`: Real-ESRGAN's second-order model for half the samples, the web model of a noisy
+JPEG for the other half) in a pool of worker processes; batch k is a pure function of
 (seed, k), so batches are prefetched in parallel and a resumed run sees exactly the batches it would have. Validation
 and the card's scores then use the benchmarks' HR images degraded the same way (one fixed seed per image).
 """
@@ -82,7 +83,7 @@ class PatchSampler:
 
 
 class RealSampler:
-    """Random HR crops degraded with the second-order real-world model; batch ``k`` depends on (seed, k) alone."""
+    """Random HR crops degraded with the real-world training degradation; batch ``k`` depends on (seed, k) alone."""
 
     def __init__(self, files: list[Path], scale: int, patch: int, seed: int, workers: int = 0, prefetch: int = 0):
         self.scale, self.patch, self.seed = scale, patch, seed

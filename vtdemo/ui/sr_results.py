@@ -140,28 +140,25 @@ def downloads(state: dict | None, source: str | None, fmt: str, quality, size: s
     return paths, "\n".join(lines)
 
 
-@user_errors
-def share(state: dict | None, left: str | None, right: str | None, rows: list | None, cx: float, cy: float,
-          zoom: float):
-    """The comparison as a self-contained HTML page and an animated WebP wipe between the slider's two images."""
+def share(state: dict | None, left: str | None, right: str | None, rows: list | None,
+          crops: list[tuple[str, str]], headers: list[str]):
+    """The comparison as a self-contained HTML page and an animated WebP wipe between the slider's two images
+    (``crops``: the zoom inspector's (path, caption) now; ``rows``: the metrics table under ``headers``)."""
     from vtdemo.sr.share import Shown, comparison_html, wipe_animation
-    from vtdemo.ui.sr_tab import METRIC_HEADERS, inspector_crops
 
-    if not state or not state.get("results"):
-        raise gr.Error("Run a comparison first.")
     views = {r["model"]: r for r in state["results"] + state.get("views", [])}
     a, b = views.get(left) or state["results"][0], views.get(right) or state["results"][-1]
     with Image.open(a["path"]) as la, Image.open(b["path"]) as lb:
         left_img, right_img = la.convert("RGB"), lb.convert("RGB")
-    crops = [Shown(c, Image.open(p).convert("RGB")) for p, c in inspector_crops(state, cx, cy, zoom)]
+    crops = [Shown(c, Image.open(p).convert("RGB")) for p, c in crops]
     table = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
     # the table comes back from the page, so the client may have sent anything: the comparison's rows at most,
     # each cell short (it is escaped in the page, and bounded here)
-    table = [[str(v)[:MAX_CELL] for v in list(row)[:len(METRIC_HEADERS)]] for row in table[:len(state["results"])]]
+    table = [[str(v)[:MAX_CELL] for v in list(row)[:len(headers)]] for row in table[:len(state["results"])]]
     folder = Path(state["input"]).parent
     page = folder / f"vtdemo-comparison-x{state['scale']}.html"
     page.write_bytes(comparison_html(Shown(a["name"], left_img, a.get("caption", "")),
-                                     Shown(b["name"], right_img, b.get("caption", "")), crops, METRIC_HEADERS, table,
+                                     Shown(b["name"], right_img, b.get("caption", "")), crops, headers, table,
                                      title=f"vtdemo ×{state['scale']}: {a['name']} vs {b['name']}"))
     wipe = folder / f"vtdemo-wipe-x{state['scale']}.webp"
     wipe.write_bytes(wipe_animation(left_img, right_img))

@@ -274,6 +274,14 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
             metrics_rows(rows), sr_metrics_figure(rows), files)
 
 
+@user_errors
+def share_comparison(state, left, right, rows, cx, cy, zoom):
+    """The comparison as one HTML file and a wipe animation, with the zoom inspector's crops as they are now."""
+    if not state or not state.get("results"):
+        raise gr.Error("Run a comparison first.")
+    return sr_results.share(state, left, right, rows, inspector_crops(state, cx, cy, zoom), METRIC_HEADERS)
+
+
 def _comparison_failed(text: str) -> tuple:
     """run_comparison's outputs after a failure: the message, and no result of an earlier run left on the page."""
     # the slider's pickers stay as they are (emptying them makes Gradio refuse their change event); with no
@@ -485,7 +493,7 @@ def build(demo: gr.Blocks) -> None:
         out_run.click(in_page(sr_results.downloads, lambda text: (None, message(text))),
                       [state, image, out_format, out_quality, out_size], [out_files, out_text],
                       api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
-        share_run.click(in_page(sr_results.share, lambda text: (None, None)),
+        share_run.click(in_page(share_comparison, lambda text: (None, None)),
                         [state, left, right, table, cx, cy, zoom], [share_files, share_preview],
                         api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         stop.click(stop_comparison, None, summary, queue=False, api_visibility="private")
