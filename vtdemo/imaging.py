@@ -61,21 +61,50 @@ class DecodedImage:
 
 
 ORIENTATION = 0x0112
+# The EXIF an output carries: who made the photo, when, where, with what — IFD0's descriptive tags and the Exif and
+# GPS sub-IFDs. Not Orientation (applied to the pixels), not the IFD1 thumbnail (not written by Pillow), not a
+# TIFF's strip layout, Photoshop or XMP blobs (megabytes, about other pixels).
+KEPT_EXIF_TAGS = frozenset({0x010E, 0x010F, 0x0110, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132, 0x013B, 0x8298,
+                            0x8769, 0x8825})
+MAX_EXIF_BYTES = 60_000  # JPEG holds at most 65,533 bytes in its APP1 segment
 
 
 def kept_exif(img: Image.Image) -> bytes | None:
-    """The EXIF an output carries: the source's, minus Orientation (already applied to the pixels) and the IFD1
-    thumbnail (a picture of the input, not of the output); None when there is none or it cannot be read."""
+    """The EXIF an output carries (KEPT_EXIF_TAGS), None when there is none, it is too large or it cannot be read."""
     try:
-        exif = img.getexif()
-        if not exif:
+        source = img.getexif()
+        kept = Image.Exif()
+        for tag in KEPT_EXIF_TAGS & set(source):
+            kept[tag] = source.get_ifd(tag) if tag in (0x8769, 0x8825) else source[tag]
+        if not kept:
             return None
-        exif.pop(ORIENTATION, None)
-        for tag in (0x0201, 0x0202):  # JPEGInterchangeFormat(Length): a thumbnail's pointer, never kept
-            exif.pop(tag, None)
-        return exif.tobytes() if exif else None
+        data = kept.tobytes()
+        return data if len(data) <= MAX_EXIF_BYTES else None
     except Exception:  # malformed EXIF is dropped, never fatal
         return None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What an output carries from its source, read from the header alone (no pixels decoded)."""
+    size: tuple[int, int]  # as seen: after EXIF orientation
+    icc_profile: bytes | None
+    exif: bytes | None
+
+
+def read_metadata(source: ImageSource) -> Metadata:
+    """The size (orientation applied), colour profile and kept EXIF of an upload, from its header."""
+    if isinstance(source, (np.ndarray, Image.Image)):
+        d = decode_image(source)
+        return Metadata(d.rgb.size, d.icc_profile, d.exif)
+    img = _open(*read_limited(source), decode=False)
+    w, h = img.size
+    try:
+        turned = img.getexif().get(ORIENTATION) in (5, 6, 7, 8)
+    except Exception:
+        turned = False
+    icc = img.info.get("icc_profile")
+    return Metadata((h, w) if turned else (w, h), icc if isinstance(icc, bytes) and icc else None, kept_exif(img))
 
 
 def _sniff_non_image(head: bytes) -> str | None:

@@ -15,7 +15,11 @@ FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}  # name: Pillow's
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_QUALITY = 92
 RESIZE = Image.Resampling.LANCZOS  # from the model's native scale to a requested size
-_SIZE = re.compile(r"^\s*(?:(\d+)\s*[x×]\s*(\d*)|[x×]\s*(\d+)|(\d+(?:\.\d+)?)\s*)\s*$", re.I)
+# bounded digit counts and no adjacent repeats: linear time on any text (the text is also capped first)
+_SIZE = re.compile(r"^(?:(\d{1,6}) ?[x×] ?(\d{0,6})|[x×] ?(\d{1,6})|(\d{1,2}(?:\.\d{1,3})?))$", re.I)
+MAX_SIZE_TEXT = 32
+MAX_SIDE = {"png": 2 ** 31 - 1, "jpeg": 65_535, "webp": 16_383}  # what each format can hold
+MAX_ICC_BYTES = 4_000_000  # JPEG splits a profile into at most 255 markers of 64 KB
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,8 @@ class OutputSpec:
 
 def parse_size(text: str) -> tuple[int | None, int | None, float | None]:
     """(width, height, factor) of a size request; ValueError with the accepted forms otherwise."""
-    m = _SIZE.match(str(text))
+    text = str(text).strip()
+    m = _SIZE.match(text) if len(text) <= MAX_SIZE_TEXT else None
     if not m:
         raise ValueError(f"size {text!r}: use WIDTHxHEIGHT, WIDTHx, xHEIGHT or a factor such as 3")
     w, h, only_h, factor = m.groups()
@@ -76,12 +81,18 @@ def target_size(width: int, height: int, size: str | None, native_scale: int) ->
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def check_target(size: tuple[int, int]) -> None:
+def check_target(size: tuple[int, int], count: int = 1, fmt: str = "png") -> None:
+    """Refuse ``count`` outputs of ``size`` over the output limit (all of a request's outputs together), or a side
+    the format cannot hold."""
     from vtdemo import limits
 
-    if size[0] * size[1] > limits.max_output_pixels():
-        raise ImageError(f"The requested size {size[0]}×{size[1]} is over the output limit of "
-                         f"{limits.max_output_pixels() / 1e6:.0f} MP (VTDEMO_MAX_OUTPUT_PIXELS).")
+    if count * size[0] * size[1] > limits.max_output_pixels():
+        what = f"{count} results of {size[0]}×{size[1]}" if count > 1 else f"the requested size {size[0]}×{size[1]}"
+        raise ImageError(f"{what[0].upper() + what[1:]} is over the output limit of "
+                         f"{limits.max_output_pixels() / 1e6:.0f} MP (VTDEMO_MAX_OUTPUT_PIXELS) for one request.")
+    if max(size) > MAX_SIDE[fmt]:
+        raise ImageError(f"{FORMATS[fmt]} cannot hold a {size[0]}×{size[1]} image (at most {MAX_SIDE[fmt]:,} px a "
+                         "side): choose PNG or a smaller size.")
 
 
 def resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -90,19 +101,31 @@ def resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image if image.size == size else image.resize(size, RESIZE)
 
 
+def fitting_profile(icc: bytes | None, mode: str) -> bytes | None:
+    """The source's ICC profile when it describes the output's colours (an RGB profile on RGB, a gray one on gray),
+    else None: a CMYK camera profile on the RGB result would mis-colour it."""
+    if not icc or len(icc) > MAX_ICC_BYTES or len(icc) < 20:
+        return None
+    space = icc[16:20]
+    return icc if (space == b"RGB " and mode in ("RGB", "RGBA")) or (space == b"GRAY" and mode in ("L", "LA")) \
+        else None
+
+
 def encode(image: Image.Image, spec: OutputSpec, icc_profile: bytes | None = None, exif: bytes | None = None) -> bytes:
-    """The bytes of ``image`` in ``spec``'s format, with the colour profile and EXIF given (the source's)."""
+    """The bytes of ``image`` in ``spec``'s format, with the source's colour profile (where it fits the output's
+    colours) and EXIF."""
     from vtdemo.imaging import png_level
 
-    extra = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v}
+    check_target(image.size, fmt=spec.format)
+    if spec.format == "jpeg" and image.mode in ("RGBA", "LA"):  # JPEG has no alpha: flattened on white
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", image.size, (255, 255, 255))
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    extra = {k: v for k, v in (("icc_profile", fitting_profile(icc_profile, image.mode)), ("exif", exif)) if v}
     buf = io.BytesIO()
     if spec.format == "png":
         image.save(buf, "PNG", compress_level=png_level(image), **extra)
     elif spec.format == "jpeg":
-        if image.mode in ("RGBA", "LA"):  # JPEG has no alpha: flattened on white
-            flat = Image.new("RGB", image.size, (255, 255, 255))
-            flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
-            image = flat
         image.save(buf, "JPEG", quality=int(spec.quality), optimize=True, **extra)
     else:
         image.save(buf, "WEBP", quality=100 if spec.lossless else int(spec.quality), lossless=spec.lossless,
@@ -112,7 +135,8 @@ def encode(image: Image.Image, spec: OutputSpec, icc_profile: bytes | None = Non
 
 def file_name(stem: str, model: str, scale: int, spec: OutputSpec, size: tuple[int, int] | None = None) -> str:
     """``<stem>_<model>_x<scale>[_<W>x<H>].<ext>``: what made it, and its size when one was requested."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "image"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:64] or "image"
+    model = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.")[:64] or "model"
     tail = f"_{size[0]}x{size[1]}" if size else ""
     return f"{safe}_{model}_x{scale}{tail}{spec.extension}"
 
@@ -125,13 +149,12 @@ def caption(model: str, scale: int, native: tuple[int, int], final: tuple[int, i
     return f"{text} · {spec.describe()}"
 
 
-def finish(result: Image.Image, source, spec: OutputSpec, native_scale: int) -> tuple[bytes, tuple[int, int]]:
+def finish(result: Image.Image, input_size: tuple[int, int], spec: OutputSpec, native_scale: int,
+           icc_profile: bytes | None = None, exif: bytes | None = None) -> tuple[bytes, tuple[int, int]]:
     """A model's result as the file to keep: resized to ``spec.size`` (from the input's size), encoded with the
-    source's profile and EXIF (``source``: a :class:`vtdemo.imaging.DecodedImage`); (bytes, final size)."""
-    w, h = source.rgb.size
-    final = target_size(w, h, spec.size, native_scale)
-    out = resized(result, final)
-    return encode(out, spec, source.icc_profile, source.exif), final
+    source's profile and EXIF; (bytes, final size)."""
+    final = target_size(*input_size, spec.size, native_scale)
+    return encode(resized(result, final), spec, icc_profile, exif), final
 
 
 def upscale_file(source, model: str = "hat-demo-x4", output=None, *, format: str = "png",
@@ -141,21 +164,24 @@ def upscale_file(source, model: str = "hat-demo-x4", output=None, *, format: str
     orientation applied, the profile and EXIF carried over. Returns the path written."""
     from pathlib import Path
 
-    from vtdemo.imaging import decode_image, read_limited
+    from vtdemo.imaging import read_limited, read_metadata
     from vtdemo.sr.engine import upscale
 
     spec = OutputSpec(format, quality, lossless, size)
     data, name = read_limited(source)
-    decoded = decode_image(data)
+    meta = read_metadata(data)
     result = upscale(data, model, **upscale_options)
-    scale = result.width // decoded.rgb.width
-    payload, final = finish(result, decoded, spec, scale)
+    scale = result.width // meta.size[0]
+    payload, final = finish(result, meta.size, spec, scale, meta.icc_profile, meta.exif)
     stem = Path(name).stem if isinstance(source, (str, Path)) else "image"
     named = file_name(stem, Path(model).stem, scale, spec, final if size else None)
     if output is None:
         path = (Path(source).parent if isinstance(source, (str, Path)) else Path.cwd()) / named
+    elif Path(output).is_dir() or str(output).endswith(("/", "\\")):  # a folder, made when it is missing
+        Path(output).mkdir(parents=True, exist_ok=True)
+        path = Path(output) / named
     else:
-        path = Path(output) / named if Path(output).is_dir() else Path(output)
+        path = Path(output)
     from vtdemo.atomic import write_atomically
 
     write_atomically(path, payload)

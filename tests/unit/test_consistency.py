@@ -69,3 +69,12 @@ def test_the_overlay_is_the_output_size_plus_a_colour_bar():
     hr, lr = truth_and_input()
     img = consistency_map(hr, lr).overlay(hr)
     assert img.height == hr.height and img.width > hr.width
+
+
+def test_the_overlay_fits_any_shown_size_and_results_over_the_input_limit_are_measured(monkeypatch):
+    monkeypatch.setenv("VTDEMO_MAX_INPUT_PIXELS", "20000")  # the server's own results may exceed it
+    hr, lr = truth_and_input()
+    found = consistency_map(hr, lr)
+    shown = hr.resize((300, 300))
+    assert found.overlay(shown).height == 300  # a map over a downsized view
+    assert disagreement_map(hr, hr).overlay(shown).height == 300

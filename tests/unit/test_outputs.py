@@ -101,3 +101,55 @@ def test_the_cli_writes_the_format_quality_and_size_asked(tmp_path):
     img = Image.open(written)
     assert written.name == "cam_bicubic_x2_x60.jpg" and img.size == (36, 60)
     assert img.getexif().get(0x010F) == "TestCam" and img.info.get("icc_profile") == ICC
+
+
+def test_hostile_size_texts_are_refused_at_once():
+    import time
+
+    start = time.perf_counter()
+    for text in ("1" + " " * 1_000_000 + "a", "1" + "0" * 400 + "x", "9" * 40):
+        with pytest.raises(ValueError):
+            parse_size(text)
+    assert time.perf_counter() - start < 0.5
+    assert parse_size(" 640 x 480 ") == (640, 480, None)
+
+
+def test_format_limits_and_the_total_of_a_request_are_checked_with_a_sentence():
+    from vtdemo.imaging import ImageError
+    from vtdemo.outputs import check_target
+
+    with pytest.raises(ImageError, match="WEBP cannot hold a 16384×10"):
+        check_target((16384, 10), fmt="webp")
+    check_target((16384, 10), fmt="png")
+    check_target((4096, 4096), count=4)  # exactly the default limit: 8192²
+    with pytest.raises(ImageError, match="4 results of 4100×4096"):
+        check_target((4100, 4096), count=4)
+
+
+def test_only_descriptive_exif_under_its_cap_and_a_fitting_profile_are_carried(tmp_path):
+    from vtdemo.imaging import MAX_EXIF_BYTES, read_metadata
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0131] = "Cam", "Editor"
+    exif[0x8649] = b"\0" * 5000  # a Photoshop blob: not carried
+    path = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(path, exif=exif.tobytes())
+    kept = Image.Exif()
+    kept.load(read_metadata(path).exif)
+    assert dict(kept) == {0x010F: "Cam", 0x0131: "Editor"}
+    exif[0x010E] = "x" * (MAX_EXIF_BYTES + 10)  # over what JPEG can hold: dropped, not an error
+    Image.new("RGB", (8, 8)).save(path, exif=exif.tobytes())
+    assert read_metadata(path).exif is None
+    cmyk = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    cmyk = cmyk[:16] + b"CMYK" + cmyk[20:]  # a profile of another colour space never lands on RGB pixels
+    img = Image.open(io.BytesIO(encode(Image.new("RGB", (8, 8)), OutputSpec("jpeg"), icc_profile=cmyk)))
+    assert "icc_profile" not in img.info
+    gray = Image.open(io.BytesIO(encode(Image.new("L", (8, 8)), OutputSpec("png"), icc_profile=ICC)))
+    assert "icc_profile" not in gray.info  # an RGB profile on a gray image: dropped too
+
+
+def test_an_orientation_is_read_from_the_header_without_decoding(tmp_path):
+    from vtdemo.imaging import read_metadata
+
+    meta = read_metadata(photo_with_metadata(tmp_path / "cam.jpg"))
+    assert meta.size == (24, 40) and meta.icc_profile == ICC

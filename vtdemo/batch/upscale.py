@@ -20,7 +20,7 @@ from typing import Callable
 from vtdemo.atomic import write_atomically
 from vtdemo.batch.engines import Plan, run, worker_name
 from vtdemo.batch.manifest import Manifest, recorded_outputs
-from vtdemo.imaging import IMAGE_SUFFIXES, decode_image, read_limited
+from vtdemo.imaging import IMAGE_SUFFIXES, read_limited, read_metadata
 from vtdemo.outputs import OutputSpec, finish
 from vtdemo.zoo.downloads import sha256_of
 
@@ -143,7 +143,9 @@ class Upscaler:
             image = upscale(source, self.net, tile=self.job.tile, device=self.job.device, backend=self.job.backend,
                             precision=self.job.precision or None, progress=self.progress)
             # the file to keep: the requested size and format, the source's EXIF and colour profile
-            payload, (width, height) = finish(image, decode_image(data), self.job.output, self.net.scale)
+            meta = read_metadata(data)
+            payload, (width, height) = finish(image, meta.size, self.job.output, self.net.scale,
+                                              meta.icc_profile, meta.exif)
             result.update(ok=True, file=payload, width=width, height=height)
         except ValueError as exc:  # ImageError and the engine's refusals: a sentence for the user
             result["error"] = str(exc)

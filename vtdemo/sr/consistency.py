@@ -44,21 +44,24 @@ class DepartureMap:
                 f"{self.threshold:g}")
 
     def overlay(self, image: Image.Image, vmax: float = 32.0) -> Image.Image:
-        """The map over ``image`` (enlarged to its size with nearest neighbour), with a colour bar."""
+        """The map over ``image`` of any size (the map resized to it, nearest neighbour: each map pixel a block of
+        the pixels it covers), with a colour bar."""
         from vtdemo.viz.overlay import heat_overlay, with_colorbar
 
         h, w = self.map.shape
-        if image.size != (w, h):
-            factor = image.width // w
-            heat = np.repeat(np.repeat(self.map, factor, 0), factor, 1)
-            heat = np.pad(heat, ((0, image.height - heat.shape[0]), (0, image.width - heat.shape[1])), mode="edge")
-        else:
-            heat = self.map
+        heat = self.map if image.size == (w, h) else \
+            np.asarray(Image.fromarray(self.map).resize(image.size, Image.Resampling.NEAREST))
         return with_colorbar(heat_overlay(image, heat, vmax=vmax, gray=True), vmax, "levels")
 
 
+def _rgb(image: ImageSource) -> Image.Image:
+    """An image given as a PIL image is used as it is (it is in memory already: results the server wrote can be
+    over the input pixel limit); anything else goes through the safe decoder and its limits."""
+    return image.convert("RGB") if isinstance(image, Image.Image) else decode_image(image).rgb
+
+
 def _luma(image: Image.Image) -> np.ndarray:
-    return rgb_to_y(np.asarray(image.convert("RGB"), dtype=np.float64))
+    return rgb_to_y(np.asarray(image.convert("RGB"), dtype=np.float32))
 
 
 DEGRADATIONS = ("bicubic", "sampling")
@@ -88,7 +91,7 @@ def consistency_map(output: ImageSource, given: ImageSource, degradation: str = 
                     threshold: float = THRESHOLD) -> DepartureMap:
     """Where ``output`` (an SR result) disagrees with the input it was made from, per input pixel, after the
     ``degradation`` the model assumes (:func:`assumed_for`)."""
-    out, lr = decode_image(output).rgb, decode_image(given).rgb
+    out, lr = _rgb(output), _rgb(given)
     if out.width % lr.width or out.height % lr.height or out.width // lr.width != out.height // lr.height:
         raise ValueError(f"the output {out.width}×{out.height} is not an integer enlargement of the input "
                          f"{lr.width}×{lr.height}")
@@ -98,7 +101,7 @@ def consistency_map(output: ImageSource, given: ImageSource, degradation: str = 
 
 def disagreement_map(first: ImageSource, second: ImageSource, threshold: float = THRESHOLD) -> DepartureMap:
     """Where two results of the same input differ, per output pixel."""
-    a, b = decode_image(first).rgb, decode_image(second).rgb
+    a, b = _rgb(first), _rgb(second)
     if a.size != b.size:
         raise ValueError(f"the results differ in size ({a.width}×{a.height} and {b.width}×{b.height})")
     return DepartureMap(np.abs(_luma(a) - _luma(b)).astype(np.float32), threshold, "disagreement")

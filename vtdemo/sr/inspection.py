@@ -37,6 +37,7 @@ COMPRESSED = 90  # JPEG quality below which its artefacts show at ×2–×4
 BLURRED = 1.5  # px
 DETAIL_FLOOR = 0.008  # share of spectral power above 1/s of Nyquist under which the image "stops at 1/s"
 MAX_SIDE = 1024  # the estimates look at most this many pixels per side (bounded time on huge uploads)
+MAX_PROFILE_NAME = 64
 
 
 def ijg_table(quality: int) -> np.ndarray:
@@ -61,7 +62,8 @@ def luma(rgb: Image.Image) -> np.ndarray:
 def noise_sigma(rgb: np.ndarray) -> float:
     from skimage.restoration import estimate_sigma
 
-    return float(estimate_sigma(rgb / 255.0, channel_axis=-1, average_sigmas=True)) * 255.0
+    sigma = float(estimate_sigma(rgb / 255.0, channel_axis=-1, average_sigmas=True)) * 255.0
+    return sigma if math.isfinite(sigma) else 0.0  # a flat channel has no detail coefficients: no noise seen
 
 
 def _gradient_energy(y: np.ndarray) -> float:
@@ -108,9 +110,11 @@ def _profile_name(icc: bytes | None) -> str | None:
 
         from PIL import ImageCms
 
-        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip() or "unnamed"
+        name = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
     except Exception:  # a broken profile is reported, not fatal
         return "unreadable ICC profile"
+    # the file's own words, shown to people: printable and short (the page escapes its Markdown)
+    return "".join(c for c in name if c.isprintable()).strip()[:MAX_PROFILE_NAME] or "unnamed"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ results depart from their input ("recovered or invented?"), downloads in the for
 page and wipe animation. Every file goes into the comparison's own run folder, under fixed names (bounded)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -10,7 +11,7 @@ from PIL import Image
 
 from vtdemo.ui import validate
 from vtdemo.ui.errors import user_errors
-from vtdemo.ui.files import safe_name, save_png
+from vtdemo.ui.files import save_png
 
 DOWNLOAD_FORMATS = [("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"), ("WebP lossless", "webp-lossless")]
 SHOWN_SIDE = 1024  # px: the departure maps as the page shows them (their numbers use every pixel)
@@ -18,6 +19,11 @@ MAX_CELL = 80  # characters of a metrics cell in the shared page
 
 
 # --- on upload ---------------------------------------------------------------------------------------------------
+
+def _markdown_text(text: str) -> str:
+    """``text`` shown literally in Markdown (a colour profile's name comes from the file: no links, no images)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!<>|~-])", r"\\\1", text)
+
 
 @user_errors
 def on_image(image: str | None, mode: str, scale: int, uploads: dict | None):
@@ -29,11 +35,12 @@ def on_image(image: str | None, mode: str, scale: int, uploads: dict | None):
     if not image:
         return "", gr.skip()
     found = inspect_image(image)
+    line = f"**Input:** {_markdown_text(found.summary())}"
     if mode != "lr":
-        return f"**Input:** {found.summary()}", gr.skip()
+        return line, gr.skip()
     scale = validate.integer(scale, "scale", 2, 4)
     picked, why = suggested_models(found, scale, [v for _, v in sr_choices(scale, uploads)])
-    return f"**Input:** {found.summary()}  \n**Models pre-selected:** {why}.", gr.update(value=picked)
+    return f"{line}  \n**Models pre-selected:** {_markdown_text(why)}.", gr.update(value=picked)
 
 
 @user_errors
@@ -41,7 +48,7 @@ def inspection_line(image: str | None) -> str:
     """The inspector's line alone (the LAM tab: which kind of model an attribution is about to explain)."""
     from vtdemo.sr.inspection import inspect_image
 
-    return f"**Input:** {inspect_image(image).summary()}" if image else ""
+    return f"**Input:** {_markdown_text(inspect_image(image).summary())}" if image else ""
 
 
 # --- recovered or invented? ----------------------------------------------------------------------------------------
@@ -58,23 +65,30 @@ def _shown(image: Image.Image) -> Image.Image:
 
 
 @user_errors
-def departures(state: dict | None, left: str | None, right: str | None):
+def departures(state: dict | None, left: str | None, right: str | None, progress=gr.Progress()):
     """(gallery items, Markdown): the LR-consistency map of the slider's two results and their disagreement."""
-    from vtdemo.sr.consistency import assumed_for, consistency_map, disagreement_map
+    from vtdemo.ui.admission import heavy_slot
 
     if not state or not state.get("results"):
         return [], ""
+    with heavy_slot(lambda what: progress(0, desc=what)):  # output-sized arrays: one request at a time
+        return _departures(state, left, right)
+
+
+def _departures(state: dict, left: str | None, right: str | None):
+    from vtdemo.sr.consistency import assumed_for, consistency_map, disagreement_map
+
     chosen = [r for r in dict.fromkeys(k for k in (left, right) if _result(state, k))]
     chosen = [_result(state, k) for k in chosen] or state["results"][:2]
     folder = Path(state["input"]).parent / "departures"
     folder.mkdir(exist_ok=True)
     lr = Image.open(state["input"])
     items, lines = [], []
-    for r in chosen:
+    for i, r in enumerate(chosen):
         with Image.open(r["path"]) as out:
             found = consistency_map(out, lr, assumed_for(r["model"]))
             shown = found.overlay(_shown(out.convert("RGB")), vmax=32)
-        path = folder / f"consistency-{safe_name(r['model'])}.png"
+        path = folder / f"consistency-{i}.png"
         save_png(shown, path)
         how = "sampled back" if assumed_for(r["model"]) == "sampling" else "bicubic-downscaled"
         caption = f"{r['name']}: {found.caption()} (output {how} vs the input)"
@@ -110,33 +124,50 @@ def _spec(fmt: str, quality, size: str | None):
         raise gr.Error(str(exc), print_exception=False) from None
 
 
+def source_record(image: str) -> dict:
+    """What a comparison's downloads carry from the upload, read once from its header when the comparison ran (not
+    from whatever the page sends later): its name, colour profile and EXIF."""
+    from vtdemo.imaging import read_metadata
+
+    meta = read_metadata(image)
+    return dict(name=Path(image).stem, icc_profile=meta.icc_profile, exif=meta.exif)
+
+
 @user_errors
-def downloads(state: dict | None, source: str | None, fmt: str, quality, size: str | None):
+def downloads(state: dict | None, fmt: str, quality, size: str | None, progress=gr.Progress()):
     """Every result of the comparison as the file to keep: (file paths, Markdown of what each is)."""
-    from vtdemo.imaging import decode_image
-    from vtdemo.outputs import caption, file_name, finish
+    from vtdemo import limits
+    from vtdemo.outputs import caption, check_target, file_name, finish, target_size
+    from vtdemo.ui.admission import heavy_slot
 
     if not state or not state.get("results"):
         raise gr.Error("Run a comparison first.")
     spec = _spec(fmt, quality, size)
-    # the upload's own metadata (profile, EXIF) when it is the image the models were given
-    meta = decode_image(source) if source and state.get("mode") == "lr" else decode_image(state["input"])
+    source = state.get("source") or {}
+    with Image.open(state["input"]) as given:
+        input_size = given.size  # what the models were given
+    final = target_size(*input_size, spec.size, state["scale"])
+    check_target(final, len(state["results"]), spec.format)  # all of them together, before any work
     folder = Path(state["input"]).parent / "downloads"
     folder.mkdir(exist_ok=True)
     for old in folder.iterdir():  # one set of downloads per comparison
         old.unlink(missing_ok=True)
-    stem = Path(source).stem if source else "image"
-    paths, lines = [], []
-    for r in state["results"]:
-        with Image.open(r["path"]) as img:
-            img.load()
-            payload, final = finish(img, meta, spec, state["scale"])
-            native = img.size
-        path = folder / file_name(stem, safe_name(r["model"]), state["scale"], spec, final if spec.size else None)
-        path.write_bytes(payload)
-        paths.append(str(path))
-        lines.append(f"- `{path.name}`: {caption(r['name'], state['scale'], native, final, spec)}, "
-                     f"{len(payload) / 1e6:.2f} MB")
+    paths, lines, n = [], [], len(state["results"])
+    with heavy_slot(lambda what: progress(0, desc=what)):
+        for i, r in enumerate(state["results"]):
+            progress(i / n, desc=f"writing {r['name']} as {spec.describe()}")
+            with Image.open(r["path"]) as img:
+                img.load()
+                payload, final = finish(img, input_size, spec, state["scale"], source.get("icc_profile"),
+                                        source.get("exif"))
+                native = img.size
+            name = file_name(source.get("name", "image"), r["model"], state["scale"], spec,
+                             final if spec.size else None)
+            path = folder / (name if not (folder / name).exists() else f"{i + 1}-{name}")  # two uploads' names
+            path.write_bytes(payload)
+            paths.append(str(path))
+            lines.append(f"- `{path.name}`: {caption(r['name'], state['scale'], native, final, spec)}, "
+                         f"{len(payload) / 1e6:.2f} MB")
     return paths, "\n".join(lines)
 
 

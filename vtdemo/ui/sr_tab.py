@@ -259,6 +259,7 @@ def run_comparison(image, models, mode, scale, reference, uploads, tile, cx, cy,
                    progress=gr.Progress(), request: gr.Request = None):
     with stoppable(request, "sr") as check:
         comparison, state = _compare(image, models, mode, scale, reference, uploads, tile, progress, check)
+    state["source"] = sr_results.source_record(image)  # what its downloads carry: the upload's name, EXIF, profile
     from vtdemo.viz.plots import sr_metrics_figure
 
     rows = comparison.rows()
@@ -491,7 +492,7 @@ def build(demo: gr.Blocks) -> None:
                     [departure_maps, departure_text], api_visibility="private", concurrency_id=HEAVY,
                     concurrency_limit=HEAVY_WORKERS)
         out_run.click(in_page(sr_results.downloads, lambda text: (None, message(text))),
-                      [state, image, out_format, out_quality, out_size], [out_files, out_text],
+                      [state, out_format, out_quality, out_size], [out_files, out_text],
                       api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         share_run.click(in_page(share_comparison, lambda text: (None, None)),
                         [state, left, right, table, cx, cy, zoom], [share_files, share_preview],
