@@ -78,8 +78,8 @@ def departures(state: dict | None, left: str | None, right: str | None, progress
 def _departures(state: dict, left: str | None, right: str | None):
     from vtdemo.sr.consistency import assumed_for, consistency_map, disagreement_map
 
-    chosen = [r for r in dict.fromkeys(k for k in (left, right) if _result(state, k))]
-    chosen = [_result(state, k) for k in chosen] or state["results"][:2]
+    keys = dict.fromkeys(k for k in (left, right) if _result(state, k))  # the slider's results, not its views
+    chosen = [_result(state, k) for k in keys] or state["results"][:2]
     folder = Path(state["input"]).parent / "departures"
     folder.mkdir(exist_ok=True)
     lr = Image.open(state["input"])
@@ -136,7 +136,6 @@ def source_record(image: str) -> dict:
 @user_errors
 def downloads(state: dict | None, fmt: str, quality, size: str | None, progress=gr.Progress()):
     """Every result of the comparison as the file to keep: (file paths, Markdown of what each is)."""
-    from vtdemo import limits
     from vtdemo.outputs import caption, check_target, file_name, finish, target_size
     from vtdemo.ui.admission import heavy_slot
 

@@ -280,7 +280,8 @@ def share_comparison(state, left, right, rows, cx, cy, zoom):
     """The comparison as one HTML file and a wipe animation, with the zoom inspector's crops as they are now."""
     if not state or not state.get("results"):
         raise gr.Error("Run a comparison first.")
-    return sr_results.share(state, left, right, rows, inspector_crops(state, cx, cy, zoom), METRIC_HEADERS)
+    with heavy_slot():  # two results decoded and re-encoded
+        return sr_results.share(state, left, right, rows, inspector_crops(state, cx, cy, zoom), METRIC_HEADERS)
 
 
 def _comparison_failed(text: str) -> tuple:
