@@ -1,6 +1,6 @@
 """Results people keep: PNG, JPEG or WebP (lossy with a quality, or lossless), the source's colour profile and EXIF
 carried over, a target size reached from the model's native scale with a high-quality resize, and file names that
-say model and scale. One module for the UI, ``vtdemo.save_result``, the CLI and the batch engine."""
+say model and scale. One module for the UI, ``vtdemo.upscale_file``, the CLI and the batch engine."""
 from __future__ import annotations
 
 import io
@@ -56,13 +56,14 @@ def parse_size(text: str) -> tuple[int | None, int | None, float | None]:
     """(width, height, factor) of a size request; ValueError with the accepted forms otherwise."""
     text = str(text).strip()
     m = _SIZE.match(text) if len(text) <= MAX_SIZE_TEXT else None
+    shown = repr(text[:MAX_SIZE_TEXT]) + ("…" if len(text) > MAX_SIZE_TEXT else "")  # never the whole of it
     if not m:
-        raise ValueError(f"size {text!r}: use WIDTHxHEIGHT, WIDTHx, xHEIGHT or a factor such as 3")
+        raise ValueError(f"size {shown}: use WIDTHxHEIGHT, WIDTHx, xHEIGHT or a factor such as 3")
     w, h, only_h, factor = m.groups()
     width, height = int(w) if w else None, int(h) if h else (int(only_h) if only_h else None)
     f = float(factor) if factor else None
     if any(v is not None and v <= 0 for v in (width, height, f)) or (f is not None and f > 16):
-        raise ValueError(f"size {text!r}: sides must be positive and a factor at most 16")
+        raise ValueError(f"size {shown}: sides must be positive and a factor at most 16")
     return width, height, f
 
 

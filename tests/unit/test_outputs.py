@@ -108,8 +108,9 @@ def test_hostile_size_texts_are_refused_at_once():
 
     start = time.perf_counter()
     for text in ("1" + " " * 1_000_000 + "a", "1" + "0" * 400 + "x", "9" * 40):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError) as refused:
             parse_size(text)
+        assert len(str(refused.value)) < 120  # the message never repeats the whole text
     assert time.perf_counter() - start < 0.5
     assert parse_size(" 640 x 480 ") == (640, 480, None)
 
