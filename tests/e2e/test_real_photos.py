@@ -29,6 +29,9 @@ def test_a_web_jpeg_is_inspected_compared_checked_downloaded_and_shared(page, tm
     text = page.locator("#sr-departure-text").inner_text()
     assert text.count("LR consistency: mean") == 2 and "disagreement: mean" in text
     assert gallery.locator("img").count() >= 3
+    page.locator("#sr-pair-lam-run").click()  # both models' LAM for the box at the zoom centre
+    page.locator("#sr-pair-lam-text").get_by_text("diffusion index").first.wait_for(timeout=180_000)
+    assert page.locator("#sr-pair-lam-text").inner_text().count(": diffusion index") == 2
     page.screenshot(path=str(artifacts / "real-photos-departures.png"), full_page=True)
 
     page.get_by_text("Download as…").click()

@@ -45,3 +45,9 @@ def test_downloads_carry_the_uploads_name_and_exif_and_are_bounded_together(stat
         sr_results.downloads(state, "png", 92, "", progress=quiet)
     with pytest.raises(Exception, match="size"):
         sr_results.downloads(state, "png", 92, "x" * 10_000, progress=quiet)
+
+
+def test_the_pairs_lam_refuses_an_uploaded_checkpoint_in_words(state):
+    state["results"][1].update(model="upload:abc", name="my_model.pth")
+    with pytest.raises(Exception, match="for my_model.pth use the LAM tab"):
+        sr_results.pair_lam(state, "bicubic", "upload:abc", 50, 50, progress=quiet)

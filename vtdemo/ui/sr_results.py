@@ -109,6 +109,53 @@ def _departures(state: dict, left: str | None, right: str | None):
     return items, "\n".join(lines) + "\n\n" + note
 
 
+PAIR_LAM_STEPS = 30  # path steps of the pair's LAM (the LAM tab offers up to VTDEMO_MAX_LAM_STEPS)
+
+
+@user_errors
+def pair_lam(state: dict | None, left: str | None, right: str | None, cx: float, cy: float,
+             progress=gr.Progress(), request: gr.Request = None):
+    """LAM of the slider's two results for the 16×16 output box at the zoom inspector's centre, side by side: where
+    each result's pixels there came from — nearby input pixels, far away ones, or (a small, concentrated map over
+    a busy output) from nowhere the input shows. (gallery items, Markdown)."""
+    from vtdemo.sr.engine import BICUBIC
+    from vtdemo.sr.lam import CONTEXT
+    from vtdemo.ui import on_device
+    from vtdemo.ui.admission import heavy_slot
+    from vtdemo.ui.stop import stoppable
+    from vtdemo.viz.attention import lam_overlay
+
+    if not state or not state.get("results"):
+        raise gr.Error("Run a comparison first.")
+    keys = dict.fromkeys(k for k in (left, right) if _result(state, k))
+    chosen = [_result(state, k) for k in keys] or state["results"][:2]
+    uploaded = [r["name"] for r in chosen if r["model"] != BICUBIC and r["model"].startswith("upload:")]
+    if uploaded:
+        raise gr.Error(f"LAM here runs zoo models; for {uploaded[0]} use the LAM tab.")
+    cx, cy = validate.number(cx, "Centre x", 0, 100), validate.number(cy, "Centre y", 0, 100)
+    with Image.open(state["input"]) as lr:
+        w, h = lr.size
+    point = (min(w - 1, int(cx / 100 * w)), min(h - 1, int(cy / 100 * h)))
+    folder = Path(state["input"]).parent / "lam"
+    folder.mkdir(exist_ok=True)
+    items, lines = [], []
+    with stoppable(request, "sr") as check:
+        for i, r in enumerate(chosen):
+            part = on_device.Report(progress, check).part(i, len(chosen), f"LAM of {r['name']}: ")
+            with heavy_slot(lambda what: part(0.0, what)):
+                found = on_device.lam_for_image(state["input"], r["model"], point, scale=state["scale"],
+                                                steps=PAIR_LAM_STEPS, context=CONTEXT, report=part, name=r["name"])
+            path = folder / f"lam-{i}.png"
+            save_png(lam_overlay(found), path)
+            caption = f"{r['name']}: diffusion index {found.di:.2f} ({found.seconds:.1f} s)"
+            items.append((str(path), caption))
+            lines.append(f"- {caption}")
+    note = (f"The output box at input pixel {point}, ×{state['scale']}, {PAIR_LAM_STEPS} path steps, within "
+            f"{CONTEXT} input px: bright input pixels are where the box's detail came from. A higher diffusion "
+            "index means more, and farther, pixels were used (the LAM tab has the full options).")
+    return items, "\n".join(lines) + "\n\n" + note
+
+
 # --- downloads and sharing -------------------------------------------------------------------------------------------
 
 def _spec(fmt: str, quality, size: str | None):

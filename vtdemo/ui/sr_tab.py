@@ -452,6 +452,11 @@ def build(demo: gr.Blocks) -> None:
                                                 object_fit="contain", allow_preview=True, show_label=False)
                     departure_text = gr.Markdown(elem_id="sr-departure-text")
                     departure_run = gr.Button("Check the slider's two results", elem_id="sr-departure-run")
+                    pair_lam_run = gr.Button("Where did their pixels come from? LAM of both at the zoom centre",
+                                             elem_id="sr-pair-lam-run")
+                    pair_lam_maps = gr.Gallery(columns=2, height="auto", format="png", elem_id="sr-pair-lam",
+                                               object_fit="contain", allow_preview=True, show_label=False)
+                    pair_lam_text = gr.Markdown(elem_id="sr-pair-lam-text")
                 with gr.Accordion("Download as… (format, quality, size; EXIF and colour profile kept)", open=False):
                     with gr.Row():
                         out_format = Radio(sr_results.DOWNLOAD_FORMATS, value="png", label="Format",
@@ -492,6 +497,9 @@ def build(demo: gr.Blocks) -> None:
             trigger(in_page(sr_results.departures, lambda text: ([], message(text))), [state, left, right],
                     [departure_maps, departure_text], api_visibility="private", concurrency_id=HEAVY,
                     concurrency_limit=HEAVY_WORKERS)
+        pair_lam_run.click(in_page(sr_results.pair_lam, lambda text: ([], message(text))),
+                           [state, left, right, cx, cy], [pair_lam_maps, pair_lam_text], api_visibility="private",
+                           concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
         out_run.click(in_page(sr_results.downloads, lambda text: (None, message(text))),
                       [state, out_format, out_quality, out_size], [out_files, out_text],
                       api_visibility="private", concurrency_id=HEAVY, concurrency_limit=HEAVY_WORKERS)
