@@ -75,7 +75,7 @@ def test_the_summary_and_the_compare_selection_follow_the_measurements():
     assert "a model trained on real degradations will do better than a bicubic one" in degraded.summary()
     available = ["bicubic", "hat-demo-x4", "hat-demo-real-x4", "swinir-demo-x4"]
     picked, why = suggested_models(degraded, 4, available)
-    assert picked == ["bicubic", "hat-demo-real-x4", "hat-demo-x4"] and "hat-demo-real-x4 first" in why
+    assert picked == ["bicubic", "hat-demo-x4", "hat-demo-real-x4"] and "hat-demo-real-x4 fits" in why
     clean = inspect_image(encoded(a))
     picked, why = suggested_models(clean, 4, available)
     assert picked == ["bicubic", "hat-demo-x4"] and "clean" in why

@@ -40,8 +40,8 @@ class DepartureMap:
         return float((self.map > self.threshold).mean())
 
     def caption(self) -> str:
-        return (f"{self.what}: mean {self.mean:.2f} levels, {100 * self.share_above:.1f} % of pixels above "
-                f"{self.threshold:g}")
+        return (f"{self.what}: mean {self.mean:.2f} of 255 luma levels, {100 * self.share_above:.1f} % of pixels "
+                f"off by more than {self.threshold:g}")
 
     def overlay(self, image: Image.Image, vmax: float = 32.0) -> Image.Image:
         """The map over ``image`` of any size (the map resized to it, nearest neighbour: each map pixel a block of

@@ -188,16 +188,16 @@ def inspect_image(image: ImageSource) -> Inspection:
 
 def suggested_models(inspection: Inspection, scale: int, available: list[str]) -> tuple[list[str], str]:
     """The compare selection that fits, among ``available`` (this scale's): bicubic and the bicubic-trained model
-    for a clean input; for a degraded one the real-world model first, the bicubic-trained one beside it to see
-    the difference. With the reason in words."""
+    for a clean input; for a degraded one the real-world model too, last (the slider's right side), the
+    bicubic-trained one beside it to see the difference. With the reason in words."""
     from vtdemo.zoo.cards import REAL_WORLD
 
     real = [m for m in available if m in REAL_WORLD]
     fidelity = [m for m in available if m not in REAL_WORLD and m != "bicubic"]
     demo = f"hat-demo-x{scale}"  # the default bicubic-trained model where it exists
     fidelity = ([demo] if demo in fidelity else []) + [m for m in fidelity if m != demo]
-    if inspection.real_world and real:
-        return ["bicubic", real[0], *fidelity[:1]], f"{', '.join(inspection.reasons)}: {real[0]} first"
+    if inspection.real_world and real:  # last: the slider shows it on the right, against bicubic
+        return ["bicubic", *fidelity[:1], real[0]], f"{', '.join(inspection.reasons)}: {real[0]} fits"
     why = "a clean input: a bicubic-trained model fits" if not inspection.real_world else \
         f"{', '.join(inspection.reasons)}, but no real-world model of this scale is available"
     return ["bicubic", *fidelity[:1]], why

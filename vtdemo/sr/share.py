@@ -61,7 +61,7 @@ figcaption,.caption{{font-size:13px;color:#555}}
 <div class="wipe" id="wipe"><img id="left" src="{left_src}" alt="{left_title}" draggable="false"><img class="top"
 id="right" src="{right_src}" alt="{right_title}" draggable="false"><div class="line" id="line"></div></div>
 <input type="range" id="position" min="0" max="100" value="50" step="0.1" aria-label="wipe position">
-<p class="caption">{left_title}: {left_caption}<br>{right_title}: {right_caption}</p>
+<p class="caption">◀ {left_caption}<br>▶ {right_caption}</p>
 {crops}
 {table}
 <p class="caption">Made with vtdemo. Self-contained: every image is inside this file.</p>
@@ -104,7 +104,7 @@ def _render(left, right, crops, headers, rows, title, side, fmt) -> bytes:
         table = f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     return PAGE.format(
         title=esc(title), left_title=esc(left.title), right_title=esc(right.title),
-        left_caption=esc(left.caption), right_caption=esc(right.caption),
+        left_caption=esc(left.caption or left.title), right_caption=esc(right.caption or right.title),
         left_src=_data_url(_fit(left.image, side), fmt), right_src=_data_url(_fit(right.image, side), fmt),
         crops=f'<h2>Zoom crops</h2><div class="crops">{figures}</div>' if crops else "", table=table,
     ).encode("utf-8")

@@ -91,18 +91,16 @@ def _departures(state: dict, left: str | None, right: str | None):
         path = folder / f"consistency-{i}.png"
         save_png(shown, path)
         how = "sampled back" if assumed_for(r["model"]) == "sampling" else "bicubic-downscaled"
-        caption = f"{r['name']}: {found.caption()} (output {how} vs the input)"
-        items.append((str(path), caption))
-        lines.append(f"- {caption}")
+        items.append((str(path), f"{r['name']}: LR consistency"))  # short: the numbers are in the list below
+        lines.append(f"- {r['name']}: {found.caption()} (output {how} vs the input)")
     if len(chosen) == 2:
         with Image.open(chosen[0]["path"]) as a, Image.open(chosen[1]["path"]) as b:
             found = disagreement_map(a, b)
             shown = found.overlay(_shown(a.convert("RGB")), vmax=32)
         path = folder / "disagreement.png"
         save_png(shown, path)
-        caption = f"{chosen[0]['name']} vs {chosen[1]['name']}: {found.caption()}"
-        items.append((str(path), caption))
-        lines.append(f"- {caption}")
+        items.append((str(path), f"{chosen[0]['name']} vs {chosen[1]['name']}"))
+        lines.append(f"- {chosen[0]['name']} vs {chosen[1]['name']}: {found.caption()}")
     note = ("Bright where a result disagrees with its input once taken back to the input's size (what the model "
             "changed: noise or JPEG blocks it removed — or something it painted in); detail finer than the input's "
             "pixels leaves no trace there: the disagreement of two models shows it.")
@@ -147,9 +145,8 @@ def pair_lam(state: dict | None, left: str | None, right: str | None, cx: float,
                                                 steps=PAIR_LAM_STEPS, context=CONTEXT, report=part, name=r["name"])
             path = folder / f"lam-{i}.png"
             save_png(lam_overlay(found), path)
-            caption = f"{r['name']}: diffusion index {found.di:.2f} ({found.seconds:.1f} s)"
-            items.append((str(path), caption))
-            lines.append(f"- {caption}")
+            items.append((str(path), f"{r['name']}: DI {found.di:.2f}"))
+            lines.append(f"- {r['name']}: diffusion index {found.di:.2f} ({found.seconds:.1f} s)")
     note = (f"The output box at input pixel {point}, ×{state['scale']}, {PAIR_LAM_STEPS} path steps, within "
             f"{CONTEXT} input px: bright input pixels are where the box's detail came from. A higher diffusion "
             "index means more, and farther, pixels were used (the LAM tab has the full options).")
@@ -231,7 +228,8 @@ def share(state: dict | None, left: str | None, right: str | None, rows: list | 
     table = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
     # the table comes back from the page, so the client may have sent anything: the comparison's rows at most,
     # each cell short (it is escaped in the page, and bounded here)
-    table = [[str(v)[:MAX_CELL] for v in list(row)[:len(headers)]] for row in table[:len(state["results"])]]
+    table = [["—" if v is None or v == "" else str(v)[:MAX_CELL] for v in list(row)[:len(headers)]]
+             for row in table[:len(state["results"])]]
     folder = Path(state["input"]).parent
     page = folder / f"vtdemo-comparison-x{state['scale']}.html"
     page.write_bytes(comparison_html(Shown(a["name"], left_img, a.get("caption", "")),

@@ -448,13 +448,13 @@ def build(demo: gr.Blocks) -> None:
                                 file_count="multiple", elem_id="sr-downloads")
                 with gr.Accordion("Recovered or invented? Where the slider's results depart from the input",
                                   open=True):
-                    departure_maps = gr.Gallery(columns=3, height="auto", format="png", elem_id="sr-departures",
+                    departure_maps = gr.Gallery(columns=3, height=420, format="png", elem_id="sr-departures",
                                                 object_fit="contain", allow_preview=True, show_label=False)
                     departure_text = gr.Markdown(elem_id="sr-departure-text")
                     departure_run = gr.Button("Check the slider's two results", elem_id="sr-departure-run")
                     pair_lam_run = gr.Button("Where did their pixels come from? LAM of both at the zoom centre",
                                              elem_id="sr-pair-lam-run")
-                    pair_lam_maps = gr.Gallery(columns=2, height="auto", format="png", elem_id="sr-pair-lam",
+                    pair_lam_maps = gr.Gallery(columns=2, height=420, format="png", elem_id="sr-pair-lam",
                                                object_fit="contain", allow_preview=True, show_label=False)
                     pair_lam_text = gr.Markdown(elem_id="sr-pair-lam-text")
                 with gr.Accordion("Download as… (format, quality, size; EXIF and colour profile kept)", open=False):
