@@ -52,8 +52,6 @@ class DecodedImage:
     grayscale: bool  # the source had no colour (L, LA, I;16, F, ...): show results in gray too
     source_mode: str
     source_format: str | None
-    icc_profile: bytes | None = None  # the source's colour profile, carried to every output
-    exif: bytes | None = None  # the source's EXIF without Orientation (applied) and thumbnail (of the old pixels)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -93,11 +91,11 @@ class Metadata:
 
 
 def read_metadata(source: ImageSource) -> Metadata:
-    """The size (orientation applied), colour profile and kept EXIF of an upload, from its header."""
-    if isinstance(source, (np.ndarray, Image.Image)):
-        d = decode_image(source)
-        return Metadata(d.rgb.size, d.icc_profile, d.exif)
-    img = _open(*read_limited(source), decode=False)
+    """The size (orientation applied), colour profile and kept EXIF of an upload, from its header (an array has
+    none of them)."""
+    if isinstance(source, np.ndarray):
+        return Metadata((source.shape[1], source.shape[0]), None, None)
+    img = source if isinstance(source, Image.Image) else _open(*read_limited(source), decode=False)
     w, h = img.size
     try:
         turned = img.getexif().get(ORIENTATION) in (5, 6, 7, 8)
@@ -220,9 +218,7 @@ def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
 
 def _normalise(img: Image.Image) -> DecodedImage:
     fmt, mode = img.format, img.mode
-    icc = img.info.get("icc_profile") or None
     img = ImageOps.exif_transpose(img) or img  # rotation from EXIF Orientation, then the tag is dropped
-    exif = kept_exif(img)  # read after the rotation: getexif() is the image's own cached copy
     alpha = None
     grayscale = mode in {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
     if mode == "P":
@@ -242,8 +238,7 @@ def _normalise(img: Image.Image) -> DecodedImage:
         img = rgba.convert("RGB")
     if img.mode != "RGB":
         img = img.convert("RGB")  # L, 1, CMYK (Pillow honours Adobe's inverted CMYK), YCbCr, LAB, HSV
-    return DecodedImage(rgb=img, alpha=alpha, grayscale=grayscale, source_mode=mode, source_format=fmt,
-                        icc_profile=icc if isinstance(icc, bytes) else None, exif=exif)
+    return DecodedImage(rgb=img, alpha=alpha, grayscale=grayscale, source_mode=mode, source_format=fmt)
 
 
 def decode_image(source: ImageSource) -> DecodedImage:

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from scipy.special import j1
 
+from tests.unit.test_train_sr import data  # noqa: F401 - the training images and benchmarks, as a fixture
 from vtdemo.sr import degradations as d
 
 
@@ -72,36 +73,19 @@ def test_both_models_are_drawn_with_their_probability_and_the_jpeg_is_real(monke
     assert np.array_equal((d.jpeg(img, 40) * 255).round().byte().permute(1, 2, 0).numpy(), expected)
 
 
-def test_real_world_training_runs_exports_a_card_with_every_input_and_is_resumable(tmp_path):
-    from tests.unit.test_train_sr import TINY, smooth_image
+def test_real_world_training_runs_exports_a_card_with_every_input_and_is_resumable(data):
+    from tests.unit.test_train_sr import args
     from vtdemo.train.__main__ import main
 
-    rng = np.random.default_rng(0)
-    train = tmp_path / "train"
-    train.mkdir()
-    for i in range(3):
-        smooth_image(rng, 64, 56).save(train / f"{i}.png")
-    for name in ("Set5", "Set14"):
-        root = tmp_path / "bench" / name
-        (root / "HR").mkdir(parents=True)
-        (root / "LR_bicubic" / "X2").mkdir(parents=True)
-        hr = smooth_image(rng, 40, 32)
-        hr.save(root / "HR" / "a.png")
-        hr.resize((20, 16), Image.BICUBIC).save(root / "LR_bicubic" / "X2" / "ax2.png")
-    (tmp_path / "arch.json").write_text(json.dumps(TINY))
-
     def run(out, iters, *extra):
-        main(["sr", "--scale", "2", "--degradation", "realesrgan", "--data", str(train), "--val",
-              str(tmp_path / "bench" / "Set5"), "--arch", str(tmp_path / "arch.json"), "--iters", str(iters),
-              "--batch", "2", "--patch", "8", "--val-every", "2", "--save-every", "1", "--schedule", "constant",
-              "--warmup", "0", "--out", str(out), *extra])
+        main(args(data, out, iters, "--degradation", "realesrgan", *extra))
 
-    run(tmp_path / "a", 4)
-    run(tmp_path / "b", 2)
-    run(tmp_path / "b", 4, "--export", str(tmp_path / "m.safetensors"), "--reference", "bicubic")
-    a, b = (torch.load(tmp_path / r / "state.pt", weights_only=True) for r in "ab")
+    run(data / "a", 4)
+    run(data / "b", 2)
+    run(data / "b", 4, "--export", str(data / "m.safetensors"), "--reference", "bicubic")
+    a, b = (torch.load(data / r / "state.pt", weights_only=True) for r in "ab")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # batch k depends on (seed, k) only
-    card = json.loads((tmp_path / "m.json").read_text())
+    card = json.loads((data / "m.json").read_text())
     assert set(card["results"]) == {f"{s}{i}" for s in ("Set5", "Set14")
                                      for i in ("", " degraded", " JPEG q50", " noise σ10 + JPEG q75")}
     assert card["degradation"]["second_order_prob"] == d.SECOND_ORDER_PROB

@@ -203,15 +203,14 @@ INPUTS = {
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, degraded: bool = False,
-             inputs: str | None = None) -> Score:
-    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol; ``inputs``
-    (a key of :data:`INPUTS`; ``degraded`` means "degraded") says which LR images: default its bicubic files."""
+def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, inputs: str = "bicubic") -> Score:
+    """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol; ``inputs`` (a
+    key of :data:`INPUTS`) says which LR images: default its bicubic files."""
     from vtdemo.sr.engine import upscale
     from vtdemo.sr.metrics import psnr_y, ssim_y
 
     psnrs, ssims = [], []
-    for _, lr, hr in INPUTS[inputs or ("degraded" if degraded else "bicubic")](root, scale):
+    for _, lr, hr in INPUTS[inputs](root, scale):
         sr = upscale(lr, model, scale=scale, device=device, backend="torch")
         psnrs.append(psnr_y(sr, hr, crop=scale))
         ssims.append(ssim_y(sr, hr, crop=scale))
@@ -392,7 +391,7 @@ def train(args) -> None:
             log(loss=round(loss.item(), 5), lr=optimizer.param_groups[0]["lr"])
         if step % args.val_every == 0 or step == args.iters:
             model.eval()
-            score = evaluate(model, args.val, args.scale, device, degraded=real)
+            score = evaluate(model, args.val, args.scale, device, inputs="degraded" if real else "bicubic")
             model.train()
             log(val=args.val.name + (" degraded" if real else ""), psnr_y=round(score.psnr_y, 3), ssim_y=round(score.ssim_y, 4))
             bar.write(f"iter {step}: {args.val.name}{' degraded' if real else ''} PSNR-Y {score.psnr_y:.3f} dB, SSIM-Y {score.ssim_y:.4f}")

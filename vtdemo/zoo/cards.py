@@ -206,34 +206,22 @@ CNN_DEMO_CONFIG = dict(arch="SRVGGNetCompact", num_in_ch=3, num_out_ch=3, num_fe
                        act_type="prelu")
 
 
-def _hat_demo_card(scale: int) -> ModelCard:
-    """Parameters and measured scores from the file's own record (``weights/hat-demo-x<scale>.json``)."""
+def _hat_demo_card(scale: int, real: bool = False) -> ModelCard:
+    """Parameters and measured scores from the file's own record (``weights/<id>.json``); ``real``: the same small
+    HAT fine-tuned on real-world degradations (``vtdemo.sr.degradations``), scored on its held-out degraded sets."""
     from vtdemo.zoo.demo_records import record, sr_scores
 
-    model_id = f"hat-demo-x{scale}"
+    model_id = f"hat-demo-real-x{scale}" if real else f"hat-demo-x{scale}"
+    name, notes = (f"HAT-demo-real ×{scale} (real-world degradations, by vtdemo)",
+                   f"hat-demo-x{scale} fine-tuned on Real-ESRGAN's second-order degradations and web JPEG/noise, "
+                   "for phone photos and web JPEGs; loses on clean bicubic inputs (its record has both)") if real else \
+        (f"HAT-demo ×{scale} (small, trained by vtdemo)",
+         "a small demo model trained on BSDS400 + T91 on a CPU, not the paper's HAT; measured, not reported")
     return ModelCard(
-        id=model_id, task="sr", family="HAT", name=f"HAT-demo ×{scale} (small, trained by vtdemo)",
-        paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
+        id=model_id, task="sr", family="HAT", name=name, paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
         sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0",
         params=record(model_id).get("parameters", 0), config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
-        reported=sr_scores(model_id),
-        notes="a small demo model trained on BSDS400 + T91 on a CPU, not the paper's HAT; measured, not reported",
-    )
-
-
-def _hat_demo_real_card(scale: int) -> ModelCard:
-    """hat-demo fine-tuned on real-world degradations (``vtdemo.sr.degradations``); scores from its record."""
-    from vtdemo.zoo.demo_records import record, sr_scores
-
-    model_id = f"hat-demo-real-x{scale}"
-    return ModelCard(
-        id=model_id, task="sr", family="HAT", name=f"HAT-demo-real ×{scale} (real-world degradations, by vtdemo)",
-        paper=HAT_PAPER, paper_url=HAT_URL, builder="hat",
-        sources=(WeightSource("embedded", f"{model_id}.safetensors"),), licence="Apache-2.0",
-        params=record(model_id).get("parameters", 0), config=_cfg(**HAT_DEMO_CONFIG, upscale=scale), scale=scale,
-        reported=sr_scores(model_id, inputs="degraded"),
-        notes=f"hat-demo-x{scale} fine-tuned on Real-ESRGAN's second-order degradations and web JPEG/noise, for "
-              "phone photos and web JPEGs; loses on clean bicubic inputs (its record has both)",
+        reported=sr_scores(model_id, inputs="degraded" if real else None), notes=notes,
     )
 
 
@@ -263,8 +251,8 @@ COMPARISON_DEMOS = ("cnn-demo-x4", "swinir-demo-x4", "hat-demo-x4")
 SR_CARDS: list[ModelCard] = [
     _hat_demo_card(4),
     _hat_demo_card(2),
-    _hat_demo_real_card(4),
-    _hat_demo_real_card(2),
+    _hat_demo_card(4, real=True),
+    _hat_demo_card(2, real=True),
     _comparison_demo_card("swinir-demo-x4", "SwinIR", "SwinIR-demo ×4 (hat-demo's size, trained by vtdemo)",
                           SWINIR_PAPER, "https://arxiv.org/abs/2108.10257", SWINIR_DEMO_CONFIG, "Apache-2.0"),
     _comparison_demo_card("cnn-demo-x4", "Real-ESRGAN", "CNN-demo ×4 (compact SRVGG, hat-demo's size, trained by "
