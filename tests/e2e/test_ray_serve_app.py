@@ -1,11 +1,14 @@
 """The app as a server process with VTDEMO_RAY_SERVE: /upscale answers what the engine computes here, and the tiles
 were computed by the Serve replica (asked through the server's own Ray cluster)."""
+import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +16,26 @@ import pytest
 from PIL import Image
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _port_outside_rays() -> int:
+    """A free port below Linux's ephemeral range (32768+, where Ray's agents bind their random ports) and above
+    Ray's worker ports (10002-19999): an ephemeral pick can be taken by the server's own Ray before Gradio binds it,
+    and the test then talks HTTP to a gRPC port."""
+    for port in random.Random(os.getpid()).sample(range(20000, 32000), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
+
+
+def _is_gradio(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "config", timeout=2) as r:
+            return "components" in json.loads(r.read())
+    except (OSError, ValueError):
+        return False
 
 
 def test_upscale_through_ray_serve_replicas(tmp_path):
@@ -31,7 +50,7 @@ def test_upscale_through_ray_serve_replicas(tmp_path):
 
     image = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(image)
-    port = _free_port()
+    port = _port_outside_rays()
     secret = "hf_" + os.urandom(12).hex()  # a Space's token: it must reach no Ray process or log
     env = dict(os.environ, VTDEMO_RAY_SERVE="local", VTDEMO_RAY_SERVE_REPLICAS="1", VTDEMO_TILE="32",
                GRADIO_ANALYTICS_ENABLED="False", HF_TOKEN=secret)
@@ -39,15 +58,12 @@ def test_upscale_through_ray_serve_replicas(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 240  # Ray's start and the replica's deployment come before the port opens
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None, f"the server exited: {server.stderr.read()[-2000:]}"
-                assert time.time() < deadline, "the server did not start in 240 s"
-                time.sleep(1)
-        answer = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+        url = f"http://127.0.0.1:{port}/"
+        while not _is_gradio(url):  # the app answering, not merely something listening on the port
+            assert server.poll() is None, f"the server exited: {server.stderr.read()[-2000:]}"
+            assert time.time() < deadline, "the server did not start in 240 s"
+            time.sleep(1)
+        answer = Client(url, verbose=False).predict(
             handle_file(str(image)), "hat-demo-x4", 4, api_name="/upscale")
         expected = upscale(image, "hat-demo-x4", tile=32, backend="torch", device="cpu")
         assert np.array_equal(np.asarray(Image.open(answer).convert("RGB")), np.asarray(expected))
