@@ -75,12 +75,54 @@ def heads_of(a: torch.Tensor, head: int | None) -> torch.Tensor:
     return a.mean(-3) if head is None else a[..., head, :, :]
 
 
+def rollout_of(attns: list[torch.Tensor]) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020) of (N, N) head-averaged attention matrices in forward order:
+    Π (0.5·A + 0.5·I), rows renormalised."""
+    result = None
+    for a in attns:
+        a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+        a = a / a.sum(-1, keepdim=True)
+        result = a if result is None else a @ result
+    return result
+
+
+@dataclass(frozen=True)
+class AttentionGraph:
+    """One forward pass whose attention weights stay in the autograd graph (explain/class_maps.py)."""
+
+    logits: torch.Tensor  # (1, classes) of the head being explained
+    attns: list[torch.Tensor]  # per layer (1, heads, N, N), N tokens including the prefix
+    readout: tuple[int, ...]  # the token rows that reach the head (class tokens); () when all do (mean pooling)
+    prefix: int  # class / distillation tokens before the patches
+    grid: tuple[int, int]  # the patch grid
+
+
 class Probe:
     """One family's attention probe. Subclasses set ``family`` and ``modes`` (the first is the default) and
-    implement the three methods."""
+    implement the three methods; the class-specific explanations use ``cam_layer`` / ``cam_reshape`` (Grad-CAM on
+    the last block's tokens), ``top_blocks`` (the randomization check) and, where attention is global,
+    ``attention_graph`` (gradient-weighted rollout; ``rollout_why_not`` says why not elsewhere)."""
 
     family: str = ""
     modes: tuple[str, ...] = ()
+    rollout_why_not: str = ""  # "" where gradient-weighted attention rollout applies
+
+    def cam_layer(self, model: nn.Module) -> str:
+        """The dotted name of the module whose output Grad-CAM weighs: the last block's tokens."""
+        raise NotImplementedError
+
+    def cam_reshape(self, model: nn.Module):
+        """A function from that module's output to (B, C, rows, cols) feature maps (prefix tokens dropped)."""
+        raise NotImplementedError
+
+    def top_blocks(self, model: nn.Module) -> list[nn.Module]:
+        """The modules the randomization check re-initialises: the classifier head(s) and the last block."""
+        raise NotImplementedError
+
+    def attention_graph(self, model: nn.Module, x: torch.Tensor, head: str = "") -> AttentionGraph:
+        """A forward pass keeping every layer's attention in the graph; ``head`` picks one of a distilled model's
+        heads ("cls" or "distill"; "" = what the model outputs)."""
+        raise ValueError(self.rollout_why_not or f"{self.family} has no attention graph")
 
     def layers(self, model: nn.Module) -> list[LayerInfo]:
         """Every attention layer of ``model`` in forward order, read from its modules (no forward pass)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vtdemo.explain.base import Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
+from vtdemo.explain.base import AttentionGraph, Layer, LayerInfo, Probe, TokenMap, centres, distance_sums, heads_of
 
 
 def mean_distance(weights: torch.Tensor, grid: int) -> np.ndarray:
@@ -29,6 +29,22 @@ def distance_table(layers: list[Layer], mode: str = "position") -> np.ndarray:
 class PerViTProbe(Probe):
     family = "PerViT"
     modes = ("mixed", "content", "position")
+
+    def cam_layer(self, model):
+        return "norm"  # the last block's tokens, normalised, before the mean pooling
+
+    def cam_reshape(self, model):
+        return lambda t: t.reshape(t.shape[0], model.grid, model.grid, t.shape[-1]).permute(0, 3, 1, 2)
+
+    def top_blocks(self, model):
+        return [model.blocks[-1], model.head]
+
+    def attention_graph(self, model, x, head=""):
+        if head:
+            raise ValueError("PerViT has one head")
+        with model.capturing(keep_graph=True) as record:
+            logits = model(x)
+        return AttentionGraph(logits, record.mixed, (), 0, (model.grid, model.grid))  # mean-pooled: every row
 
     def layers(self, model):
         return [LayerInfo(f"block {i}", block.attn.num_heads, "grid") for i, block in enumerate(model.blocks)]

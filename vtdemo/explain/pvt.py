@@ -14,6 +14,21 @@ def _blocks(model):
 class PVTProbe(Probe):
     family = "PVT-v2"
     modes = ("reduced",)
+    rollout_why_not = ("PVT-v2's queries attend to a spatially reduced key grid (keys are pooled regions, fewer "
+                       "than the queries) and its stages change resolution, so attention matrices do not compose "
+                       "into a token-to-token rollout; Grad-CAM on its last stage and Integrated Gradients apply.")
+
+    def cam_layer(self, model):
+        return f"stages.{len(model.stages) - 1}.norm"  # the last block's tokens, normalised, (B, N, C)
+
+    def cam_reshape(self, model):
+        def reshape(t):
+            side = math.isqrt(t.shape[1])
+            return t.reshape(t.shape[0], side, side, t.shape[-1]).permute(0, 3, 1, 2)
+        return reshape
+
+    def top_blocks(self, model):
+        return [list(_blocks(model))[-1][2], model.head]
 
     def layers(self, model):
         return [LayerInfo(f"stage {s} block {b}", block.attn.num_heads, "reduced", (s, b))

@@ -16,6 +16,19 @@ def _blocks(model):
 class SwinProbe(Probe):
     family = "Swin"
     modes = ("window",)
+    rollout_why_not = ("Swin attends within (shifted) windows, never across the image, so there is no token-to-"
+                       "token attention matrix to roll out; Grad-CAM on its last stage and Integrated Gradients "
+                       "apply.")
+
+    def cam_layer(self, model):
+        s, b, _ = list(_blocks(model))[-1]
+        return f"layers.{s}.blocks.{b}.norm1"
+
+    def cam_reshape(self, model):
+        return lambda t: t.permute(0, 3, 1, 2)  # timm's Swin blocks keep (B, H, W, C)
+
+    def top_blocks(self, model):
+        return [list(_blocks(model))[-1][2], model.head]
 
     def layers(self, model):
         return [LayerInfo(f"stage {s} block {b} ({'SW' if block.shift_size[0] else 'W'}-MSA)",

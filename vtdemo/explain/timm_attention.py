@@ -8,6 +8,7 @@ own) and a hook on ``attn_drop`` that records for the probing call only.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import torch
@@ -31,10 +32,14 @@ def _set_fused_attn(self, value: bool) -> None:
     self.__dict__["fused_attn"] = value
 
 
+class _GraphSink(list):
+    """Weights kept in the autograd graph, where they were computed (for gradients with respect to them)."""
+
+
 def _record_attention(module: nn.Module, inputs, output: torch.Tensor) -> None:
     sink = _PROBING.get()
     if sink is not None:
-        sink.append(output.detach().float().cpu())
+        sink.append(output if isinstance(sink, _GraphSink) else output.detach().float().cpu())
 
 
 def make_probeable(model: nn.Module) -> list[nn.Module]:
@@ -64,3 +69,16 @@ def record(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     finally:
         _PROBING.reset(token)
     return sink
+
+
+@contextmanager
+def recording_graph(model: nn.Module):
+    """Within the context, this call's forward passes of ``model`` take timm's explicit path and append every
+    attention module's weights, still in the autograd graph, to the yielded list."""
+    make_probeable(model)
+    sink = _GraphSink()
+    token = _PROBING.set(sink)
+    try:
+        yield sink
+    finally:
+        _PROBING.reset(token)

@@ -101,7 +101,8 @@ class MPA(nn.Module):
             dots = torch.exp(dots - dots.amax(-1, keepdim=True))
             attn = F.normalize(position * dots, p=1, dim=-1)
             # (mixed attention, content attention softmax(q·kᵀ·scale))
-            record[id(self)] = (attn.detach(), (dots / dots.sum(-1, keepdim=True)).detach())
+            kept = attn if record.get("keep_graph") else attn.detach()  # gradients w.r.t. it (class maps)
+            record[id(self)] = (kept, (dots / dots.sum(-1, keepdim=True)).detach())
             out = attn @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.log(position).to(q.dtype), scale=self.scale)
@@ -260,11 +261,13 @@ class PerViT(nn.Module):
         return self.head(self.forward_features(x))
 
     @contextmanager
-    def capturing(self):
+    def capturing(self, keep_graph: bool = False):
         """Within the context, this call's forward passes record every MPA's mixed attention (B, heads, N, N) and
         its content attention softmax(q·kᵀ·scale); yields an ``AttentionRecord``. Other threads running the same
-        model are untouched (a context variable, not a flag on the shared module)."""
+        model are untouched (a context variable, not a flag on the shared module). ``keep_graph``: the mixed
+        attention stays in the autograd graph."""
         record = {id(blk.attn): None for blk in self.blocks}
+        record["keep_graph"] = keep_graph
         token = _RECORDING.set(record)
         try:
             yield AttentionRecord(self, record)

@@ -32,7 +32,8 @@ def load_model(model_id: str, *, device=None, path: str | os.PathLike | None = N
     stat = checkpoint.stat()
     key = (card.id, str(device), str(Path(checkpoint).resolve()), stat.st_mtime_ns, stat.st_size)
     def build():
-        model = builders.build(card, weights.load_state_dict(checkpoint)).eval().to(device)
+        # frozen: a model shared by requests gets no parameter gradients (LAM and class maps need the input's)
+        model = builders.build(card, weights.load_state_dict(checkpoint)).eval().requires_grad_(False).to(device)
         _ZOO_IDS[model] = card.id
         return model
 
