@@ -210,17 +210,19 @@ class _BiasCache:
     gradient is needed (``_version`` changes on every in-place update, e.g. load_state_dict or an optimiser step)."""
 
     def __init__(self):
-        self.key = None
-        self.value = None
+        self.entry = (None, None)  # (key, value), replaced whole: concurrent passes read a matching pair
 
     def get(self, table: torch.Tensor, index: torch.Tensor, nq: int, nk: int) -> torch.Tensor:
         if torch.is_grad_enabled() and table.requires_grad:
             return table[index.reshape(-1)].view(nq, nk, -1).permute(2, 0, 1)
-        key = (table.data_ptr(), table._version, table.device, table.dtype, index.data_ptr())
-        if key != self.key:
-            self.value = table[index.reshape(-1)].view(nq, nk, -1).permute(2, 0, 1).contiguous()
-            self.key = key
-        return self.value
+        # an inference-mode tensor cannot enter a graph (LAM's backward through frozen weights): one per mode
+        key = (table.data_ptr(), table._version, table.device, table.dtype, index.data_ptr(),
+               torch.is_inference_mode_enabled())
+        cached_key, value = self.entry
+        if key != cached_key:
+            value = table[index.reshape(-1)].view(nq, nk, -1).permute(2, 0, 1).contiguous()
+            self.entry = (key, value)
+        return value
 
 
 @dataclass
