@@ -5,7 +5,7 @@ help stay fast (no torch import until a model is needed).
 """
 __version__ = "0.1.0"
 __all__ = ["list_models", "load_model", "upscale", "upscale_file", "compare", "attribution_map", "classify",
-           "attention_map", "attention_distance", "inspect_image", "consistency_map", "disagreement_map",
+           "attention_map", "attention_distance", "explain_class", "inspect_image", "consistency_map", "disagreement_map",
            "__version__"]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from vtdemo.classify import classify
+from vtdemo.explain.explanation import explain_class
 from vtdemo.explain.probes import attention_distance, attention_map
 from vtdemo.outputs import upscale_file
 from vtdemo.sr.consistency import consistency_map, disagreement_map
@@ -19,4 +20,4 @@ def list_models(task: Task | None = None) -> list[ModelCard]:
 
 
 __all__ = ["list_models", "load_model", "upscale", "upscale_file", "compare", "attribution_map", "classify",
-           "attention_map", "attention_distance", "inspect_image", "consistency_map", "disagreement_map"]
+           "attention_map", "attention_distance", "explain_class", "inspect_image", "consistency_map", "disagreement_map"]

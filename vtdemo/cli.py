@@ -269,6 +269,49 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import io
+
+    from vtdemo.atomic import write_atomically
+    from vtdemo.explain.explanation import explain_class
+    from vtdemo.imaging import ImageError, decode_image
+    from vtdemo.viz.attention import class_overlay
+    from vtdemo.zoo import builders, weights
+
+    try:
+        found = explain_class(args.image, args.model, target=args.target, method=args.method,
+                              scores=not args.no_scores, sanity=args.sanity, device=args.device)
+        picture = class_overlay(found, image=decode_image(args.image).rgb)
+    except (UnknownModelError, ImageError, OSError, ValueError, weights.WeightsError, builders.BuildError) as exc:
+        print(f"vtdemo explain: {shown(exc)}", file=sys.stderr)
+        return 2
+    source = Path(args.image)
+    out = Path(args.output) if args.output else source.with_name(f"{source.stem}_{found.model}_{found.method}.png")
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    write_atomically(out, buffer.getvalue())
+    summary = found.summary()
+    if args.json:
+        print(json.dumps({"file": args.image, "map": str(out), **summary}))
+        return 0
+    print(f"{found.model}: {found.label} ({found.probability:.1%}), {found.method} in {found.seconds:.2f} s -> "
+          f"{shown(out)}")
+    if found.scores is not None:
+        print(f"  {'map':<16} {'deletion AUC':>12} {'insertion AUC':>13}")
+        for name in ("map", "random", "rollout"):
+            if f"{name}_deletion_auc" in summary:
+                print(f"  {name:<16} {summary[f'{name}_deletion_auc']:>12.3f} "
+                      f"{summary[f'{name}_insertion_auc']:>13.3f}")
+        if "randomization_rho" in summary:
+            from vtdemo.explain.faithfulness import RANDOMIZED_BELOW
+
+            rho = summary["randomization_rho"]
+            verdict = "passes: the map follows the weights" if rho < RANDOMIZED_BELOW else \
+                "fails: the map barely changes when the top blocks are re-initialised"
+            print(f"  randomization check: Spearman ρ {rho:.2f} ({verdict})")
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from vtdemo.doc_tables import render
     from vtdemo.zoo.locations import REPO_ROOT
@@ -428,6 +471,24 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("images", nargs="+", metavar="IMAGE")
     ins.add_argument("--json", action="store_true", help="one JSON object per image")
     ins.set_defaults(func=_cmd_inspect)
+
+    why = sub.add_parser("explain", help="why a classifier gives a class: a class map over the image and how "
+                         "faithful it is",
+                         description="Writes the map over the image as a PNG (default: <image>_<model>_<method>.png "
+                                     "beside it) and prints the class, its probability and the deletion / "
+                                     "insertion AUCs of the map, a random map and attention rollout (RISE).")
+    why.add_argument("image")
+    why.add_argument("-m", "--model", default="vit-demo", help="classifier id (default vit-demo)")
+    why.add_argument("--class", dest="target", help="a class name as the top-k shows it, or its index (default: "
+                     "the top-1)")
+    why.add_argument("--method", default="auto", help="auto (the family's best), chefer, chefer-cls, "
+                     "chefer-distill (ViT, DeiT, PerViT), gradcam, layercam or ig")
+    why.add_argument("-o", "--output", help="the PNG to write")
+    why.add_argument("--sanity", action="store_true", help="also the randomization check (Adebayo et al. 2018)")
+    why.add_argument("--no-scores", action="store_true", help="only the map (no deletion / insertion)")
+    why.add_argument("--json", action="store_true", help="one JSON object")
+    why.add_argument("--device", help="cpu, cuda, ... (default: auto)")
+    why.set_defaults(func=_cmd_explain)
 
     ev = sub.add_parser("evaluate", help="top-1 of classifiers on a folder of <synset>/<image> files",
                         description="Top-1 accuracy through the app's preprocessing on a folder in ImageNet layout "

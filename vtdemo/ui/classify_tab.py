@@ -5,8 +5,8 @@ import gradio as gr
 
 from vtdemo.classify.labels import label_names
 from vtdemo.classify.out_of_class import FALSE_ALARMS
-from vtdemo.ui.components import Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
-from vtdemo.ui import on_device, validate, where
+from vtdemo.ui.components import Checkbox, Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
+from vtdemo.ui import classify_why, on_device, validate, where
 from vtdemo.ui.arrival import check_on_arrival
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.availability import unavailable, usable
@@ -58,9 +58,10 @@ def run_classify(image, models, top_k):
     if not models:
         raise gr.Error("Choose at least one classifier.")
     top_k = validate.integer(top_k, "top_k", 1, MAX_TOP_K)
-    labels, captions = [], []
+    labels, captions, listed = [], [], []
     for model_id in models:
         pred = on_device.classify_heads(image, model_id, top_k)
+        listed += [name for name, _ in pred.top]
         card = get_card(model_id)
         caption = f"**{card.name}** · {pred.seconds * 1000:.0f} ms"
         if "class token" in pred.heads:
@@ -79,7 +80,8 @@ def run_classify(image, models, top_k):
     for _ in range(SLOTS - len(models)):
         labels.append(gr.update(value=None, visible=False))
         captions.append(gr.update(value="", visible=False))
-    return [*labels, *captions]
+    why_class = gr.update(choices=classify_why.class_choices(listed), value=classify_why.TOP_ONE)
+    return [*labels, *captions, why_class]
 
 
 @user_errors
@@ -125,7 +127,31 @@ def build(demo: gr.Blocks) -> None:
                                 caption = gr.Markdown(visible=False, elem_id=f"cls-caption-{i}")  # name first
                                 label = HeadlineLabel(visible=False, show_label=False, elem_id=f"cls-label-{i}")
                                 slots.append((label, caption))  # no name chip over the top-1 headline
-        outputs = [label for label, _ in slots] + [caption for _, caption in slots]
+        with gr.Accordion("Why this class? One class explained by each model, and how far to trust the map",
+                          open=True, elem_id="why"):
+            gr.Markdown("Click a class in a model's list above (or pick one here) to see which pixels made each "
+                        "model give it: class maps on one colour scale, with deletion / insertion curves "
+                        "against a random map.")
+            with gr.Row():
+                why_class = Dropdown(classify_why.class_choices([]), value=classify_why.TOP_ONE, label="Class",
+                                     elem_id="why-class")
+                why_method = Dropdown(classify_why.METHOD_CHOICES, value="auto", label="Method",
+                                      elem_id="why-method")
+                why_sanity = Checkbox(value=False, label="Also the randomization check (about twice the time)")
+                why_run = gr.Button("Explain", elem_id="why-run")
+            why_maps = gr.Gallery(label="Class maps (each scaled to its maximum)", columns=4, height="auto",
+                                  format="png", object_fit="contain", elem_id="why-maps")
+            why_table = gr.Markdown(elem_id="why-table")
+            why_plot = gr.Plot(label="Deletion and insertion", elem_id="why-plot")
+        outputs = [label for label, _ in slots] + [caption for _, caption in slots] + [why_class]
+        why_inputs, why_outputs = [image, models, why_class, why_method, why_sanity], [why_maps, why_plot, why_table]
+        why_run.click(classify_why.explain_models, why_inputs, why_outputs, api_visibility="private",
+                      concurrency_id=HEAVY_CLS, concurrency_limit=2)
+        for label, _ in slots:
+            label.select(classify_why.select_class, None, why_class, api_visibility="private",
+                         show_progress="hidden").then(
+                classify_why.explain_models, why_inputs, why_outputs, api_visibility="private",
+                concurrency_id=HEAVY_CLS, concurrency_limit=2)
         gr.on([image.change, models.change], where.for_classifiers, [image, models], where_crop,
               api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         run.click(run_classify, [image, models, top_k], outputs, api_visibility="private",
@@ -140,3 +166,18 @@ def build(demo: gr.Blocks) -> None:
                      concurrency_id=HEAVY_CLS, concurrency_limit=2,
                      api_description="Top-k of one classifier: label and confidences; the label is 'probably none "
                                      "of its N classes' when the model is not sure the image is one of them.")
+        with gr.Column(visible=False):
+            why_image = ImageUpload(type="filepath", image_mode=None, label="image")
+            why_model = gr.Textbox(label="model_id", value="vit-demo")
+            why_target = gr.Textbox(label="target", value="")
+            why_how = gr.Textbox(label="method", value="auto")
+            why_map = gr.Image(label="map", format="png")
+            why_numbers = gr.JSON(label="scores")
+            why_button = gr.Button()
+        why_button.click(classify_why.explain_api, [why_image, why_model, why_target, why_how],
+                         [why_map, why_numbers], api_name="explain_class", concurrency_id=HEAVY_CLS,
+                         concurrency_limit=2,
+                         api_description="Why one classifier gives a class (target: a class name or index; empty: "
+                                         "its top-1; method: auto, chefer, chefer-cls, chefer-distill, gradcam, "
+                                         "layercam or ig): the map over the model's view and the deletion / "
+                                         "insertion AUCs of the map, a random map and attention rollout.")

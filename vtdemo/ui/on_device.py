@@ -27,6 +27,9 @@ SR_SECONDS_PER_MP_MPARAM = 0.025  # per output megapixel per million parameters
 LAM_SECONDS_PER_STEP_MP_MPARAM = 2.0  # forward + backward per path step, per input megapixel per million parameters
 LOAD_SECONDS_PER_MPARAM = 0.05  # reading a checkpoint and moving it to the GPU
 SMALL_CALL_SECONDS = 20  # a classification, a capture, a HAT block
+# a class map with its scores: Integrated Gradients' 32 passes and back, 3 maps × 2 curves × 21 passes, twice for
+# the randomization check
+EXPLAIN_SECONDS = 40
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,11 @@ def _capture(image, model_id: str):
     return _call("vtdemo.explain.probes", "capture", image, model_id)
 
 
+@gpu(duration=EXPLAIN_SECONDS)
+def _explain(image, model_id: str, target, method: str, sanity: bool):
+    return _call("vtdemo.explain.explanation", "explain_class", image, model_id, target, method, sanity=sanity)
+
+
 @gpu(duration=SMALL_CALL_SECONDS)
 def _classify(image, model_id: str, top_k: int):
     return _call("vtdemo.classify.predict", "classify_heads", image, model_id, top_k)
@@ -291,3 +299,9 @@ def attention_distance(image, model_id: str):
 def classify_heads(image, model_id: str, top_k: int):
     fetch_weights([model_id], "classify")
     return _classify(image, model_id, top_k)
+
+
+def explain_class(image, model_id: str, target, method: str, sanity: bool = False):
+    """``vtdemo.explain_class`` with its scores on the GPU (a ``ClassExplanation``: arrays and the model's view)."""
+    fetch_weights([model_id], "classify")
+    return _explain(image, model_id, target, method, sanity)

@@ -50,6 +50,18 @@ def text(value, name: str, max_length: int = 64) -> str:
     return value
 
 
+def optional_text(value, name: str, max_length: int = 64) -> str:
+    """``text``, or "" for nothing (None or an empty string)."""
+    return "" if value in (None, "") else text(value, name, max_length)
+
+
+def choice(value, name: str, allowed) -> str:
+    """One of ``allowed`` (strings)."""
+    if not isinstance(value, str) or value not in allowed:
+        _fail(f"{name} must be one of {', '.join(allowed)}, not {echo(value)}.")
+    return value
+
+
 def model_ids(value, name: str = "model_ids", max_count: int = 8) -> list[str]:
     """A list of ids (or one comma-separated string)."""
     if isinstance(value, str):

@@ -124,3 +124,15 @@ def analysis_figures(analysis: dict) -> list:
     return [distance_figure(analysis["position_distance"], analysis["mixed_distance"], analysis["token_px"]),
             head_maps_figure(analysis["position_maps"], (r, c),
                              f"φp of every head for query ({r}, {c}), {analysis['layer']}")]
+
+
+def class_overlay(explanation, side: int = VIEW, image: Image.Image | None = None) -> Image.Image:
+    """The model's view at ``side`` px (or the whole original ``image``) with a class map on the shared 0–1 scale
+    (every map is scaled to its own maximum) and the colour bar."""
+    if image is not None:
+        base, heat = image, explanation.map
+    else:
+        base = explanation.view.resize((side, side), Image.Resampling.BICUBIC)
+        heat = np.asarray(Image.fromarray(explanation.input_map, mode="F").resize((side, side),
+                                                                                  Image.Resampling.BILINEAR))
+    return with_colorbar(heat_overlay(base, heat, alpha=0.7, vmax=1.0), 1.0, "relevance")

@@ -125,3 +125,26 @@ def head_maps_figure(maps: "np.ndarray", query: tuple[int, int], title: str) -> 
     fig.update_layout(height=220 * rows + 60, margin=dict(l=10, r=10, t=60, b=10), title=title,
                       template="plotly_white")
     return fig
+
+
+def faithfulness_figure(explanations) -> go.Figure:
+    """Deletion (left) and insertion (right) curves of each explanation's map, with the random map's dotted in the
+    same colour: a faithful map deletes fast and inserts fast (AUCs in the legend)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("deletion (lower is better)", "insertion (higher is better)"),
+                        shared_yaxes=True)
+    colours = ("#4f46e5", "#f97316", "#059669", "#db2777")
+    for i, e in enumerate(explanations):
+        s, colour = e.scores, colours[i % len(colours)]
+        steps = [k / (len(s.map.deletion) - 1) for k in range(len(s.map.deletion))]
+        for col, (mine, rnd, auc, rauc) in enumerate((
+                (s.map.deletion, s.random.deletion, s.map.deletion_auc, s.random.deletion_auc),
+                (s.map.insertion, s.random.insertion, s.map.insertion_auc, s.random.insertion_auc)), 1):
+            fig.add_scatter(x=steps, y=list(map(float, mine)), mode="lines", line=dict(color=colour), row=1, col=col,
+                            name=f"{e.model} · {e.method} (AUC {auc:.2f})", legendgroup=e.model)
+            fig.add_scatter(x=steps, y=list(map(float, rnd)), mode="lines", row=1, col=col, legendgroup=e.model,
+                            line=dict(color=colour, dash="dot"), name=f"{e.model} · random map (AUC {rauc:.2f})")
+    fig.update_xaxes(title_text="share of pixels changed, most relevant first", range=[0, 1])
+    fig.update_yaxes(title_text="probability of the class", range=[0, 1.02], col=1)
+    fig.update_layout(height=360, margin=dict(l=50, r=20, t=50, b=40), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
