@@ -142,7 +142,7 @@ def test_every_tab_handler_runs_its_model_work_in_spaces_own_forked_worker(tmp_p
         cuda_standin()
         import torch
         (torch.rand(512, 512) @ torch.rand(512, 512)).sum()  # the server's own CPU work before any GPU call
-        from vtdemo.ui import attention_tab, classify_tab, lam_tab, sr_tab
+        from vtdemo.ui import attention_tab, classify_tab, classify_why, lam_tab, sr_tab
         img = {str(image)!r}
         out = dict(
             upscale=sr_tab.api_upscale(img, "hat-demo-x4", 4),
@@ -151,6 +151,7 @@ def test_every_tab_handler_runs_its_model_work_in_spaces_own_forked_worker(tmp_p
             hat=lam_tab.attention_api(img, "hat-demo-x4", 10, 10, 0, 1, "mean"),
             classify=len(classify_tab.classify_api(img, "vit-demo", 3)),
             attention=attention_tab.attention_api(img, "vit-demo", 24, 20, -1, "mean", ""),
+            explain=classify_why.explain_api(img, "deit-demo", "tench", "chefer")[1],
         )
         print(json.dumps(dict(out, pid=os.getpid())))
     """)
@@ -163,9 +164,10 @@ def test_every_tab_handler_runs_its_model_work_in_spaces_own_forked_worker(tmp_p
         out = json.loads(run.stdout.strip().splitlines()[-1])
         assert Image.open(out["upscale"]).size == (192, 160) and out["compare"] == 2 and 0 < out["lam"] < 100
         assert Image.open(out["hat"]).size and Image.open(out["attention"]).size and out["classify"]
+        assert out["explain"]["class"] == "tench" and 0 <= out["explain"]["map_deletion_auc"] <= 1
         workers = {int(a["pid"]) for a in api.of("/allow")}
         assert workers and out["pid"] not in workers
         durations = [int(s["durationSeconds"]) for s in api.of("/schedule")]
-        assert len(durations) == 6 and all(on_device.SETUP_SECONDS < d <= 60 for d in durations)
+        assert len(durations) == 7 and all(on_device.SETUP_SECONDS < d <= 60 for d in durations)
     finally:
         api.close()

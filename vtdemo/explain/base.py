@@ -95,6 +95,7 @@ class AttentionGraph:
     readout: tuple[int, ...]  # the token rows that reach the head (class tokens); () when all do (mean pooling)
     prefix: int  # class / distillation tokens before the patches
     grid: tuple[int, int]  # the patch grid
+    tokens: torch.Tensor | None = None  # (1, N, C) the last tokens a mean-pooled model averages, in the graph
 
 
 class Probe:
@@ -106,6 +107,8 @@ class Probe:
     family: str = ""
     modes: tuple[str, ...] = ()
     rollout_why_not: str = ""  # "" where gradient-weighted attention rollout applies
+    # the "auto" class map: the method with the best deletion and insertion over Imagenette val (docs/performance.md)
+    class_map_default: str = "ig"
 
     def cam_layer(self, model: nn.Module) -> str:
         """The dotted name of the module whose output Grad-CAM weighs: the last block's tokens."""

@@ -50,12 +50,13 @@ def is_distilled(model: nn.Module) -> bool:
 
 def methods_for(family: str, model: nn.Module | None = None) -> list[str]:
     """The methods that apply to ``family`` (to ``model`` when given: the token-specific rollouts need a distilled
-    DeiT), the default first: the one with the best deletion and insertion on Imagenette val
-    (docs/explanations.md) — gradient-weighted rollout where attention is global, else Integrated Gradients."""
-    if probe_for(family).rollout_why_not:
-        return ["ig", "gradcam", "layercam"]
-    distilled = model is not None and is_distilled(model)
-    return ["chefer", *(["chefer-cls", "chefer-distill"] if distilled else []), "gradcam", "layercam", "ig"]
+    DeiT), the family's default first (``Probe.class_map_default``: the best measured by ``bench explain``)."""
+    probe = probe_for(family)
+    names = ["gradcam", "layercam", "ig"]
+    if not probe.rollout_why_not:
+        distilled = model is not None and is_distilled(model)
+        names = ["chefer", *(["chefer-cls", "chefer-distill"] if distilled else []), *names]
+    return sorted(names, key=lambda n: n != probe.class_map_default)
 
 
 def check_method(family: str, method: str, model: nn.Module | None = None) -> str:
@@ -118,13 +119,20 @@ def grad_cam(model: nn.Module, family: str, x: torch.Tensor, target: int, varian
 
 def gradient_rollout(graph: AttentionGraph, score: torch.Tensor) -> torch.Tensor:
     """Chefer's rule over a pass's attention: (rows, cols) relevance of the patches for ``score``."""
-    grads = torch.autograd.grad(score, graph.attns)
+    pooled = not graph.readout and graph.tokens is not None
+    grads = torch.autograd.grad(score, [*graph.attns, *([graph.tokens] if pooled else [])])
     n = graph.attns[0].shape[-1]
     eye = torch.eye(n, dtype=torch.float64, device=score.device)
     relevance = eye
     for a, g in zip(graph.attns, grads):
         cam = (g[0] * a[0]).clamp_min(0).mean(0).detach().double()  # mean over heads of relu(∇A ⊙ A)
         relevance = relevance + cam @ relevance
+    if pooled:
+        # the mean pooling is one more attention row, a_j = 1/N over the last tokens t_j: Chefer's update for it
+        # gives the pooled token relu(∇a ⊙ a)·R, with ∇a_j ⊙ a_j ∝ ∇t_j · t_j (identity included: through the
+        # residual a token's own content reaches the pooling)
+        start = (grads[-1][0] * graph.tokens[0]).sum(-1).clamp_min(0).detach().double()
+        return ((start @ relevance) / start.sum().clamp_min(1e-30))[graph.prefix:].reshape(graph.grid)
     return _readout(graph, relevance - eye)  # what attention added (the identity reaches no patch of a class row)
 
 

@@ -43,8 +43,9 @@ class PerViTProbe(Probe):
         if head:
             raise ValueError("PerViT has one head")
         with model.capturing(keep_graph=True) as record:
-            logits = model(x)
-        return AttentionGraph(logits, record.mixed, (), 0, (model.grid, model.grid))  # mean-pooled: every row
+            tokens = model.forward_tokens(x)
+            logits = model.head(tokens.mean(1))
+        return AttentionGraph(logits, record.mixed, (), 0, (model.grid, model.grid), tokens)  # mean-pooled
 
     def layers(self, model):
         return [LayerInfo(f"block {i}", block.attn.num_heads, "grid") for i, block in enumerate(model.blocks)]

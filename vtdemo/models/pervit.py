@@ -249,13 +249,17 @@ class PerViT(nn.Module):
             raise ValueError(f"PerViT was built for {self.img_size}×{self.img_size} inputs (a {self.grid}×"
                              f"{self.grid} token grid); got {x.shape[-1]}×{x.shape[-2]}.")
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features (B, C) before the head."""
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The normalised tokens (B, N, C) that the mean pooling averages."""
         self._check_input(x)
         x = self.conv_layers(x)
         for blk, position in zip(self.blocks, self.position_attention()):
             x = blk(x, position)
-        return self.norm(x).mean(dim=1)
+        return self.norm(x)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, C) before the head."""
+        return self.forward_tokens(x).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
