@@ -5,6 +5,8 @@ from __future__ import annotations
 from vtdemo.sr.engine import BICUBIC
 from vtdemo.zoo.availability import usable
 
+CLASSIFY_SLOTS = 4  # classifiers side by side in the Classify tab (and explained together by its "why?")
+
 
 def sr_choices(scale: int, uploads: dict | None = None) -> list[tuple[str, str]]:
     """(label, value) of every SR model usable now at ``scale``: bicubic, embedded/cached/downloadable zoo models,

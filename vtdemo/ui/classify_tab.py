@@ -8,11 +8,12 @@ from vtdemo.classify.out_of_class import FALSE_ALARMS
 from vtdemo.ui.components import Checkbox, Dropdown, HeadlineLabel, ImageUpload, NumberInput, Slider
 from vtdemo.ui import classify_why, on_device, validate, where
 from vtdemo.ui.arrival import check_on_arrival
+from vtdemo.ui.choices import CLASSIFY_SLOTS
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.availability import unavailable, usable
 from vtdemo.zoo.cards import get_card
 
-SLOTS = 4
+SLOTS = CLASSIFY_SLOTS
 MAX_TOP_K = 10
 HEAVY_CLS = "classify"
 # Offline defaults: four of the five embedded demo models (Swin is one click away).

@@ -7,6 +7,7 @@ import gradio as gr
 
 from vtdemo.ui import on_device, validate
 from vtdemo.ui.admission import heavy_slot, light
+from vtdemo.ui.choices import CLASSIFY_SLOTS
 from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.cards import get_card
 
@@ -54,9 +55,7 @@ def explain_models(image, models, target, method, sanity, progress=gr.Progress()
 
     if not image:
         raise gr.Error("Upload an image (or pick an example) first.")
-    from vtdemo.ui.classify_tab import SLOTS
-
-    models = validate.model_ids(models or [], "classifiers", max_count=SLOTS)
+    models = validate.model_ids(models or [], "classifiers", max_count=CLASSIFY_SLOTS)
     if not models:
         raise gr.Error("Choose at least one classifier.")
     target = validate.optional_text(target, "class", max_length=80).strip() or None
