@@ -24,6 +24,9 @@ $(STAMP): requirements.txt requirements-space.txt requirements-dev.txt pyproject
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# pyiqa for the no-reference PIQE score only: its own requirements (transformers, datasets, bitsandbytes, ...)
+	# serve metrics PIQE does not use
+	$(PY) -m pip install --quiet --no-deps pyiqa==0.1.16
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -46,21 +46,23 @@ def demo_real_world_table() -> str:
     from vtdemo.zoo.cards import REAL_WORLD, demo_ids
     from vtdemo.zoo.demo_records import record
 
-    rows = ["| model | inputs | Set5: it / bicubic-trained / bicubic | Set14: it / bicubic-trained / bicubic |",
-            "|---|---|---|---|"]
+    rows = ["| model | inputs | Set5: it / bicubic-trained / bicubic | Set14: it / bicubic-trained / bicubic | PIQE ↓ "
+            "Set5: it / bicubic-trained / bicubic (HR) | PIQE ↓ Set14 |", "|---|---|---|---|---|---|"]
     for model_id in (m for m in demo_ids("sr") if m in REAL_WORLD):
         info = record(model_id)
         if not info:
             continue
         ref = str(info.get("init_from") or "").rsplit("/", 1)[-1].removesuffix(".safetensors")
         for inputs in ("degraded", "JPEG q50", "noise σ10 + JPEG q75", None):
-            cells = []
+            cells, piqe = [], []
             for bench in ("Set5", "Set14"):
                 r = info["results"][f"{bench} {inputs}" if inputs else bench]
                 cells.append(" / ".join(f"{r[k + 'psnr_y']:.2f} dB {r[k + 'ssim_y']:.3f}"
                                         for k in ("", f"{ref}_", "bicubic_")))
+                piqe.append(" / ".join(f"{r[k + 'piqe']:.1f}" for k in ("", f"{ref}_", "bicubic_"))
+                            + f" ({r['hr_piqe']:.1f})" if "piqe" in r else "—")
             label = {"degraded": "training degradation (held out)", None: "clean bicubic"}.get(inputs, inputs)
-            rows.append(f"| {model_id} (vs {ref}) | {label} | {cells[0]} | {cells[1]} |")
+            rows.append(f"| {model_id} (vs {ref}) | {label} | {cells[0]} | {cells[1]} | {piqe[0]} | {piqe[1]} |")
     return "\n".join(rows)
 
 

@@ -71,6 +71,22 @@ def test_gradient_weighted_rollout_is_chefers_rule_written_out_on_a_two_layer_vi
     np.testing.assert_allclose(ours, (expected / expected.max()).numpy(), atol=1e-5)
 
 
+def test_integrated_gradients_is_the_path_integral_from_the_mean_colour_written_out():
+    model, x = tiny(seed=4), batch(7)
+    nodes, weights = np.polynomial.legendre.leggauss(class_maps.IG_STEPS)  # Captum's default rule on [0, 1]
+    grads = 0
+    for a, w in zip((nodes + 1) / 2, weights / 2):
+        point = (float(a) * x).requires_grad_(True)  # the straight path from 0: the dataset's mean colour
+        grads = grads + float(w) * torch.autograd.grad(model(point)[0, 3], point)[0]
+    attr = x * grads
+    with torch.no_grad():
+        drop = float(model(x)[0, 3] - model(torch.zeros_like(x))[0, 3])
+    assert float(attr.sum()) == pytest.approx(drop, rel=0.05, abs=1e-3)  # completeness: all of f(x) - f(mean)
+    expected = attr[0].sum(0).clamp_min(0)
+    ours = class_maps.class_map(model, "ViT", x, 3, "ig")
+    np.testing.assert_allclose(ours, (expected / expected.max()).numpy(), atol=1e-4)
+
+
 def test_a_distilled_deit_rolls_out_both_tokens_or_either_heads_own():
     model, x = tiny("deit_tiny_distilled_patch16_224", seed=2), batch(2)
     assert class_maps.methods_for("DeiT", model)[:3] == ["chefer", "chefer-cls", "chefer-distill"]

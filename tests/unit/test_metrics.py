@@ -53,3 +53,22 @@ def test_identical_images_and_size_mismatch(pair):
     with pytest.raises(ValueError, match="differ in size"):
         psnr_y(sr[:-1], hr)
     assert crop_to_multiple(Image.fromarray(hr), 3).size == (39, 48)
+
+
+def test_piqe_scores_blocking_and_blur_worse_than_the_photo_they_came_from():
+    pytest.importorskip("pyiqa", reason="PIQE needs pyiqa (make installs it: pip install --no-deps pyiqa)")
+    import io
+
+    from scipy.ndimage import gaussian_filter
+    from skimage import data
+
+    from vtdemo.sr.metrics import piqe
+
+    photo = data.astronaut()
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "JPEG", quality=10)
+    blocky = np.asarray(Image.open(buf).convert("RGB"))
+    blurred = gaussian_filter(photo.astype(np.float64), (2, 2, 0)).round().astype(np.uint8)
+    clean = piqe(photo)
+    assert clean == pytest.approx(piqe(Image.fromarray(photo)))  # an array or a picture, the same score
+    assert 0 <= clean < 50 and clean + 15 < piqe(blocky) <= 100 and clean + 15 < piqe(blurred) <= 100

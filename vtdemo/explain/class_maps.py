@@ -40,7 +40,7 @@ METHODS: dict[str, Method] = {
     "layercam": Method("LayerCAM", "Jiang et al., IEEE TIP 2021"),
     "ig": Method("Integrated Gradients", "Sundararajan, Taly & Yan, ICML 2017"),
 }
-IG_STEPS = 32  # Captum's Riemann steps along the path from a black image
+IG_STEPS = 32  # Captum's Riemann steps along the path from the mean colour
 IG_BATCH = 8
 
 
@@ -160,23 +160,26 @@ def attention_rollout(model: nn.Module, family: str, x: torch.Tensor) -> np.ndar
     return _scaled(_to_input(_readout(graph, joint), x.shape[-1]))
 
 
-def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int, black: torch.Tensor) -> np.ndarray:
-    """Captum's Integrated Gradients from ``black`` (the normalised black image), summed over colours; the positive
-    part (evidence for the class)."""
+def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+    """Captum's Integrated Gradients, summed over colours; the positive part (evidence for the class). The path
+    starts at the dataset's mean colour (0 in the normalised input), the "absent" that deletion puts in: IG's
+    completeness then splits f(x) − f(mean colour), the very drop deletion measures. (From a black image — far
+    outside the training colours at −2σ — its maps beat a random one on both deletion and insertion on 43–73 % of
+    Imagenette val images; from the mean colour on 80–90 %: ``bench explain``.)"""
     from captum.attr import IntegratedGradients
 
+    x = x.detach().float()
     with torch.enable_grad():
-        attr = IntegratedGradients(model).attribute(x.detach().float(), baselines=black, target=int(target),
+        attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=int(target),
                                                     n_steps=IG_STEPS, internal_batch_size=IG_BATCH)
     return _scaled(attr[0].sum(0))
 
 
-def class_map(model: nn.Module, family: str, x: torch.Tensor, target: int, method: str,
-              black: torch.Tensor | None = None) -> np.ndarray:
+def class_map(model: nn.Module, family: str, x: torch.Tensor, target: int, method: str) -> np.ndarray:
     """(size, size) map of class ``target`` over the input ``x`` (1, 3, size, size) by ``method`` (checked)."""
     method = check_method(family, method, model)
     if method.startswith("chefer"):
         return chefer(model, family, x, target, METHODS[method].head)
     if method == "ig":
-        return integrated_gradients(model, x, target, torch.zeros_like(x) if black is None else black)
+        return integrated_gradients(model, x, target)
     return grad_cam(model, family, x, target, method)

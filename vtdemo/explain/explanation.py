@@ -97,10 +97,8 @@ def explain_module(model: nn.Module, family: str, image: ImageSource, pp, names:
     with torch.no_grad():
         probs = model(x).float().softmax(-1)[0].cpu()
     index = resolve_target(target, names, probs)
-    black = ((torch.zeros(3) - torch.tensor(pp.mean)) / torch.tensor(pp.std)).view(1, 3, 1, 1).expand_as(x)
-    black = black.to(x.device, x.dtype)
     start = time.perf_counter()
-    found = class_maps.class_map(model, family, x, index, method, black)
+    found = class_maps.class_map(model, family, x, index, method)
     seconds = time.perf_counter() - start
     result = None
     if scores:
@@ -108,7 +106,7 @@ def explain_module(model: nn.Module, family: str, image: ImageSource, pp, names:
         rho = None
         if sanity:
             broken = faithfulness.randomized_copy(model, probe_for(family).top_blocks)
-            rho = faithfulness.rank_correlation(found, class_maps.class_map(broken, family, x, index, method, black))
+            rho = faithfulness.rank_correlation(found, class_maps.class_map(broken, family, x, index, method))
         result = Scores(faithfulness.deletion_insertion(model, x, index, found),
                         faithfulness.deletion_insertion(model, x, index, faithfulness.random_map(x.shape[-1])),
                         None if rollout is None else faithfulness.deletion_insertion(model, x, index, rollout), rho)

@@ -51,3 +51,20 @@ def crop_to_multiple(image: Image.Image, scale: int) -> Image.Image:
     """HR images are cropped to a multiple of the scale before degrading or comparing (the benchmarks' rule)."""
     w, h = image.size
     return image.crop((0, 0, w - w % scale, h - h % scale))
+
+
+def piqe(image: Image.Image | np.ndarray) -> float:
+    """PIQE (Venkatanath et al., NCC 2015), a no-reference score from 0 (best) to 100: the share and strength of
+    blocky, noisy or blurred blocks among an image's active blocks. It has no learned parameters, so it runs
+    offline where NIQE's and BRISQUE's fitted models would be downloads. Computed by pyiqa (an optional extra:
+    ``pip install --no-deps pyiqa``; its own requirements are a training stack PIQE does not use)."""
+    import torch
+
+    try:
+        import pyiqa
+    except ImportError as exc:
+        raise ImportError("PIQE needs pyiqa: pip install --no-deps pyiqa") from exc
+    arr = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.float32)
+    x = torch.from_numpy(arr[..., :3] / 255.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        return float(pyiqa.create_metric("piqe", device="cpu")(x))

@@ -156,6 +156,7 @@ def _worker_batch(seed: int, k: int, size: int):
 class Score:
     psnr_y: float
     ssim_y: float
+    piqe: float | None = None  # mean no-reference PIQE of the outputs (0 best … 100), when asked for
 
 
 def benchmark_pairs(root: Path, scale: int):
@@ -203,18 +204,73 @@ INPUTS = {
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, inputs: str = "bicubic") -> Score:
+def evaluate(model: torch.nn.Module | str, root: Path, scale: int, device=None, inputs: str = "bicubic",
+             no_reference: bool = False) -> Score:
     """Mean PSNR-Y / SSIM-Y over a benchmark (border of ``scale`` px removed), the papers' protocol; ``inputs`` (a
-    key of :data:`INPUTS`) says which LR images: default its bicubic files."""
+    key of :data:`INPUTS`) says which LR images: default its bicubic files; ``no_reference``: also the outputs'
+    mean PIQE. ``model`` "HR" scores the HR images themselves (PIQE's level for the originals)."""
     from vtdemo.sr.engine import upscale
-    from vtdemo.sr.metrics import psnr_y, ssim_y
+    from vtdemo.sr.metrics import piqe, psnr_y, ssim_y
 
-    psnrs, ssims = [], []
+    psnrs, ssims, piqes = [], [], []
     for _, lr, hr in INPUTS[inputs](root, scale):
-        sr = upscale(lr, model, scale=scale, device=device, backend="torch")
+        sr = hr if model == "HR" else upscale(lr, model, scale=scale, device=device, backend="torch")
         psnrs.append(psnr_y(sr, hr, crop=scale))
         ssims.append(ssim_y(sr, hr, crop=scale))
-    return Score(float(np.mean(psnrs)), float(np.mean(ssims)))
+        if no_reference:
+            piqes.append(piqe(sr))
+    return Score(float(np.mean(psnrs)), float(np.mean(ssims)), float(np.mean(piqes)) if piqes else None)
+
+
+def card_results(model: torch.nn.Module, scale: int, real: bool, reference: str | None,
+                 benchmarks: Path = DEFAULT_BENCHMARK) -> dict:
+    """The card's ``results``: per benchmark (and, for a real-world model, per kind of input) PSNR-Y / SSIM-Y of
+    ``model``, bicubic and ``reference``; a real-world model's rows also carry each one's mean PIQE and the HR
+    images' own."""
+    results = {}
+    for name in ("Set5", "Set14"):
+        root = benchmarks / name if (benchmarks / name).exists() else DEFAULT_BENCHMARK / name
+        for inputs in (INPUTS if real else ("bicubic",)):
+            key = name if inputs == "bicubic" else f"{name} {inputs}"
+            ours, bicubic = (evaluate(m, root, scale, inputs=inputs, no_reference=real) for m in (model, "bicubic"))
+            row = dict(psnr_y=round(ours.psnr_y, 3), ssim_y=round(ours.ssim_y, 4),
+                       bicubic_psnr_y=round(bicubic.psnr_y, 3), bicubic_ssim_y=round(bicubic.ssim_y, 4),
+                       gain_db=round(ours.psnr_y - bicubic.psnr_y, 3))
+            if reference:
+                ref = evaluate(reference, root, scale, inputs=inputs, no_reference=real)
+                row.update({f"{reference}_psnr_y": round(ref.psnr_y, 3), f"{reference}_ssim_y": round(ref.ssim_y, 4)})
+            if real:
+                row.update(piqe=round(ours.piqe, 2), bicubic_piqe=round(bicubic.piqe, 2),
+                           hr_piqe=round(evaluate("HR", root, scale, inputs=inputs, no_reference=True).piqe, 2))
+                if reference:
+                    row[f"{reference}_piqe"] = round(ref.piqe, 2)
+            results[key] = row
+            print(f"{key} ×{scale}: PSNR-Y {ours.psnr_y:.3f} dB (bicubic {bicubic.psnr_y:.3f}), "
+                  f"SSIM-Y {ours.ssim_y:.4f} (bicubic {bicubic.ssim_y:.4f})", flush=True)
+    return results
+
+
+EVALUATION = "PSNR-Y / SSIM-Y (BT.601 luma, border of `scale` px removed), LR = the benchmark's bicubic files"
+REAL_EVALUATION = (
+    f"; 'degraded': the HR images degraded with the training pipeline, image i with seed ({DEGRADED_SEED}, i); "
+    f"'JPEG q50', 'noise σ10 + JPEG q75': the bicubic LR files with Gaussian noise (seed {DEGRADED_SEED}) and "
+    "a Pillow JPEG at that quality; piqe: mean no-reference PIQE of the outputs (pyiqa; 0 best … 100), hr_piqe "
+    "the HR images'")
+
+
+def rescore(args) -> None:
+    """Recompute a demo record's ``results`` from its weights (the rest of the record, training included, stays)."""
+    from vtdemo.zoo.loading import load_model
+
+    card = json.loads(args.record.read_text())
+    real = isinstance(card.get("degradation"), dict)
+    reference = next((k.removesuffix("_psnr_y") for k in card["results"]["Set5"]
+                      if k.endswith("_psnr_y") and k not in ("psnr_y", "bicubic_psnr_y")), None)
+    model = load_model(card["id"], device="cpu")
+    card["results"] = card_results(model, card["scale"], real, reference)
+    card["evaluation"] = EVALUATION + (REAL_EVALUATION if real else "")
+    write_card(args.record, card)
+    print(f"wrote {args.record}")
 
 
 def init_from(model: torch.nn.Module, path: Path) -> str:
@@ -266,6 +322,11 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int)
     p.set_defaults(run=train)
+    q = sub.add_parser("sr-rescore", help="recompute a demo SR record's scores from its weights",
+                       description="Score the embedded model a weights/*.json record describes again (Set5/Set14; a "
+                       "real-world model also on its degraded inputs, with PIQE) and rewrite the record's results.")
+    q.add_argument("record", type=Path, help="e.g. weights/hat-demo-real-x4.json")
+    q.set_defaults(run=rescore)
 
 
 @dataclass(frozen=True)
@@ -415,23 +476,8 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
     model.load_state_dict(load_state_dict(best_path))
     model.eval()
     size = export_weights(model, args.export, metadata={"arch": json.dumps(arch), "scale": str(args.scale)})
-    results = {}
     real = args.degradation == "realesrgan"
-    for name in ("Set5", "Set14"):
-        root = DEFAULT_BENCHMARK / name if not (args.val.parent / name).exists() else args.val.parent / name
-        for inputs in (INPUTS if real else ("bicubic",)):
-            key = name if inputs == "bicubic" else f"{name} {inputs}"
-            ours, bicubic = (evaluate(m, root, args.scale, inputs=inputs) for m in (model, "bicubic"))
-            row = dict(psnr_y=round(ours.psnr_y, 3), ssim_y=round(ours.ssim_y, 4),
-                       bicubic_psnr_y=round(bicubic.psnr_y, 3), bicubic_ssim_y=round(bicubic.ssim_y, 4),
-                       gain_db=round(ours.psnr_y - bicubic.psnr_y, 3))
-            if args.reference:
-                ref = evaluate(args.reference, root, args.scale, inputs=inputs)
-                row.update({f"{args.reference}_psnr_y": round(ref.psnr_y, 3),
-                            f"{args.reference}_ssim_y": round(ref.ssim_y, 4)})
-            results[key] = row
-            print(f"{key} ×{args.scale}: PSNR-Y {ours.psnr_y:.3f} dB (bicubic {bicubic.psnr_y:.3f}), "
-                  f"SSIM-Y {ours.ssim_y:.4f} (bicubic {bicubic.ssim_y:.4f})")
+    results = card_results(model, args.scale, real, args.reference, args.val.parent)
     card = dict(
         id=args.id or args.export.stem, architecture=FAMILIES[args.model].name, config=arch, scale=args.scale,
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=size,
@@ -439,10 +485,7 @@ def export(args, arch: dict, best_path: Path, seconds: float, device: torch.devi
         iterations=args.iters, batch=args.batch, lr_patch=args.patch, lr=args.lr, schedule=args.schedule,
         init_from=str(args.init_from) if args.init_from else None, seed=args.seed, degradation=degradation_record(args),
         wall_time_s=round(seconds), device=device_description(device), torch=torch.__version__,
-        evaluation="PSNR-Y / SSIM-Y (BT.601 luma, border of `scale` px removed), LR = the benchmark's bicubic files"
-        + (f"; 'degraded': the HR images degraded with the training pipeline, image i with seed ({DEGRADED_SEED}, i); "
-           f"'JPEG q50', 'noise σ10 + JPEG q75': the bicubic LR files with Gaussian noise (seed {DEGRADED_SEED}) and "
-           "a Pillow JPEG at that quality" if real else ""),
+        evaluation=EVALUATION + (REAL_EVALUATION if real else ""),
         results=results, date=time.strftime("%Y-%m-%d"),
     )
     write_card(args.export.with_suffix(".json"), card)
