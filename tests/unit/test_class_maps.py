@@ -89,7 +89,7 @@ def test_integrated_gradients_is_the_path_integral_from_the_mean_colour_written_
 
 def test_a_distilled_deit_rolls_out_both_tokens_or_either_heads_own():
     model, x = tiny("deit_tiny_distilled_patch16_224", seed=2), batch(2)
-    assert class_maps.methods_for("DeiT", model)[:3] == ["chefer", "chefer-cls", "chefer-distill"]
+    assert class_maps.methods_for("DeiT", model)[:4] == ["ig", "chefer", "chefer-cls", "chefer-distill"]
     both, cls, dist = (class_maps.class_map(model, "DeiT", x, 1, m) for m in ("chefer", "chefer-cls",
                                                                                "chefer-distill"))
     assert not np.allclose(cls, dist)  # each token's own head and row
@@ -192,7 +192,7 @@ def test_explain_module_scores_the_map_against_random_and_rollout():
     pp = Preprocess(size=64, crop_pct=1.0)
     img = Image.fromarray(np.random.default_rng(6).integers(0, 256, (80, 64, 3), dtype=np.uint8))
     found = explain_module(model, "ViT", img, pp, ("a", "b", "c", "d", "e"), target="c", sanity=True)
-    assert found.method == "chefer" and found.target == 2 and found.label == "c"
+    assert found.method == "ig" and found.target == 2 and found.label == "c"  # auto: the measured best
     assert found.map.shape == (80, 64) and found.input_map.shape == (64, 64)
     s = found.scores
     assert len(s.map.deletion) == faithfulness.STEPS + 1 and s.rollout is not None and s.randomization is not None

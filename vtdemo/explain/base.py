@@ -107,7 +107,8 @@ class Probe:
     family: str = ""
     modes: tuple[str, ...] = ()
     rollout_why_not: str = ""  # "" where gradient-weighted attention rollout applies
-    # the "auto" class map: the method with the best deletion and insertion over Imagenette val (docs/performance.md)
+    # the "auto" class map: the method with the best deletion and insertion over Imagenette val (docs/performance.md);
+    # Integrated Gradients for every demo family (gradient-weighted rollout next for ViT and DeiT)
     class_map_default: str = "ig"
 
     def cam_layer(self, model: nn.Module) -> str:

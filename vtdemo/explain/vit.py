@@ -22,7 +22,6 @@ def _tokens_to_maps(prefix: int, grid: tuple[int, int]):
 class ViTProbe(Probe):
     family = "ViT"
     modes = ("patch", "cls", "rollout")
-    class_map_default = "chefer"
     _query_tokens = {"cls": 0}  # prefix tokens a mode reads the row of
 
     def layers(self, model):
