@@ -40,7 +40,7 @@ METHODS: dict[str, Method] = {
     "layercam": Method("LayerCAM", "Jiang et al., IEEE TIP 2021"),
     "ig": Method("Integrated Gradients", "Sundararajan, Taly & Yan, ICML 2017"),
 }
-IG_STEPS = 32  # Captum's Riemann steps along the path from the mean colour
+IG_STEPS = 32  # Captum's steps (Gauss–Legendre nodes) along the path from the mean colour
 IG_BATCH = 8
 
 
