@@ -12,7 +12,7 @@ from vtdemo.ui.errors import user_errors
 from vtdemo.zoo.cards import get_card
 
 TOP_ONE = ""  # the class dropdown's "each model's top-1"
-METHOD_CHOICES = [("auto: each family's most faithful (measured)", "auto"),
+METHOD_CHOICES = [("auto (most faithful, measured)", "auto"),
                   ("gradient-weighted rollout (ViT, DeiT, PerViT)", "chefer"),
                   ("Grad-CAM", "gradcam"), ("LayerCAM", "layercam"), ("Integrated Gradients", "ig")]
 API_METHODS = ("auto", "chefer", "chefer-cls", "chefer-distill", "gradcam", "layercam", "ig")
