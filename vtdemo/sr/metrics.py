@@ -3,6 +3,8 @@
 window (σ = 1.5), K1 = 0.01, K2 = 0.03, valid filtering, mean over the map — computed by scikit-image."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PIL import Image
 
@@ -60,11 +62,17 @@ def piqe(image: Image.Image | np.ndarray) -> float:
     ``pip install --no-deps pyiqa``; its own requirements are a training stack PIQE does not use)."""
     import torch
 
+    arr = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.float32)
+    x = torch.from_numpy(arr[..., :3] / 255.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        return float(_piqe_metric()(x))
+
+
+@functools.cache
+def _piqe_metric():
+    """pyiqa's PIQE module, made once per process."""
     try:
         import pyiqa
     except ImportError as exc:
         raise ImportError("PIQE needs pyiqa: pip install --no-deps pyiqa") from exc
-    arr = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.float32)
-    x = torch.from_numpy(arr[..., :3] / 255.0).permute(2, 0, 1)[None]
-    with torch.no_grad():
-        return float(pyiqa.create_metric("piqe", device="cpu")(x))
+    return pyiqa.create_metric("piqe", device="cpu")
